@@ -1,0 +1,250 @@
+"""The burst engine: fire N requests at once, time each one honestly. The only module that loads a server.
+
+    result = await burst("http://127.0.0.1:8000/sleep/async", requests=10)
+    result = run_burst("http://127.0.0.1:8000/sleep/async", requests=10)  # from synchronous code
+
+How it stays honest (see `shared/measuring.md`): a warm-up request first (cold starts cost ~20 ms);
+every request task is created first and released together on one event, so they share one
+start `t0`; each is timed from `t0` with the monotonic `perf_counter_ns`; the client's pool and
+read timeout are sized to the burst, so the client never queues requests itself and never gives
+up on a slow-but-honest server. When the target is a lab server, its own view of the burst
+(peak overlap, loop lag, thread tokens) is read from `/lab/stats` and kept beside the client's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from rich.jupyter import JupyterMixin
+
+from lab.client import httpx
+from lab.measure import Sample, Summary, summarize
+from lab.verdict import ServerView, Verdict, judge
+
+MAX_REQUESTS = 10_000
+MAX_CONCURRENCY = 1_000
+DEFAULT_TIMEOUT_S = 60.0
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+class BurstError(Exception):
+    """A burst that cannot be fired (bad arguments, nothing listening): one line, for the user."""
+
+
+@dataclass(frozen=True)
+class BurstResult(JupyterMixin):  # JupyterMixin: displays in a notebook as in a terminal
+    url: str
+    method: str
+    requests: int
+    concurrency: int
+    samples: list[Sample]
+    summary: Summary
+    verdict: Verdict
+    server: dict[str, Any] | None  # the lab server's `/lab/stats` for this burst, if it is one
+
+    single_s: float  # one request alone, timed just before the burst
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.summary
+        server = None
+        if self.server is not None:
+            server = {k: v for k, v in self.server.items() if k != "requests"}
+        return {
+            "url": self.url,
+            "method": self.method,
+            "requests": self.requests,
+            "concurrency": self.concurrency,
+            "wall_s": round(s.wall_s, 6),
+            "ok": s.ok,
+            "errors": s.errors,
+            "status_counts": s.status_counts,
+            "requests_per_s": round(s.requests_per_s, 3),
+            "latency_s": s.latency.as_dict() if s.latency else None,
+            "single_s": round(self.single_s, 6),
+            "verdict": str(self.verdict),
+            "judgement": self.verdict.as_dict(),
+            "server": server,
+            "samples": [
+                {
+                    "start_s": round(x.start_s, 6),
+                    "end_s": round(x.end_s, 6),
+                    "status": x.status,
+                    "error": x.error,
+                    "server_start_s": None if x.server_start_s is None else round(x.server_start_s, 6),
+                    "server_time_s": x.server_time_s,
+                    "pid": x.pid,
+                }
+                for x in self.samples
+            ],
+        }
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from lab.render import burst_report  # rendering stays in lab.render; imported only when shown
+
+        yield burst_report(self)
+
+
+def check_arguments(url: str, requests: int, concurrency: int, method: str, timeout: float | None) -> None:
+    """Every mistake gets one line saying what is allowed."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BurstError(f"not an http(s) URL: {url!r} (try http://127.0.0.1:8000/sleep/async)")
+    if not 1 <= requests <= MAX_REQUESTS:
+        raise BurstError(f"requests must be between 1 and {MAX_REQUESTS}, got {requests}")
+    if not 1 <= concurrency <= min(requests, MAX_CONCURRENCY):
+        raise BurstError(
+            f"concurrency must be between 1 and {min(requests, MAX_CONCURRENCY)} (and at most the requests), "
+            f"got {concurrency}"
+        )
+    if method.upper() not in METHODS:
+        raise BurstError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if timeout is not None and not 0 < timeout <= 3600:
+        raise BurstError(f"timeout must be more than 0 and at most 3600 s, got {timeout}")
+
+
+async def burst(
+    url: str,
+    *,
+    requests: int = 10,
+    concurrency: int | None = None,
+    method: str = "GET",
+    json_body: Any = None,
+    timeout: float | None = None,  # noqa: ASYNC109 - a per-request HTTP timeout, handed to the client
+    on_sample: Callable[[Sample], None] | None = None,
+) -> BurstResult:
+    """Fire `requests` requests at `url`, `concurrency` at a time (default: all at once).
+
+    `on_sample` is called with each sample as its response arrives (live views use it).
+    """
+    concurrency = requests if concurrency is None else concurrency
+    method = method.upper()
+    check_arguments(url, requests, concurrency, method, timeout)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # No pool timeout: a request waiting for a connection is the client's doing, not the server's.
+    client_timeout = httpx.Timeout(timeout or DEFAULT_TIMEOUT_S, pool=None)
+    async with httpx.AsyncClient(limits=limits, timeout=client_timeout) as client:
+        single_s = await _warm_up(client, method, url, json_body)
+        if timeout is None:
+            # The broken endpoint serializes: the last request waits for all the others.
+            client.timeout = httpx.Timeout(max(DEFAULT_TIMEOUT_S, 2 * requests * single_s + 5), pool=None)
+        stats_url = _stats_url(url)
+        is_lab = await _reset_stats(client, stats_url)
+        samples = await _fire(client, method, url, json_body, requests, concurrency, on_sample)
+        server = await _read_stats(client, stats_url) if is_lab else None
+    summary = summarize(samples)
+    view = ServerView.from_stats(server) if server else None
+    inside = [x.server_time_s for x in samples if x.server_time_s is not None]
+    server_max_s = max(inside) if view is not None and len(inside) == len(samples) else None
+    verdict = judge(requests, concurrency, summary.wall_s, single_s, summary.ok, view, server_max_s)
+    return BurstResult(url, method, requests, concurrency, samples, summary, verdict, server, single_s)
+
+
+def run_burst(url: str, **kwargs: Any) -> BurstResult:
+    """`burst` for synchronous callers (the CLI); runs on uvloop, which costs the client less per request."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(burst(url, **kwargs))
+
+
+async def _warm_up(client: httpx.AsyncClient, method: str, url: str, json_body: Any) -> float:
+    """Two requests before the burst: the first pays the cold start (connect, lazy imports) and proves
+    something is listening; the second, timed, is the baseline "one request alone"."""
+    try:
+        await client.request(method, url, json=json_body)
+        start = time.perf_counter()
+        await client.request(method, url, json=json_body)
+    except httpx.ConnectError:
+        raise BurstError(
+            f"cannot connect to {_origin(url)}: nothing is listening there (is the server running?)"
+        ) from None
+    except httpx.TimeoutException:
+        raise BurstError(f"{url} did not answer a single request within {client.timeout.read:.0f} s") from None
+    except httpx.HTTPError as exc:
+        raise BurstError(f"{url}: {type(exc).__name__}: {exc}") from None
+    return time.perf_counter() - start
+
+
+async def _fire(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    json_body: Any,
+    requests: int,
+    concurrency: int,
+    on_sample: Callable[[Sample], None] | None,
+) -> list[Sample]:
+    go = asyncio.Event()
+    indices = iter(range(requests))
+    samples: list[Sample] = []
+    t0 = 0  # set just before `go` is released; read by every request
+
+    async def worker() -> None:
+        await go.wait()
+        for index in indices:  # shared iterator: each worker takes the next request when free
+            sample = await _one(index)
+            samples.append(sample)
+            if on_sample is not None:
+                on_sample(sample)
+
+    async def _one(index: int) -> Sample:
+        start = time.perf_counter_ns()
+        try:
+            response = await client.request(method, url, json=json_body)
+        except httpx.HTTPError as exc:
+            return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=type(exc).__name__)
+        end = time.perf_counter_ns()
+        return Sample(
+            index, (start - t0) / 1e9, (end - t0) / 1e9, response.status_code, None, *_server_times(response, t0)
+        )
+
+    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    await asyncio.sleep(0)  # let every task reach `go.wait()` before the clock starts
+    t0 = time.perf_counter_ns()
+    go.set()
+    await asyncio.gather(*tasks)
+    return sorted(samples, key=lambda s: s.index)
+
+
+def _server_times(response: httpx.Response, t0_ns: int) -> tuple[float | None, float | None, int | None]:
+    """The lab server's stamps: perf_counter is CLOCK_MONOTONIC, shared by processes on one machine."""
+    try:
+        start = float(response.headers["x-lab-start"]) - t0_ns / 1e9
+        took = float(response.headers["x-process-time"])
+        pid = int(response.headers["x-lab-pid"])
+    except (KeyError, ValueError):
+        return None, None, None
+    return (start if math.isfinite(start) else None), took, pid
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _stats_url(url: str) -> str:
+    return _origin(url) + "/lab/stats"
+
+
+async def _reset_stats(client: httpx.AsyncClient, stats_url: str) -> bool:
+    """Start the lab server's measurement window; False when the target is not a lab server."""
+    try:
+        response = await client.post(stats_url + "/reset", timeout=5)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and "peak_in_flight" in response.text
+
+
+async def _read_stats(client: httpx.AsyncClient, stats_url: str) -> dict[str, Any] | None:
+    try:
+        response = await client.get(stats_url, timeout=10)
+        data: dict[str, Any] = response.raise_for_status().json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return data

@@ -1,0 +1,113 @@
+"""The `lab` command. Thin on purpose: parse arguments, call the lab's modules, print, set the exit code.
+
+Heavy modules (FastAPI, uvicorn, the HTTP client, rich) are imported inside the commands, so that
+`lab --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+app = typer.Typer(
+    help="How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+DEFAULT_URL_HELP = "Use a running lab server (e.g. http://127.0.0.1:8000) instead of starting one."
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    """One line on stderr, a non-zero exit: how every mistake ends."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind. Anything but loopback exposes slow, open endpoints.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the lab's self-measuring inference server (Ctrl-C stops it)."""
+    import uvicorn
+
+    from lab.server import ServerError, bind_socket
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(
+            f"warning: binding {host}: the lab's endpoints are deliberately slow and unauthenticated; "
+            "anyone who can reach this address can tie the server up.",
+            err=True,
+        )
+    try:
+        bind_socket(host, port).close()  # a clear message for a port in use, before uvicorn's traceback
+    except ServerError as exc:
+        fail(str(exc))
+    typer.echo(f"lab server on http://{host}:{port}  (stats: /lab/stats, metrics: /metrics, docs: /docs)", err=True)
+    uvicorn.run("lab.app:app", host=host, port=port, workers=workers, log_level="warning")
+
+
+@app.command()
+def burst(
+    url: Annotated[str, typer.Argument(help="The URL to load, e.g. http://127.0.0.1:8000/sleep/async")],
+    requests: Annotated[int, typer.Option("-n", "--requests", help="Requests to send (1-10000).")] = 10,
+    concurrency: Annotated[
+        int | None, typer.Option("-c", "--concurrency", help="At most this many at a time (default: all).")
+    ] = None,
+    method: Annotated[str, typer.Option("-m", "--method", help="HTTP method.")] = "GET",
+    json_body: Annotated[str | None, typer.Option("--json-body", help="A JSON request body.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Per-request timeout in seconds (default: sized to the burst).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Fire a burst of concurrent requests at URL and show how they overlapped."""
+    from lab.burst import BurstError, run_burst
+
+    body: Any = None
+    if json_body is not None:
+        try:
+            body = json.loads(json_body)
+        except json.JSONDecodeError as exc:
+            fail(f"--json-body is not valid JSON: {exc.msg} at character {exc.pos}", EXIT_USAGE)
+    try:
+        result = run_burst(
+            url, requests=requests, concurrency=concurrency, method=method, json_body=body, timeout=timeout
+        )
+    except BurstError as exc:
+        fail(
+            str(exc),
+            EXIT_USAGE
+            if "must be" in str(exc) or "not an http" in str(exc) or "unknown method" in str(exc)
+            else EXIT_FAILURE,
+        )
+    if as_json:
+        print_json(result.to_json())
+    else:
+        from rich.console import Console
+
+        Console().print(result)
+    if result.summary.ok < result.requests:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

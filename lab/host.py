@@ -1,0 +1,111 @@
+"""The child process behind `ServerProcess`: load an app, instrument it, serve it on an inherited socket.
+
+    python -m lab.host lab.app:app --fd 5
+    python -m lab.host exercises/exercise_01_sleepy_endpoint.py --fd 5
+
+Mistakes in the loaded code (a syntax error, a failing import, no `app`) end the process with
+one line that names the file and line, which the parent shows to the learner as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import socket
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from lab.observability import instrument
+
+TARGET_ENV = "LAB_TARGET"
+EXIT_LOAD_ERROR = 3
+
+
+class LoadError(Exception):
+    """The target could not be loaded; the message is the one line to show."""
+
+
+def load_app(target: str) -> Any:
+    """Import `module:attr`, or run a Python file and take its `app`, then instrument it."""
+    if target.endswith(".py"):
+        module = _import_file(Path(target))
+        attr = "app"
+    else:
+        module_name, _, attr = target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # anything the imported code raises is the learner's to see
+            raise LoadError(_describe(exc, module_name)) from None
+        attr = attr or "app"
+    app = getattr(module, attr, None)
+    if app is None:
+        raise LoadError(f"{target}: no `{attr}` defined (expected a FastAPI app named `{attr}`)")
+    try:
+        return instrument(app)
+    except TypeError as exc:
+        raise LoadError(f"{target}: `{attr}` is not usable: {exc}") from None
+
+
+def _import_file(path: Path) -> Any:
+    if not path.is_file():
+        raise LoadError(f"{path}: no such file")
+    sys.path.insert(0, str(path.parent.resolve()))  # so the file can import its neighbours
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise LoadError(_describe(exc, str(path))) from None
+    return module
+
+
+def _describe(exc: BaseException, where: str) -> str:
+    """`file:line: Kind: message`, pointing at the deepest frame that is not the lab's own."""
+    if isinstance(exc, SyntaxError):
+        return f"{exc.filename or where}:{exc.lineno}: SyntaxError: {exc.msg}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+    frame = frames[-1] if frames else None
+    place = f"{frame.filename}:{frame.lineno}" if frame else where
+    return f"{place}: {type(exc).__name__}: {exc}"
+
+
+def app_from_env() -> Any:
+    """Factory for uvicorn's worker processes, which re-import the target by name."""
+    return load_app(os.environ[TARGET_ENV])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.host")
+    parser.add_argument("target")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        app = load_app(args.target)
+    except LoadError as exc:
+        print(exc, flush=True)
+        return EXIT_LOAD_ERROR
+    sock = socket.socket(fileno=args.fd)
+    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2}
+    if args.workers > 1:
+        # Workers are separate processes: each imports the target again, by name, through the env.
+        os.environ[TARGET_ENV] = args.target
+        config = uvicorn.Config("lab.host:app_from_env", factory=True, workers=args.workers, **common)
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

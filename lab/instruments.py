@@ -1,0 +1,173 @@
+"""The server's own instruments: requests in flight, work in progress, event-loop lag, thread-pool tokens.
+
+A client can only see when its responses came back. The server can see *why*: whether handlers
+overlapped, whether the event loop was late to wake up, and how many thread-pool tokens were out.
+These readings do not move when the machine is busy, so verdicts are built on them.
+
+One `Instruments` object lives per process (`INSTRUMENTS`): workload helpers called from any
+learner's code report into it without being handed anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+
+HEARTBEAT_INTERVAL_S = 0.010
+MAX_RECORDS = 10_000
+
+
+class PeakGauge:
+    """A count of things happening right now, remembering the most seen at once.
+
+    Thread-safe: `def` handlers enter and leave it from worker threads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current = 0
+        self.peak = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.current -= 1
+
+    def reset(self) -> None:
+        with self._lock:
+            self.peak = self.current
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        """Count the `with` body as running; works in threads and in coroutines alike."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the server saw it; times are `time.perf_counter()` seconds.
+
+    On Linux `perf_counter` is CLOCK_MONOTONIC, shared by every process on the machine, so a
+    client on the same host can put these on its own timeline.
+    """
+
+    method: str
+    path: str
+    status: int
+    start: float
+    end: float
+
+
+class Instruments:
+    """Everything one server process measures about itself."""
+
+    def __init__(self) -> None:
+        self.in_flight = PeakGauge()  # requests inside the app (includes waiting for a thread)
+        self.gauges: dict[str, PeakGauge] = {}  # named overlaps, e.g. a fake downstream's requests
+        self._lock = threading.Lock()
+        self.counters: dict[str, int] = {}
+        self.records: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
+        self.lag_max_s = 0.0
+        self.lag_last_s = 0.0
+        self.heartbeats = 0
+        self.tokens_total = 0
+        self.tokens_peak = 0
+        self.since = time.perf_counter()
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add to a named counter (model loads, model calls, downstream calls...)."""
+        with self._lock:
+            self.counters[name] = self.counters.get(name, 0) + amount
+
+    def gauge(self, name: str) -> PeakGauge:
+        """The named peak gauge, created on first use."""
+        with self._lock:
+            return self.gauges.setdefault(name, PeakGauge())
+
+    def record(self, record: RequestRecord) -> None:
+        self.records.append(record)
+
+    def note_lag(self, lag_s: float) -> None:
+        self.heartbeats += 1
+        self.lag_last_s = lag_s
+        self.lag_max_s = max(self.lag_max_s, lag_s)
+
+    def note_tokens(self) -> None:
+        """Read AnyIO's default thread limiter: must be called on the event-loop thread."""
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        self.tokens_total = int(limiter.total_tokens)
+        self.tokens_peak = max(self.tokens_peak, int(limiter.borrowed_tokens))
+
+    def reset(self) -> None:
+        """Start a new measurement window; the gauges keep what is running now.
+
+        Counters are not reset: they count since the process started (a model loaded at start-up
+        must still show as one load), so compare two snapshots to count what one burst did.
+        """
+        self.in_flight.reset()
+        for gauge in list(self.gauges.values()):
+            gauge.reset()
+        self.records.clear()
+        self.lag_max_s = 0.0
+        self.tokens_peak = 0
+        self.since = time.perf_counter()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The JSON served at `GET /lab/stats`."""
+        with self._lock:
+            counters = dict(self.counters)
+        return {
+            "since": self.since,
+            "in_flight": self.in_flight.current,
+            "peak_in_flight": self.in_flight.peak,
+            "loop_lag_max_s": round(self.lag_max_s, 6),
+            "loop_lag_last_s": round(self.lag_last_s, 6),
+            "heartbeats": self.heartbeats,
+            "thread_tokens_total": self.tokens_total,
+            "thread_tokens_peak": self.tokens_peak,
+            "counters": counters,
+            "gauges": {name: {"current": g.current, "peak": g.peak} for name, g in list(self.gauges.items())},
+            "requests": [
+                {"method": r.method, "path": r.path, "status": r.status, "start": r.start, "end": r.end}
+                for r in list(self.records)
+            ],
+        }
+
+
+INSTRUMENTS = Instruments()
+
+
+async def heartbeat(
+    instruments: Instruments = INSTRUMENTS,
+    interval_s: float = HEARTBEAT_INTERVAL_S,
+    observe: Callable[[float], None] | None = None,
+) -> None:
+    """Sleep a little, forever, and record how late each wake-up is.
+
+    While any handler blocks the event-loop thread, this task cannot run, so its lateness
+    *is* the time the loop was blocked. It also samples the thread-pool tokens in use.
+    """
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(interval_s)
+        lag_s = max(0.0, time.perf_counter() - before - interval_s)
+        instruments.note_lag(lag_s)
+        instruments.note_tokens()
+        if observe is not None:
+            observe(lag_s)

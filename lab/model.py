@@ -1,0 +1,73 @@
+"""The lab's model: a small, real, deterministic logistic regression, loaded from a versioned file.
+
+Small on purpose: the lessons are about *where* inference runs, not what it computes. `burn` adds
+pure-Python work that holds the GIL, standing in for a model too big to answer instantly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from importlib import resources
+
+from lab.instruments import INSTRUMENTS
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    version: str
+    weights: tuple[float, float]
+    bias: float
+
+    def predict(self, feature_1: float, feature_2: float) -> float:
+        """Probability of the positive class, rounded so that every variant answers identically."""
+        z = self.weights[0] * feature_1 + self.weights[1] * feature_2 + self.bias
+        INSTRUMENTS.count("model_calls")
+        return round(_sigmoid(z), 6)
+
+
+def _sigmoid(z: float) -> float:
+    # Split by sign so that math.exp never overflows for large |z|.
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def load_model(load_s: float = 0.0) -> Model:
+    """Read the model file. `load_s` simulates the seconds a real model takes to load (blocking!)."""
+    if load_s > 0:
+        time.sleep(load_s)
+    raw = json.loads(resources.files("lab.data").joinpath("model.json").read_text())
+    INSTRUMENTS.count("model_loads")
+    return Model(raw["name"], raw["version"], (raw["weights"][0], raw["weights"][1]), raw["bias"])
+
+
+def burn(iterations: int) -> int:
+    """Pure-Python arithmetic that holds the GIL for its whole run: CPU-bound "inference".
+
+    A fixed amount of work, never "spin until a deadline": two threads spinning to their own
+    deadlines would both finish on time and hide the GIL entirely.
+    """
+    acc = 0
+    for i in range(iterations):
+        acc = (acc * 1103515245 + i) & 0xFFFFFFFF
+    return acc
+
+
+_iterations_per_ms: float | None = None
+
+
+def iterations_for(ms: float) -> int:
+    """How many `burn` iterations take about `ms` milliseconds on this machine (calibrated once)."""
+    global _iterations_per_ms
+    if _iterations_per_ms is None:
+        burn(20_000)  # warm the interpreter's caches before timing
+        probe = 200_000
+        t0 = time.perf_counter()
+        burn(probe)
+        _iterations_per_ms = probe / max((time.perf_counter() - t0) * 1000, 1e-3)
+    return max(1, int(ms * _iterations_per_ms))

@@ -1,0 +1,13 @@
+"""Query parameters shared by the scenarios, bounded so that no request can hold a server for long."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+
+MAX_DELAY_MS = 10_000
+MAX_CPU_MS = 5_000
+
+DelayMs = Annotated[int, Query(ge=0, le=MAX_DELAY_MS, description="How long the handler waits, in ms.")]
+CpuMs = Annotated[int, Query(ge=0, le=MAX_CPU_MS, description="About how long the CPU work takes, in ms.")]
