@@ -105,9 +105,10 @@ def burst(
         raise typer.Exit(EXIT_FAILURE)
 
 
-def main() -> None:  # pragma: no cover - the console script
-    app()
+from lab.commands import demo, exercises  # noqa: E402 - after `app`, `fail` and `print_json` exist
 
+for _commands in (exercises, demo):
+    _commands.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -24,6 +24,7 @@ import uvicorn
 from lab.observability import instrument
 
 TARGET_ENV = "LAB_TARGET"
+STORE_URL_ENV = "LAB_STORE_URL"  # set for the loaded code when started with --with-store
 EXIT_LOAD_ERROR = 3
 
 
@@ -87,7 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--with-store", action="store_true", help="start a fake feature store first")
     args = parser.parse_args(argv)
+    if args.with_store:
+        # Its own thread and event loop: it keeps answering while the loaded app blocks its loop.
+        from lab.server import ThreadServer
+        from lab.store import create_store
+
+        os.environ[STORE_URL_ENV] = ThreadServer(create_store()).start().url
     try:
         app = load_app(args.target)
     except LoadError as exc:

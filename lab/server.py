@@ -75,6 +75,7 @@ class ServerProcess:
         workers: int = 1,
         startup_timeout_s: float = 30.0,
         env: dict[str, str] | None = None,
+        with_store: bool = False,
     ) -> None:
         self.target = target
         self.host = host
@@ -82,6 +83,7 @@ class ServerProcess:
         self.workers = workers
         self.startup_timeout_s = startup_timeout_s
         self.env = env or {}
+        self.with_store = with_store  # start the fake feature store beside the app (LAB_STORE_URL)
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -93,6 +95,8 @@ class ServerProcess:
         cmd = [sys.executable, "-m", "lab.host", self.target, "--fd", str(sock.fileno())]
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
+        if self.with_store:
+            cmd.append("--with-store")
         try:
             self._proc = subprocess.Popen(
                 cmd,
