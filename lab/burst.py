@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from rich.jupyter import JupyterMixin
@@ -30,6 +30,7 @@ from lab.verdict import ServerView, Verdict, judge
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 1_000
 DEFAULT_TIMEOUT_S = 60.0
+T = TypeVar("T")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -146,11 +147,16 @@ async def burst(
 
 
 def run_burst(url: str, **kwargs: Any) -> BurstResult:
-    """`burst` for synchronous callers (the CLI); runs on uvloop, which costs the client less per request."""
+    """`burst` for synchronous callers (the CLI). Not for notebooks: there, `await burst(...)`."""
+    return run(burst(url, **kwargs))
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on uvloop, which costs the client less per request than asyncio's loop."""
     import uvloop
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(burst(url, **kwargs))
+        return runner.run(coroutine)
 
 
 async def _warm_up(client: httpx.AsyncClient, method: str, url: str, json_body: Any) -> float:

@@ -7,7 +7,10 @@ Heavy modules (FastAPI, uvicorn, the HTTP client, rich) are imported inside the 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -103,6 +106,55 @@ def burst(
         Console().print(result)
     if result.summary.ok < result.requests:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def compare(
+    scenario: Annotated[
+        str, typer.Option("-s", "--scenario", help="sleep, cpu, predict, pool or downstream.")
+    ] = "sleep",
+    requests: Annotated[int, typer.Option("-n", "--requests", help="Requests in each burst (2-1000).")] = 10,
+    delay_ms: Annotated[int, typer.Option("--delay-ms", help="How long each request waits or computes.")] = 100,
+    url: Annotated[str | None, typer.Option(help=DEFAULT_URL_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """Fire the same burst at the sync, async and broken twins of a scenario and compare them side by side."""
+    from lab.burst import BurstError, run
+    from lab.compare import check_compare_arguments, compare, lab_server
+    from lab.server import ServerError
+
+    try:
+        chosen = check_compare_arguments(scenario, requests, delay_ms)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
+    with interrupt_on_sigterm():
+        try:
+            with lab_server(url) as base_url:
+                comparison = run(compare(base_url, chosen, requests, delay_ms))
+        except (ServerError, BurstError) as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            fail("interrupted: the server this command started has been stopped", 130)
+    if as_json:
+        print_json(comparison.to_json())
+    else:
+        from rich.console import Console
+
+        Console().print(comparison)
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt, so `with` blocks unwind and stop the servers they started."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 from lab.commands import demo, exercises  # noqa: E402 - after `app`, `fail` and `print_json` exist

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,29 +14,46 @@ from lab.measure import Sample
 
 if TYPE_CHECKING:
     from lab.burst import BurstResult
+    from lab.compare import Comparison
 
 VERDICT_STYLES = {"concurrent": "bold green", "serialized": "bold red", "waves": "bold yellow"}
 BAR_WIDTH = 50
 
 
 def ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:,.0f} ms"
+    """Milliseconds below 10 s, seconds above: short enough for narrow tables."""
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
 
-def timeline(samples: Sequence[Sample], wall_s: float, width: int = BAR_WIDTH, label_width: int = 4) -> Table:
-    """One bar per request over the burst: a staircase when serialized, stacked bars when concurrent."""
+def timeline(
+    samples: Sequence[Sample], wall_s: float, width: int = BAR_WIDTH, label_width: int = 5, max_rows: int = 20
+) -> Table:
+    """One bar per request over the burst: a staircase when serialized, stacked bars when concurrent.
+
+    Rows are ordered by when each response came back, so a serialized burst reads as a staircase.
+    Above `max_rows` requests, evenly spaced rows stand for the rest (the caption says so).
+    """
+    ordered = sorted(samples, key=lambda s: (s.end_s, s.index))
+    shown = ordered
+    if len(ordered) > max_rows:
+        step = (len(ordered) - 1) / (max_rows - 1)
+        shown = [ordered[round(i * step)] for i in range(max_rows)]
     table = Table.grid(padding=(0, 1))
     table.add_column(justify="right", width=label_width, style="dim")
-    table.add_column(width=width + 1)
-    table.add_column(justify="right", style="dim")
+    table.add_column(width=width + 1, no_wrap=True)
+    table.add_column(justify="right", style="dim", no_wrap=True)
     scale = width / wall_s if wall_s > 0 else 0.0
-    for sample in samples:
+    for sample in shown:
         begin = round(sample.start_s * scale)
         length = max(1, round(sample.end_s * scale) - begin)
         style = "green" if sample.ok else "red"
         bar = Text(" " * begin) + Text("█" * length, style=style)
         status = str(sample.status) if sample.status is not None else (sample.error or "error")
         table.add_row(f"#{sample.index + 1}", bar, f"{ms(sample.latency_s)} {status}")
+    if len(shown) < len(ordered):
+        table.add_row("", Text(f"({len(shown)} of {len(ordered)} requests shown, evenly spaced)", style="dim"), "")
     return table
 
 
@@ -87,3 +105,79 @@ def burst_report(result: BurstResult) -> RenderableType:
         Text(""),
         verdict_text(result),
     )
+
+
+EXPLANATIONS = {
+    "sleep": (
+        "The broken handler is `async def` but calls `time.sleep`. An `async def` handler runs on the event-loop "
+        "thread, and `time.sleep` never gives that thread back, so the server cannot even read the next request "
+        "until this one is done: {n} requests take {n} x {d} ms. `def` works because FastAPI runs it in a worker "
+        "thread; `async def` + `await asyncio.sleep` works because awaiting hands the loop to the other requests."
+    ),
+    "predict": (
+        "The broken /predict is `async def` with a blocking call (a synchronous SDK, simulated by `time.sleep`). It "
+        "holds the event loop for the whole call, so requests are served one at a time: {n} x {d} ms. Either make the "
+        "handler `def` (a worker thread blocks instead of the loop) or await an async client."
+    ),
+    "cpu": (
+        "CPU-bound Python in `async def` blocks the event loop: one request at a time. Moving it to `def` keeps the "
+        "server answering (other requests, /health) but is no faster: threads take turns holding the GIL. Only "
+        "separate processes (a process pool made in the lifespan, or more workers) compute in parallel, up to the "
+        "number of cores."
+    ),
+    "pool": (
+        "`asyncio.to_thread` looks right but uses asyncio's default executor, min(32, cores + 4) threads, not "
+        "AnyIO's pool of 40 tokens that `def` handlers use: a large burst runs in small waves. Above 40 requests even "
+        "`def` handlers run in waves. A limiter sized for your load removes the waves."
+    ),
+    "downstream": (
+        "The broken handler calls the feature store with a synchronous HTTP client inside `async def`: the event loop "
+        "waits for each call, so the store sees one request at a time. One `AsyncClient`, made in the lifespan and "
+        "awaited, lets every call wait at once."
+    ),
+}
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    table = Table(
+        title=f"{comparison.requests} requests at once, {comparison.delay_ms} ms each: {comparison.scenario.summary}",
+        title_justify="left",
+        caption="overlap: most requests in the server's handlers at once; lag: worst event-loop delay",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,  # no vertical rules: the table fits an 80-column terminal
+    )
+    for column in ("variant", "wall", "p50", "max", "overlap", "lag", "speedup", "verdict"):
+        table.add_column(column, justify="left" if column in ("variant", "verdict") else "right", no_wrap=True)
+    for name, result in comparison.variants.items():
+        lat = result.summary.latency
+        server = result.server or {}
+        speedup = comparison.speedup(name)
+        verdict = Text(str(result.verdict), style=VERDICT_STYLES.get(result.verdict.kind, "bold"))
+        table.add_row(
+            name,
+            ms(result.summary.wall_s),
+            ms(lat.p50 if lat else None),
+            ms(lat.max if lat else None),
+            str(server.get("peak_in_flight", "-")),
+            ms(server.get("loop_lag_max_s")),
+            "-" if speedup is None else f"{speedup:.1f}x",
+            verdict,
+        )
+    return table
+
+
+def comparison_report(comparison: Comparison) -> RenderableType:
+    parts: list[RenderableType] = [comparison_table(comparison), Text("")]
+    for name, result in comparison.variants.items():
+        parts += [
+            Text(f"/{comparison.scenario.name}/{name}", style="bold"),
+            timeline(result.samples, _longest(comparison)),
+        ]
+    explanation = EXPLANATIONS[comparison.scenario.name].format(n=comparison.requests, d=comparison.delay_ms)
+    parts += [Text(""), Text("Why: ", style="bold") + Text(explanation)]
+    return Group(*parts)
+
+
+def _longest(comparison: Comparison) -> float:
+    """One time scale for every timeline, so bars compare across variants."""
+    return max(result.summary.wall_s for result in comparison.variants.values())
