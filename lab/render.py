@@ -140,14 +140,15 @@ EXPLANATIONS = {
 
 def comparison_table(comparison: Comparison) -> Table:
     table = Table(
-        title=f"{comparison.requests} requests at once, {comparison.delay_ms} ms each: {comparison.scenario.summary}",
+        title=f"{comparison.scenario.name}: {comparison.requests} requests at once, {comparison.delay_ms} ms each",
         title_justify="left",
-        caption="overlap: most requests in the server's handlers at once; lag: worst event-loop delay",
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,  # no vertical rules: the table fits an 80-column terminal
+        box=box.SIMPLE_HEAD,  # no vertical rules, one space of padding: fits an 80-column terminal
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
     )
     for column in ("variant", "wall", "p50", "max", "overlap", "lag", "speedup", "verdict"):
-        table.add_column(column, justify="left" if column in ("variant", "verdict") else "right", no_wrap=True)
+        justify = "left" if column in ("variant", "verdict") else "right"
+        table.add_column(column, justify=justify, no_wrap=column != "verdict")
     for name, result in comparison.variants.items():
         lat = result.summary.latency
         server = result.server or {}
@@ -167,7 +168,12 @@ def comparison_table(comparison: Comparison) -> Table:
 
 
 def comparison_report(comparison: Comparison) -> RenderableType:
-    parts: list[RenderableType] = [comparison_table(comparison), Text("")]
+    parts: list[RenderableType] = [
+        Text(comparison.scenario.summary, style="italic"),
+        comparison_table(comparison),
+        Text("overlap: most requests in the server's handlers at once; lag: worst event-loop delay", style="dim"),
+        Text(""),
+    ]
     for name, result in comparison.variants.items():
         parts += [
             Text(f"/{comparison.scenario.name}/{name}", style="bold"),
