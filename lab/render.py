@@ -147,8 +147,8 @@ def comparison_table(comparison: Comparison) -> Table:
         pad_edge=False,
     )
     for column in ("variant", "wall", "p50", "max", "overlap", "lag", "speedup", "verdict"):
-        justify = "left" if column in ("variant", "verdict") else "right"
-        table.add_column(column, justify=justify, no_wrap=column != "verdict")
+        left = column in ("variant", "verdict")
+        table.add_column(column, justify="left" if left else "right", no_wrap=column != "verdict")
     for name, result in comparison.variants.items():
         lat = result.summary.latency
         server = result.server or {}
