@@ -1,0 +1,60 @@
+"""Server lifecycle: learner code in its own process, clear one-line errors, nothing left running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.server import ServerError, ServerProcess
+
+
+def live_members(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies awaiting their reaper do not count)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, group = fields[0], int(fields[3])
+        if group == pgid and state != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_stop_leaves_nothing_running() -> None:
+    with ServerProcess("lab.app:app") as server:
+        pid = server.pid
+        assert pid is not None
+        assert len(live_members(pid)) >= 2  # the server and its process-pool workers
+    assert live_members(pid) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def broken(:\n", r"app\.py:1: SyntaxError"),
+        ("import no_such_module_here\n", r"app\.py:1: ModuleNotFoundError: No module named 'no_such_module_here'"),
+        ("x = 1\n", r"no `app` defined"),
+        ("app = 42\n", r"`app` is not usable: expected a FastAPI app, got int"),
+    ],
+)
+def test_code_that_cannot_load_gets_one_line(tmp_path: Path, source: str, expected: str) -> None:
+    target = tmp_path / "app.py"
+    target.write_text(source)
+    with pytest.raises(ServerError, match=expected) as info:
+        ServerProcess(str(target), startup_timeout_s=20).start()
+    assert "\n" not in str(info.value)
+
+
+def test_a_file_target_is_instrumented(tmp_path: Path) -> None:
+    from lab.client import httpx
+
+    target = tmp_path / "mine.py"
+    target.write_text(
+        "from fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/')\nasync def root():\n    return 1\n"
+    )
+    with ServerProcess(str(target)) as server:
+        assert httpx.get(server.url + "/").json() == 1
+        assert httpx.get(server.url + "/lab/stats").json()["peak_in_flight"] == 1
