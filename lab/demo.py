@@ -1,0 +1,490 @@
+"""`lab demo`: the live race an instructor shows a class. Fires each twin's burst, draws it as it happens.
+
+    demo = Demo(plan("sleep"), "http://127.0.0.1:8000", Console(), live=True)
+    comparison = demo.run()
+
+One variant at a time (the broken twin first: it blocks the server's event loop, and would ruin
+any burst running beside it), each drawn on one shared time axis. While a burst runs, a second
+client polls the server's `/lab/stats` for its heartbeat: against the broken twin that request
+itself waits, and the meter says so instead of freezing the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from rich.console import Console, RenderableType
+from rich.live import Live
+from rich.text import Text
+
+from lab.burst import BurstResult, burst, run
+from lab.client import httpx
+from lab.compare import Comparison, check_compare_arguments
+from lab.measure import Sample
+from lab.render import EXPLANATIONS
+from lab.render_demo import LagReading, LaneView, demo_frame, prompt_panel, seconds_text
+from lab.scenarios import VARIANTS, Scenario
+
+MAX_DEMO_REQUESTS = 200  # more bars than a screen can show in groups that still read as waves
+MAX_SERIALIZED_S = 60.0  # the broken twin takes requests x delay: keep a demo shorter than a minute
+SAVE_WIDTH = 120
+SAVE_SUFFIXES = (".svg", ".html", ".htm")
+STATS_POLL_S = 0.15  # a few heartbeat readings a second
+STATS_TIMEOUT_S = 30.0  # a waiting stats request is the lesson; the meter shows the wait as it grows
+MAX_STATS_POLLS = 2_000
+GUESS_TRIES = 3
+MAX_ROWS = 25
+
+
+class DemoError(Exception):
+    """A demo that cannot run: one line for the user. `usage` marks a mistake in the command line."""
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """How one scenario is best shown: its burst, which twins, and each twin's handler in a few words."""
+
+    requests: int
+    delay_ms: int
+    variants: tuple[str, ...]
+    captions: dict[str, str]
+
+
+PLAYBOOKS = {
+    "sleep": Playbook(
+        10,
+        100,
+        ("broken", "async"),
+        {"broken": "async def + time.sleep", "sync": "def + time.sleep", "async": "await asyncio.sleep"},
+    ),
+    "predict": Playbook(
+        10,
+        100,
+        ("broken", "async"),
+        {"broken": "async def + blocking SDK", "sync": "def + blocking SDK", "async": "async def + awaited call"},
+    ),
+    "cpu": Playbook(  # `def` stays responsive but is no faster; only processes are
+        10,
+        100,
+        ("broken", "sync", "async"),
+        {"broken": "async def + CPU loop", "sync": "def: threads, one GIL", "async": "process pool"},
+    ),
+    "pool": Playbook(  # above AnyIO's 40 tokens even `def` runs in waves
+        100,
+        100,
+        ("broken", "sync", "async"),
+        {"broken": "asyncio.to_thread", "sync": "def: 40 tokens", "async": "to_thread + wide limiter"},
+    ),
+    "downstream": Playbook(
+        10,
+        200,
+        ("broken", "async"),
+        {"broken": "async def + httpx.Client", "sync": "def + httpx.Client", "async": "shared AsyncClient"},
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    scenario: Scenario
+    requests: int
+    delay_ms: int
+    variants: tuple[str, ...]
+
+    def caption(self, variant: str) -> str:
+        return PLAYBOOKS[self.scenario.name].captions[variant]
+
+    @property
+    def takeaway(self) -> str:
+        return EXPLANATIONS[self.scenario.name].format(n=self.requests, d=self.delay_ms)
+
+
+def plan(
+    scenario: str = "sleep",
+    requests: int | None = None,
+    delay_ms: int | None = None,
+    variants: str | None = None,
+) -> DemoPlan:
+    """The demo to run, with the scenario's own defaults; every mistake is a one-line `DemoError`."""
+    book = PLAYBOOKS.get(scenario)
+    if book is None:
+        raise DemoError(f"unknown scenario {scenario!r}: choose one of {', '.join(PLAYBOOKS)}", usage=True)
+    requests = book.requests if requests is None else requests
+    delay_ms = book.delay_ms if delay_ms is None else delay_ms
+    if requests > MAX_DEMO_REQUESTS:
+        raise DemoError(f"requests must be between 2 and {MAX_DEMO_REQUESTS} for a demo, got {requests}", usage=True)
+    try:
+        chosen = check_compare_arguments(scenario, requests, delay_ms)
+    except ValueError as exc:
+        raise DemoError(str(exc), usage=True) from None
+    if requests * delay_ms / 1000 > MAX_SERIALIZED_S:
+        raise DemoError(
+            f"{requests} requests x {delay_ms} ms would keep the broken twin busy for "
+            f"{seconds_text(requests * delay_ms / 1000)}: keep it under {MAX_SERIALIZED_S:.0f} s",
+            usage=True,
+        )
+    names = book.variants if variants is None else tuple(v.strip() for v in variants.split(",") if v.strip())
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise DemoError(
+            f"--variants takes distinct names among {', '.join(VARIANTS)} (comma-separated), got {variants!r}",
+            usage=True,
+        )
+    return DemoPlan(chosen, requests, delay_ms, names)
+
+
+def check_url(url: str) -> str:
+    """The base URL of a running server, or a usage error."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DemoError(f"--url must be a server's http(s) address like http://127.0.0.1:8000, got {url!r}", True)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_save_path(path: Path) -> Path:
+    """Refuse, before the demo starts, a file the final frame could not be written to."""
+    if path.suffix.lower() not in SAVE_SUFFIXES:
+        raise DemoError(f"--save writes .svg or .html files, got {str(path)!r}", usage=True)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise DemoError(f"--save cannot write {str(path)!r}: no such writable directory or a directory", True)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise DemoError(f"--save cannot write {str(path)!r}: the file is read-only", usage=True)
+    return path
+
+
+def parse_seconds(text: str) -> float | None:
+    """A guess as the room says it: "1", "1.5 s", "300ms", "2 seconds". Bare numbers are seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|sec|secs|seconds?)?\s*", text.lower())
+    if match is None:
+        return None
+    value = float(match.group(1))
+    seconds = value / 1000 if match.group(2) == "ms" else value
+    return seconds if 0 < seconds <= 3600 else None
+
+
+class Lane:
+    """One variant's burst as it happens. Written by the burst's event loop, read by the screen's refresh."""
+
+    def __init__(self, variant: str, caption: str, url: str, requests: int) -> None:
+        self.variant = variant
+        self.caption = caption
+        self.url = url
+        self.requests = requests
+        self.state = "waiting"
+        self.samples: list[Sample] = []
+        self.lag: list[LagReading] = []
+        self.t0: float | None = None  # the burst's shared start on our perf_counter clock
+        self.t0_exact = False
+        self.stats_sent: float | None = None
+        self.lag_note: str | None = None
+        self.guess_s: float | None = None
+        self.result: BurstResult | None = None
+
+    def begin(self, warm_up_s: float) -> None:
+        """The burst engine warms up (two requests) before its clock starts: estimate when it will."""
+        self.state = "warming"
+        self.t0 = time.perf_counter() + warm_up_s
+
+    def on_sample(self, sample: Sample) -> None:
+        # Called the moment a response is timed, so the first one pins the burst's t0 exactly.
+        if not self.t0_exact:
+            self.t0 = time.perf_counter() - sample.end_s
+            self.t0_exact = True
+        self.samples.append(sample)
+
+    def finish(self, result: BurstResult) -> None:
+        self.result = result
+        self.state = "done"
+
+    def since_t0(self, now: float) -> float:
+        return 0.0 if self.t0 is None else max(0.0, now - self.t0)
+
+    def view(self, now: float) -> LaneView:
+        state = self.state
+        if state == "warming" and self.t0 is not None and now >= self.t0:
+            state = "running"
+        waiting = None if self.stats_sent is None or state != "running" else now - self.stats_sent
+        return LaneView(
+            variant=self.variant,
+            caption=self.caption,
+            requests=self.requests,
+            state=state,
+            elapsed_s=self.since_t0(now) if state == "running" else 0.0,
+            samples=tuple(self.samples),
+            lag=tuple(self.lag),
+            stats_waiting_s=waiting,
+            lag_note=self.lag_note,
+            guess_s=self.guess_s,
+            result=self.result,
+        )
+
+
+class Demo:
+    """Run a plan against a server, drawing each burst live (or only the final frame)."""
+
+    def __init__(
+        self,
+        demo_plan: DemoPlan,
+        base_url: str,
+        console: Console,
+        *,
+        live: bool = False,
+        pause: bool = False,
+        step: bool = False,
+        screen: bool = True,
+        read_line: Callable[[Callable[[str], None]], str | None] | None = None,
+    ) -> None:
+        self.plan = demo_plan
+        self.base_url = base_url.rstrip("/")
+        self.console = console
+        self.live = live
+        self.pause = pause
+        self.step = step
+        self.screen = screen
+        self.read_line = read_line or read_keyboard_line
+        self.lanes = [
+            Lane(
+                v,
+                demo_plan.caption(v),
+                demo_plan.scenario.url(self.base_url, v, demo_plan.delay_ms),
+                demo_plan.requests,
+            )
+            for v in demo_plan.variants
+        ]
+        self.question: str | None = None
+        self.typed = ""
+
+    # --- what the screen shows -------------------------------------------------------------
+
+    def heading(self) -> Text:
+        p = self.plan
+        return Text.assemble(
+            ("lab demo", "bold magenta"),
+            " · ",
+            (p.scenario.name, "bold"),
+            f": {p.scenario.summary}\n",
+            (f"{p.requests} requests at once, {p.delay_ms} ms each · {self.base_url}", "dim"),
+        )
+
+    def frame(self, width: int | None = None, max_rows: int | None = None) -> RenderableType:
+        now = time.perf_counter()
+        width = width or self.console.width
+        done = all(lane.result is not None for lane in self.lanes)
+        return demo_frame(
+            self.heading(),
+            [lane.view(now) for lane in self.lanes],
+            width=width,
+            max_rows=max_rows or self._rows_that_fit(width),
+            min_axis_s=2 * self.plan.delay_ms / 1000,
+            prompt=None if self.question is None else prompt_panel(self.question, self.typed),
+            takeaway=self.plan.takeaway if done else None,
+        )
+
+    def final_frame(self, width: int) -> RenderableType:
+        return self.frame(width=width, max_rows=MAX_ROWS)
+
+    def _rows_that_fit(self, width: int) -> int:
+        if not self.live:
+            return MAX_ROWS
+        lanes = len(self.lanes)
+        stacked = width // lanes < 44
+        chrome = 2 + 1 + 3 + (lanes + 3) + 4  # heading, legend, prompt, scoreboard, why
+        per_lane = 5  # borders, ruler, lag meter, guess
+        space = self.console.height - chrome - per_lane * (lanes if stacked else 1)
+        return max(3, min(MAX_ROWS, space // (lanes if stacked else 1)))
+
+    # --- running -------------------------------------------------------------------------
+
+    def run(self) -> Comparison:
+        """Every lane in turn; returns the bursts as a `Comparison` (same shape as `lab compare`)."""
+        self.preflight()
+        display: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.live:
+            display = Live(
+                get_renderable=self.frame,
+                console=self.console,
+                screen=self.screen,
+                refresh_per_second=12,
+                redirect_stdout=False,
+                redirect_stderr=False,
+                vertical_overflow="crop",
+            )
+        with display:
+            for number, lane in enumerate(self.lanes):
+                if self.pause:
+                    lane.guess_s = self.ask_guess(lane)
+                elif self.step and number > 0:
+                    self.ask(f"Press Enter to run the {lane.variant} twin ({lane.caption}).")
+                run(self.race(lane))
+                if not self.live and lane.guess_s is not None and lane.result is not None:
+                    self._say(
+                        f"{lane.variant}: {seconds_text(lane.result.summary.wall_s)} "
+                        f"(guess: {seconds_text(lane.guess_s)})"
+                    )
+        results = {lane.variant: lane.result for lane in self.lanes if lane.result is not None}
+        return Comparison(self.plan.scenario, self.plan.requests, self.plan.delay_ms, results)
+
+    def preflight(self) -> None:
+        """One quick request per twin: a missing route or a dead server is one clear line, before the screen."""
+        p = self.plan
+        with httpx.Client(timeout=10) as client:
+            for variant in p.variants:
+                url = p.scenario.url(self.base_url, variant, 1)
+                try:
+                    response = client.request(p.scenario.method, url, json=p.scenario.json_body)
+                except httpx.ConnectError:
+                    raise DemoError(f"cannot connect to {self.base_url}: nothing is listening there") from None
+                except httpx.HTTPError as exc:
+                    raise DemoError(f"{url}: {type(exc).__name__}: {exc}") from None
+                if response.status_code == 404:
+                    path = p.scenario.path.format(variant=variant)
+                    raise DemoError(f"{self.base_url} has no {path} (404): is it a lab server (`lab serve`)?")
+
+    async def race(self, lane: Lane) -> None:
+        """One burst, with the heartbeat watched beside it."""
+        single_s = self.plan.delay_ms / 1000
+        lane.begin(warm_up_s=2 * single_s + 0.02)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(self.watch_heartbeat(lane, stop))
+        try:
+            result = await burst(
+                lane.url,
+                requests=self.plan.requests,
+                method=self.plan.scenario.method,
+                json_body=self.plan.scenario.json_body,
+                on_sample=lane.on_sample,
+            )
+        finally:
+            stop.set()
+            watcher.cancel()  # a stats request still waiting on a blocked server is abandoned
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        lane.finish(result)
+
+    async def watch_heartbeat(self, lane: Lane, stop: asyncio.Event) -> None:
+        """Poll `/lab/stats` a few times a second. One request at a time: when the loop is blocked,
+        the request waits, and how long it has waited is itself the reading."""
+        url = self.base_url + "/lab/stats"
+        async with httpx.AsyncClient(timeout=STATS_TIMEOUT_S) as client:
+            # A fresh window, so the worst lag shown is this twin's and not the one before it.
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(url + "/reset")
+            for _ in range(MAX_STATS_POLLS):
+                if stop.is_set():
+                    return
+                sent = lane.stats_sent = time.perf_counter()
+                try:
+                    response = await client.get(url)
+                    data = response.raise_for_status().json()
+                    reading = LagReading(
+                        at_s=lane.since_t0(time.perf_counter()),
+                        lag_s=float(data["loop_lag_last_s"]),
+                        lag_max_s=float(data["loop_lag_max_s"]),
+                        waited_s=time.perf_counter() - sent,
+                    )
+                except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                    lane.lag_note = "no heartbeat: not a lab server (no /lab/stats)"
+                    return
+                finally:
+                    lane.stats_sent = None
+                lane.lag.append(reading)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), STATS_POLL_S)
+
+    # --- asking the room -----------------------------------------------------------------
+
+    def ask_guess(self, lane: Lane) -> float | None:
+        question = (
+            f"How long will {self.plan.requests} requests to {self.plan.scenario.path.format(variant=lane.variant)} "
+            f"({lane.caption}) take? (e.g. 1s, 150ms; Enter to skip)"
+        )
+        for _ in range(GUESS_TRIES):
+            answer = self.ask(question)
+            if not answer:
+                return None
+            seconds = parse_seconds(answer)
+            if seconds is not None:
+                return seconds
+            question = f"{answer!r} is not a duration. Try 1.5s or 300ms (Enter to skip):"
+        return None
+
+    def ask(self, question: str) -> str | None:
+        """Show the question (inside the live screen, or on stderr) and read one line of answer."""
+        self.question, self.typed = question, ""
+        if not self.live:
+            self._say(question + " ")
+        try:
+            return self.read_line(self._typing)
+        finally:
+            self.question = None
+
+    def _typing(self, typed: str) -> None:
+        self.typed = typed
+
+    def _say(self, message: str) -> None:
+        sys.stderr.write(message + ("" if message.endswith(" ") else "\n"))
+        sys.stderr.flush()
+
+
+def read_keyboard_line(on_change: Callable[[str], None], limit: int = 40, timeout_s: float = 600.0) -> str | None:
+    """One line from the keyboard, echoed through `on_change` (the live screen draws it); None at end of input.
+
+    On a terminal the keys are read one by one, so the screen can show them; otherwise, a plain line.
+    """
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line.strip() if line else None
+    import select
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)  # keys arrive one by one, unechoed; Ctrl-C still interrupts
+    typed = ""
+    deadline = time.monotonic() + timeout_s
+    try:
+        for _ in range(1_000):  # bounded: a line is a few keystrokes
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            key = os.read(fd, 1).decode(errors="ignore")
+            if key in ("\r", "\n"):
+                return typed.strip()
+            if key == "\x04":
+                return None
+            if key in ("\x7f", "\b"):
+                typed = typed[:-1]
+            elif key.isprintable() and len(typed) < limit:
+                typed += key
+            on_change(typed)
+        return typed.strip()
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def export(renderable: RenderableType, path: Path, width: int = SAVE_WIDTH) -> None:
+    """Write one frame as SVG or HTML from a console of its own: a terminal's console records every
+    `Live` frame, this one only the frame handed to it."""
+    recorder = Console(record=True, file=io.StringIO(), width=width, force_terminal=True, color_system="truecolor")
+    recorder.print(renderable)
+    if path.suffix.lower() == ".svg":
+        recorder.save_svg(str(path), title="lab demo")
+    else:
+        recorder.save_html(str(path))
