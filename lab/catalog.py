@@ -248,7 +248,7 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
         if value is not None and value <= 0:
             raise CatalogError(f"{where}.{key}: must be more than 0, got {value}")
         numbers[key] = None if value is None else float(value)
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, Any] = {}
     for key in ("counters_equal", "counters_max", "counters_min", "gauge_peak_max", "gauge_peak_min"):
         value = _get(table, key, dict, where, default={})
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):

@@ -1,0 +1,487 @@
+"""Run one exercise: the learner's file and the solution's, each in its own server, under the same burst.
+
+    result = check_exercise(catalog.resolve("3"))                      # the learner's exercises/ file
+    result = check_exercise(exercise, learner_file=exercise.solution_path)  # any other file, same burst
+
+Both servers start side by side (start-up is most of a check's time); the bursts run one after the
+other, solution first, so the learner's timeouts can be sized from the solution's times and neither
+burst competes with the other for the machine's cores. The numbers go to the pure judge in
+`lab.grading`; this module only measures, and turns what the learner's code did wrong (did not load,
+answered 500, hung, killed its process, left threads running) into one verdict naming file and line.
+
+The burst here is not `lab.burst.burst`: that one warms up by calling the endpoint, which would load
+a lazily-loaded model before the burst and hide exactly the race exercise 6 is about. This one warms
+up the connections on `/lab/stats` instead, so the endpoint sees exactly the requests in the catalog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import re
+import signal
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.catalog import BurstSpec, Exercise
+from lab.client import httpx
+from lab.grading import Check, Measurement, canonical, grade
+from lab.lint import Finding, lint_file
+from lab.measure import Sample, Summary, summarize
+from lab.server import ServerError, ServerProcess
+
+STARTUP_TIMEOUT_S = 20.0  # a learner's module that sleeps at import time must not hold the check forever
+SOLUTION_TIMEOUT_S = 30.0  # per request, for the reference solution
+MIN_TIMEOUT_S = 5.0  # per request, for the learner: at least this...
+MAX_TIMEOUT_S = 20.0  # ...and at most this, whatever the solution took
+SOLUTION_PROBE_DELAY_S = 0.05
+STOP_GRACE_S = 4.0  # uvicorn's graceful shutdown takes 2 s at most; longer means threads kept it alive
+STATS_TIMEOUT_S = 3.0
+MAX_SUSTAINED_REQUESTS = 5_000
+MAX_DISTINCT_BODIES = 20
+FAULTHANDLER_ENV = {"PYTHONFAULTHANDLER": "1"}  # SIGABRT then dumps every thread's stack: where it hung
+
+NO_ANSWER = "NoAnswer"  # a request still pending when the burst's deadline passed
+
+
+class CheckError(Exception):
+    """The lab itself could not run the check (e.g. the solution failed): one line, not the learner's fault."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Something the learner's code did that stopped it from being measured properly."""
+
+    kind: str  # "load", "error", "hang", "crash", "leak", "missing"
+    message: str  # one line, with `file:line` where known
+
+
+@dataclass(frozen=True)
+class Run:
+    """One server under the burst: the client's samples, the server's readings, the judge's input."""
+
+    file: Path
+    samples: list[Sample]
+    summary: Summary
+    measurement: Measurement
+    stats: dict[str, Any] | None
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    exercise: Exercise
+    learner_file: Path
+    passed: bool
+    reasons: list[str]
+    checks: list[Check] = field(default_factory=list)
+    fault: Fault | None = None
+    learner: Run | None = None
+    solution: Run | None = None
+    findings: list[Finding] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    pids: list[int] = field(default_factory=list)  # every server process group started (all stopped)
+
+    @property
+    def verdict(self) -> str:
+        if self.passed:
+            return "passed"
+        return FAULT_VERDICTS.get(self.fault.kind, "failed") if self.fault else "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exercise": self.exercise.id,
+            "title": self.exercise.title,
+            "file": str(self.learner_file),
+            "passed": self.passed,
+            "verdict": self.verdict,
+            "reasons": self.reasons,
+            "fault": None if self.fault is None else {"kind": self.fault.kind, "message": self.fault.message},
+            "checks": [{"name": c.name, "passed": c.passed, "reason": c.reason} for c in self.checks],
+            "findings": [{"line": f.line, "code": f.code, "message": f.message} for f in self.findings],
+            "learner": _run_json(self.learner),
+            "solution": _run_json(self.solution),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+FAULT_VERDICTS = {
+    "missing": "file missing",
+    "load": "does not load",
+    "error": "raises errors",
+    "hang": "hangs",
+    "crash": "crashed",
+    "leak": "leaks threads",
+}
+
+
+def _run_json(run: Run | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    m = run.measurement
+    return {
+        "file": str(run.file),
+        "requests": m.requests,
+        "ok": m.ok,
+        "wall_s": round(m.wall_s, 6),
+        "peak_in_flight": m.peak_in_flight,
+        "loop_lag_max_s": round(m.loop_lag_max_s, 6),
+        "thread_tokens_peak": m.tokens_peak,
+        "counters": m.counters,
+        "gauge_peaks": m.gauge_peaks,
+        "pids": m.pids,
+        "probe_s": None if m.probe_s is None else round(m.probe_s, 6),
+        "status_counts": m.status_counts,
+        "errors": m.errors,
+    }
+
+
+def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint: bool = True) -> CheckResult:
+    """Measure the learner's file against the solution under the exercise's burst, and judge it."""
+    began = time.monotonic()
+    learner_file = (learner_file or exercise.path).resolve()
+    findings: list[Finding] = []
+
+    def finish(passed: bool, reasons: list[str], **kw: Any) -> CheckResult:
+        return CheckResult(
+            exercise, learner_file, passed, reasons, findings=findings, elapsed_s=time.monotonic() - began, **kw
+        )
+
+    if not learner_file.is_file():
+        missing = Fault("missing", f"{learner_file}: no such file")
+        return finish(False, [missing.message], fault=missing)
+    if not exercise.solution_path.is_file():
+        raise CheckError(f"{exercise.id}: the solution {exercise.solution_path} is missing")
+
+    spec = exercise.burst
+    learner_server = _server(learner_file, spec)
+    solution_server = _server(exercise.solution_path, spec)
+    pids: list[int] = []
+    fault: Fault | None = None
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lab-check") as pool:
+        linted = pool.submit(lint_file, learner_file) if lint else None
+        try:
+            # Side by side: each start-up is mostly imports, and the two overlap well.
+            started = {s: pool.submit(s.start) for s in (learner_server, solution_server)}
+            learner_error = _start_error(started[learner_server])
+            solution_error = _start_error(started[solution_server])
+            pids = [p for p in (learner_server.pid, solution_server.pid) if p is not None]
+            findings = linted.result() if linted else []
+            if learner_error is not None:  # nothing to measure: say so at once
+                load_fault = Fault("load", learner_error)
+                return finish(False, [load_fault.message], fault=load_fault, pids=pids)
+            if solution_error is not None:
+                raise CheckError(f"{exercise.id}: the solution did not start: {solution_error}")
+            solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
+            solution_stopped = pool.submit(solution_server.stop)
+            learner = _measure(learner_server, exercise, _learner_timeout(solution, spec), _probe_delay(solution, spec))
+            fault = _diagnose(learner_server, learner, learner_file)
+            solution_stopped.result()
+        finally:
+            learner_server.stop(grace_s=0.5)
+            solution_server.stop(grace_s=0.5)
+    judged = grade(exercise.expect, spec, learner.measurement, solution.measurement)
+    reasons = judged.reasons if fault is None else [fault.message, *[c.reason for c in judged.checks if not c.passed]]
+    passed = judged.passed and fault is None
+    return finish(passed, reasons, checks=judged.checks, fault=fault, learner=learner, solution=solution, pids=pids)
+
+
+def _server(file: Path, spec: BurstSpec) -> ServerProcess:
+    return ServerProcess(
+        str(file),
+        workers=spec.workers,
+        with_store=spec.with_store,
+        startup_timeout_s=STARTUP_TIMEOUT_S,
+        env=FAULTHANDLER_ENV,
+    )
+
+
+def _start_error(started: Future[ServerProcess]) -> str | None:
+    try:
+        started.result()
+    except ServerError as exc:
+        return str(exc)
+    return None
+
+
+def _learner_timeout(solution: Run, spec: BurstSpec) -> float:
+    """Long enough for a learner whose requests run one after another, short enough to call a hang a hang."""
+    slowest = solution.summary.latency.max if solution.summary.latency else solution.summary.wall_s
+    serialized = 1.5 * spec.requests * slowest if spec.sustained_s == 0 else 5 * slowest
+    return min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, 5 * solution.summary.wall_s, serialized))
+
+
+def _probe_delay(solution: Run, spec: BurstSpec) -> float:
+    """About a quarter of the way into the fixed burst: every request has arrived, none has finished."""
+    if spec.sustained_s > 0:
+        return spec.sustained_s / 4
+    return min(1.0, max(0.02, solution.summary.wall_s / 4))
+
+
+def _measure(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
+    import uvloop  # a cheaper client loop: less of the client's own cost shows in the timings
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_fire(server, exercise, timeout_s, probe_delay_s))
+
+
+@dataclass
+class _Firing:
+    samples: list[Sample] = field(default_factory=list)
+    bodies: Counter[str] = field(default_factory=Counter)
+    probe_s: float | None = None
+
+
+async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
+    spec = exercise.burst
+    at_once = spec.at_once
+    # Sustained load (workers): a new connection per request, so the kernel spreads them over the
+    # workers; kept-alive connections would stay on whichever worker accepted them first.
+    keep_alive = 0 if spec.sustained_s > 0 else at_once
+    limits = httpx.Limits(max_connections=at_once, max_keepalive_connections=keep_alive)
+    client_timeout = httpx.Timeout(timeout_s, connect=5.0, pool=None)  # never queue in the client's own pool
+    firing = _Firing()
+    async with (
+        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=client_timeout) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=client_timeout) as probe_client,  # its own connection
+    ):
+        # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
+        with contextlib.suppress(httpx.HTTPError):
+            await asyncio.gather(*(client.get("/lab/stats") for _ in range(at_once)), probe_client.get("/lab/stats"))
+            await client.post("/lab/stats/reset")
+        deadline_s = timeout_s * math.ceil(spec.requests / at_once) + spec.sustained_s + 1
+        deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
+        await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
+        stats = await _read_stats(client)
+    samples = sorted(firing.samples, key=lambda s: s.index)
+    summary = summarize(samples)
+    return Run(
+        Path(server.target),
+        samples,
+        summary,
+        _measurement(spec, summary, stats, firing),
+        stats,
+        timeout_s,
+    )
+
+
+async def _burst(
+    client: httpx.AsyncClient,
+    probe_client: httpx.AsyncClient,
+    spec: BurstSpec,
+    ignore_keys: tuple[str, ...],
+    firing: _Firing,
+    probe_delay_s: float,
+    deadline_s: float,
+) -> None:
+    go = asyncio.Event()
+    t0 = 0
+    sustained = spec.sustained_s > 0
+    indices = iter(range(MAX_SUSTAINED_REQUESTS if sustained else spec.requests))
+    started: dict[int, int] = {}  # index -> start ns, to report requests cut off by the deadline
+
+    async def worker() -> None:
+        await go.wait()
+        for index in indices:  # shared: each worker takes the next request when it is free
+            if sustained and time.perf_counter_ns() - t0 > spec.sustained_s * 1e9:
+                return
+            started[index] = time.perf_counter_ns()
+            firing.samples.append(await _one(index))
+
+    async def _one(index: int) -> Sample:
+        start = started[index]
+        try:
+            response = await client.request(spec.method, spec.path, json=spec.json)
+        except httpx.HTTPError as exc:
+            return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=type(exc).__name__)
+        end = time.perf_counter_ns()
+        if 200 <= response.status_code < 300:
+            _keep_body(firing.bodies, response, ignore_keys)
+        pid = response.headers.get("x-lab-pid")
+        return Sample(
+            index,
+            (start - t0) / 1e9,
+            (end - t0) / 1e9,
+            response.status_code,
+            pid=int(pid) if pid and pid.isdigit() else None,
+        )
+
+    async def probe(path: str) -> None:
+        await go.wait()
+        await asyncio.sleep(probe_delay_s)
+        began = time.perf_counter()
+        with contextlib.suppress(httpx.HTTPError):
+            (await probe_client.get(path)).raise_for_status()
+            firing.probe_s = time.perf_counter() - began
+
+    tasks = [asyncio.create_task(worker()) for _ in range(spec.at_once)]
+    if spec.probe is not None:
+        tasks.append(asyncio.create_task(probe(spec.probe)))
+    await asyncio.sleep(0)  # every task reaches `go.wait()` before the clock starts
+    t0 = time.perf_counter_ns()
+    go.set()
+    try:
+        async with asyncio.timeout(deadline_s):
+            await asyncio.gather(*tasks)
+    except TimeoutError:
+        pass  # the requests still pending are reported as unanswered below
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    done = {s.index for s in firing.samples}
+    now_s = (time.perf_counter_ns() - t0) / 1e9
+    pending = [i for i in started if i not in done]
+    if not sustained:
+        pending += [i for i in range(spec.requests) if i not in done and i not in started]
+    firing.samples += [Sample(i, max(0.0, (started.get(i, t0) - t0) / 1e9), now_s, error=NO_ANSWER) for i in pending]
+
+
+def _keep_body(bodies: Counter[str], response: httpx.Response, ignore_keys: tuple[str, ...]) -> None:
+    try:
+        text = canonical(response.json(), ignore_keys)
+    except ValueError:
+        text = response.text
+    if text in bodies or len(bodies) < MAX_DISTINCT_BODIES:
+        bodies[text] += 1
+
+
+async def _read_stats(client: httpx.AsyncClient) -> dict[str, Any] | None:
+    try:
+        response = await client.get("/lab/stats", timeout=STATS_TIMEOUT_S)
+        data: dict[str, Any] = response.raise_for_status().json()
+    except (httpx.HTTPError, ValueError):
+        return None  # a loop still blocked by the learner's code cannot answer: the judge is told
+    return data
+
+
+def _measurement(spec: BurstSpec, summary: Summary, stats: dict[str, Any] | None, firing: _Firing) -> Measurement:
+    wall_s = summary.wall_s
+    if spec.sustained_s > 0:  # a fixed duration: compare the time per answered request instead
+        wall_s = summary.wall_s / summary.ok if summary.ok else math.inf
+    common: dict[str, Any] = {
+        "requests": summary.requests,
+        "ok": sum(n for code, n in summary.status_counts.items() if code.startswith("2")),
+        "wall_s": wall_s,
+        "pids": summary.pids,
+        "probe_s": firing.probe_s,
+        "status_counts": summary.status_counts,
+        "errors": summary.errors,
+        "bodies": dict(firing.bodies),
+    }
+    if stats is None:
+        return Measurement(**common, has_stats=False)
+    return Measurement(
+        **common,
+        peak_in_flight=int(stats.get("peak_in_flight", 0)),
+        loop_lag_max_s=float(stats.get("loop_lag_max_s", 0.0)),
+        tokens_peak=int(stats.get("thread_tokens_peak", 0)),
+        tokens_total=int(stats.get("thread_tokens_total", 0)),
+        counters={k: int(v) for k, v in stats.get("counters", {}).items()},
+        gauge_peaks={k: int(v.get("peak", 0)) for k, v in stats.get("gauges", {}).items()},
+    )
+
+
+def _diagnose(server: ServerProcess, run: Run, file: Path) -> Fault | None:
+    """What went wrong with the learner's process, if anything, in order of how much it explains."""
+    summary = run.summary
+    unanswered = summary.errors.get(NO_ANSWER, 0) + summary.errors.get("ReadTimeout", 0)
+    if not server.alive:
+        tail = server.log_tail()
+        said = f" (its last words: {tail})" if tail else ""
+        return Fault(
+            "crash",
+            f"{file.name}: the server process exited during the burst{said}: "
+            "something in the code ended it (os._exit, sys.exit in a thread, a fatal error)",
+        )
+    if unanswered:
+        where = _hang_site(server, file)
+        return Fault(
+            "hang",
+            f"{where}: {unanswered} of {summary.requests} requests got no answer within {run.timeout_s:.0f} s: "
+            "the endpoint never returns, or takes far longer than the solution (an endless loop, a lock never "
+            "released, a wait for nothing)",
+        )
+    errors = sum(n for code, n in summary.status_counts.items() if code.startswith("5"))
+    if errors:
+        where = _error_site(server.log_text(), file) or f"{file.name}: HTTP 500"
+        return Fault("error", f"{where} ({errors} of {summary.requests} requests answered 5xx)")
+    return _leak(server, file)
+
+
+def _hang_site(server: ServerProcess, file: Path) -> str:
+    """Ask the stuck process where it is: faulthandler dumps every thread's stack on SIGABRT."""
+    if server.pid is None:
+        return file.name
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(server.pid, signal.SIGABRT)
+    deadline = time.monotonic() + 3
+    while server.alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+    frame = _first_frame(server.log_text(), file, faulthandler=True)
+    return frame or file.name
+
+
+def _leak(server: ServerProcess, file: Path) -> Fault | None:
+    """Ask the server to stop; a healthy one exits within uvicorn's graceful shutdown."""
+    if server.pid is None:
+        return None
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while server.alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.alive:
+        return None
+    where = _hang_site(server, file)  # the stacks say which thread kept it alive
+    return Fault(
+        "leak",
+        f"{where}: the server did not exit within {STOP_GRACE_S:.0f} s of being asked to stop: threads your code "
+        "started are still running (a non-daemon thread, or an executor's worker stuck in a call)",
+    )
+
+
+_TRACEBACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+_FAULTHANDLER_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Group|Warning)\b.*")
+
+
+def _first_frame(log: str, file: Path, *, faulthandler: bool = False) -> str | None:
+    """`exercise.py:14 (in predict)`: the learner's frame nearest the top of a faulthandler dump."""
+    pattern = _FAULTHANDLER_FRAME if faulthandler else _TRACEBACK_FRAME
+    for line in log.splitlines():
+        match = pattern.match(line)
+        if match and _same_file(match["file"], file):
+            return f"{file.name}:{match['line']} (in {match['func']})"
+    return None
+
+
+def _error_site(log: str, file: Path) -> str | None:
+    """`exercise.py:14 (in predict): ZeroDivisionError: division by zero` from the server's last traceback."""
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    if not starts:
+        return None
+    block = lines[starts[-1] :]
+    site = None
+    for line in block:
+        match = _TRACEBACK_FRAME.match(line)
+        if match and _same_file(match["file"], file):
+            site = f"{file.name}:{match['line']} (in {match['func']})"  # keep the deepest
+    exception = next((line.strip() for line in reversed(block) if _EXCEPTION_LINE.match(line)), None)
+    if site is None and exception is None:
+        return None
+    return ": ".join(part for part in (site or file.name, exception) if part)
+
+
+def _same_file(reported: str, file: Path) -> bool:
+    try:
+        return Path(reported).resolve() == file
+    except OSError:
+        return False
