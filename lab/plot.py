@@ -37,15 +37,18 @@ MAX_TICK_LABELS = 20  # above this, label the axis, not every request
 
 
 def _figure(width: float, height: float, columns: int = 1) -> tuple[Figure, list[Axes]]:
-    """A figure that no global pyplot state holds on to: nothing leaks, nothing shows twice."""
+    """A new figure, already released by pyplot: it shows once (as the cell's value), and never leaks."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.pyplot as plt
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(
             "lab.plot draws with matplotlib, which is not installed here: "
             "`uv sync` (it is in the dev group) or `pip install matplotlib`"
         ) from exc
-    figure = Figure(figsize=(width, height), layout="constrained")
+    # Made through pyplot so that Jupyter's inline backend loads and knows how to show a Figure;
+    # closed at once so that the backend does not also show it at the end of the cell.
+    figure = plt.figure(figsize=(width, height), layout="constrained")
+    plt.close(figure)
     axes = figure.subplots(1, columns, sharex=True, squeeze=False)[0]
     return figure, list(axes)
 
