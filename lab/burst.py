@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from rich.jupyter import JupyterMixin
 
-from lab.client import httpx
+from lab.client import burst_client, httpx
 from lab.measure import Sample, Summary, summarize
 from lab.verdict import ServerView, Verdict, judge
 
@@ -127,10 +127,9 @@ async def burst(
     concurrency = requests if concurrency is None else concurrency
     method = method.upper()
     check_arguments(url, requests, concurrency, method, timeout)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     # No pool timeout: a request waiting for a connection is the client's doing, not the server's.
     client_timeout = httpx.Timeout(timeout or DEFAULT_TIMEOUT_S, pool=None)
-    async with httpx.AsyncClient(limits=limits, timeout=client_timeout) as client:
+    async with burst_client(concurrency, client_timeout) as client:
         single_s = await _warm_up(client, method, url, json_body)
         if timeout is None:
             # The broken endpoint serializes: the last request waits for all the others.
