@@ -13,9 +13,8 @@ import pytest
 
 from lab.server import ServerProcess
 
-# Stable rendering in tests: a fixed width, no terminal tricks.
+# Stable rendering in tests: a fixed width, plain text (output is not a terminal), no live refresh.
 os.environ.setdefault("COLUMNS", "100")
-os.environ["TTY_COMPATIBLE"] = "1"
 os.environ["TTY_INTERACTIVE"] = "0"
 
 
