@@ -31,7 +31,7 @@ HANDLED = "█"  # inside the server: from the timing middleware's stamp to the 
 SPARKS = "▁▂▃▄▅▆▇█"
 LAG_FULL_S = 0.1  # a sparkline at full height: the loop was late by a whole 100 ms handler
 LAG_BAD_S = 0.05  # a lag worth colouring red
-NOT_ANSWERING_S = 0.2  # a stats request waiting longer than this: the server is not answering
+NOT_ANSWERING_S = 0.05  # a healthy server answers its stats in a few ms; longer: its loop is held
 LABEL_WIDTH = 5
 LATENCY_WIDTH = 9
 PANEL_CHROME = 4 + LABEL_WIDTH + LATENCY_WIDTH + 2  # borders, padding, label and latency columns
@@ -202,7 +202,9 @@ def guess_text(view: LaneView) -> Text | None:
     ratio = wall / view.guess_s if view.guess_s > 0 else math.inf
     if 0.8 <= ratio <= 1.25:
         return text + Text("  spot on!", style="bold green")
-    return text + Text(f"  ({ratio:.1f}× your guess)" if ratio > 1 else f"  ({1 / ratio:.1f}× faster)", style="dim")
+    return text + Text(
+        f"  ({ratio:.1f}× your guess)" if ratio > 1 else f"  ({1 / ratio:.1f}× quicker than your guess)", style="dim"
+    )
 
 
 def lane_panel(view: LaneView, axis_s: float, bar_width: int, max_rows: int) -> Panel:
