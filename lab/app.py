@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from lab.client import httpx
+from lab.limits import limit
 from lab.model import burn, iterations_for, load_model
 from lab.observability import instrument
 from lab.scenarios import cpu, downstream, pool, predict, sleep
@@ -65,7 +66,8 @@ def create_app() -> FastAPI:
 
     for scenario in (sleep, cpu, predict, pool, downstream):
         app.include_router(scenario.router)
-    return instrument(app)
+    # Bounded bodies and a 422 that survives NaN; instrumented last, so the timing sees every answer.
+    return instrument(limit(app))
 
 
 app = create_app()
