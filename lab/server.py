@@ -109,7 +109,11 @@ class ServerProcess:
             )
         finally:
             sock.close()  # the child has its own copy
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # Ctrl-C while waiting too: `with` never called __exit__, so stop here
+            self.stop()
+            raise
         return self
 
     def _wait_ready(self) -> None:
