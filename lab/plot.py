@@ -57,7 +57,7 @@ def timeline(
     result: BurstResult, *, title: str | None = None, server: bool = True, color_by: ColorBy = "status"
 ) -> Figure:
     """One burst: a bar per request. `color_by="pid"` colours bars by the worker process that answered."""
-    height = min(8.0, 1.5 + 0.25 * len(result.samples))
+    height = min(6.5, 1.5 + 0.25 * len(result.samples))
     figure, (ax,) = _figure(7.0, height)
     pids = _pids([result])
     draw_timeline(ax, result, title=title, server=server, color_by=color_by, pids=pids)
@@ -76,7 +76,7 @@ def timelines(
     if not named:
         raise ValueError("timelines needs at least one result")
     longest = max(len(r.samples) for r in named.values())
-    figure, axes = _figure(4.2 * len(named), min(8.0, 1.8 + 0.25 * longest), len(named))
+    figure, axes = _figure(4.2 * len(named), min(6.5, 1.8 + 0.25 * longest), len(named))
     pids = _pids(named.values())  # one colour per worker across every panel
     for ax, (name, result) in zip(axes, named.items(), strict=True):
         draw_timeline(ax, result, title=name, server=server, color_by=color_by, pids=pids)
