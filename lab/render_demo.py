@@ -272,7 +272,11 @@ def race(views: Sequence[LaneView], width: int, max_rows: int, min_axis_s: float
 def scoreboard(views: Sequence[LaneView]) -> Table:
     """The final table: wall, speedup over the broken twin, verdict, and the server's own readings."""
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, title_justify="left")
-    for column in ("variant", "handler", "wall", "speedup", "verdict", "overlap", "max lag", "guess"):
+    guessed = any(v.guess_s is not None for v in views)  # the column only when the room was asked
+    columns = ("variant", "handler", "wall", "speedup", "verdict", "overlap", "max lag") + (
+        ("guess",) if guessed else ()
+    )
+    for column in columns:
         left = column in ("variant", "handler", "verdict")
         table.add_column(column, justify="left" if left else "right", no_wrap=column != "handler")
     baseline = next((v.wall_s for v in views if v.variant == "broken" and v.wall_s), None)
@@ -283,7 +287,7 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
         server = result.server or {}
         wall = result.summary.wall_s
         speedup = "-" if baseline is None or wall <= 0 else f"{baseline / wall:.1f}×"
-        table.add_row(
+        cells: list[RenderableType] = [
             view.variant,
             view.caption,
             ms(wall),
@@ -291,8 +295,10 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
             Text(str(result.verdict), style=VERDICT_STYLES.get(result.verdict.kind, "bold")),
             str(server.get("peak_in_flight", "-")),
             ms(server.get("loop_lag_max_s")),
-            "-" if view.guess_s is None else seconds_text(view.guess_s),
-        )
+        ]
+        if guessed:
+            cells.append("-" if view.guess_s is None else seconds_text(view.guess_s))
+        table.add_row(*cells)
     return table
 
 
