@@ -1,0 +1,39 @@
+"""Exercise 2: which thread pool?
+
+Someone fixed exercise 1 the textbook way: the blocking SDK call now runs in a thread with
+`asyncio.to_thread`. `/health` answers again and the event loop is free... but 40 requests at
+once still take several times as long as one. The SDK counts its calls in flight: they never
+exceed a handful, as if the threads came in small waves.
+
+Run it:    lab run exercise-2        (fire 40 requests at POST /predict; count the waves)
+Done when: `lab check exercise-2` passes: all 40 SDK calls overlap and the burst takes about
+           as long as a single request.
+"""
+
+import asyncio
+from typing import Annotated
+
+from fastapi import FastAPI, Query
+
+from lab.model import load_model
+from lab.schemas import Health, PredictRequest, PredictResponse
+from lab.workloads import remote_model_call
+
+MODEL = load_model()
+
+app = FastAPI(title="Exercise 2: which thread pool?")
+
+
+@app.get("/health")
+async def health() -> Health:
+    return Health(status="healthy", model_version=MODEL.version)
+
+
+@app.post("/predict")
+async def predict(features: PredictRequest, delay_ms: Annotated[int, Query(ge=0, le=5_000)] = 200) -> PredictResponse:
+    # TODO: the call runs in a thread, but in *which* pool, and how many threads does it have?
+    # BROKEN: asyncio.to_thread uses asyncio's default executor: min(32, cores + 4) threads
+    await asyncio.to_thread(remote_model_call, delay_ms / 1000)
+    return PredictResponse(
+        prediction=MODEL.predict(features.feature_1, features.feature_2), model_version=MODEL.version
+    )
