@@ -84,9 +84,9 @@ PLAYBOOKS = {
         ("broken", "sync", "async"),
         {"broken": "async def + CPU loop", "sync": "def: threads, one GIL", "async": "process pool"},
     ),
-    "pool": Playbook(  # above AnyIO's 40 tokens even `def` runs in waves
-        100,
-        100,
+    "pool": Playbook(  # above AnyIO's 40 tokens even `def` runs in waves: two of them at 60
+        60,
+        200,
         ("broken", "sync", "async"),
         {"broken": "asyncio.to_thread", "sync": "def: 40 tokens", "async": "to_thread + wide limiter"},
     ),
@@ -313,7 +313,7 @@ class Demo:
 
     def run(self) -> Comparison:
         """Every lane in turn; returns the bursts as a `Comparison` (same shape as `lab compare`)."""
-        self.preflight()
+        run(self.preflight())
         display: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if self.live:
             display = Live(
@@ -337,17 +337,27 @@ class Demo:
                         f"{lane.variant}: {seconds_text(lane.result.summary.wall_s)} "
                         f"(guess: {seconds_text(lane.guess_s)})"
                     )
+        return self.comparison()
+
+    async def arun(self) -> Comparison:
+        """`run` for notebooks (`await demo.arun()`): no live view, no questions; then show `final_frame(width)`."""
+        await self.preflight()
+        for lane in self.lanes:
+            await self.race(lane)
+        return self.comparison()
+
+    def comparison(self) -> Comparison:
         results = {lane.variant: lane.result for lane in self.lanes if lane.result is not None}
         return Comparison(self.plan.scenario, self.plan.requests, self.plan.delay_ms, results)
 
-    def preflight(self) -> None:
+    async def preflight(self) -> None:
         """One quick request per twin: a missing route or a dead server is one clear line, before the screen."""
         p = self.plan
-        with httpx.Client(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10) as client:
             for variant in p.variants:
                 url = p.scenario.url(self.base_url, variant, 1)
                 try:
-                    response = client.request(p.scenario.method, url, json=p.scenario.json_body)
+                    response = await client.request(p.scenario.method, url, json=p.scenario.json_body)
                 except httpx.ConnectError:
                     raise DemoError(f"cannot connect to {self.base_url}: nothing is listening there") from None
                 except httpx.HTTPError as exc:

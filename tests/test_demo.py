@@ -6,6 +6,7 @@ overlap, exit codes. No absolute time is asserted.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import signal
@@ -85,6 +86,13 @@ def test_every_scenario_runs_with_its_twins(lab_url: str, scenario: str) -> None
     assert list(comparison.variants) == list(chosen.variants)
     assert chosen.variants[0] == "broken", "the broken twin goes first"
     assert all(r.summary.ok == 3 for r in comparison.variants.values())
+
+
+def test_notebooks_await_the_demo_and_display_the_final_frame(lab_url: str) -> None:
+    demo = Demo(plan("sleep", requests=2, delay_ms=20), lab_url, quiet_console())
+    comparison = asyncio.run(demo.arun())  # a notebook cell: `await demo.arun()`
+    assert set(comparison.variants) == {"broken", "async"}
+    assert "Why:" in render(demo.final_frame(100), width=100)
 
 
 def test_the_live_view_draws_frames_without_a_terminal(lab_url: str) -> None:
