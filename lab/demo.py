@@ -33,7 +33,7 @@ from lab.client import httpx
 from lab.compare import Comparison, check_compare_arguments
 from lab.measure import Sample
 from lab.render import EXPLANATIONS
-from lab.render_demo import LagReading, LaneView, demo_frame, prompt_panel, seconds_text
+from lab.render_demo import MIN_PANEL_WIDTH, LagReading, LaneView, demo_frame, prompt_panel, seconds_text
 from lab.scenarios import VARIANTS, Scenario
 
 MAX_DEMO_REQUESTS = 200  # more bars than a screen can show in groups that still read as waves
@@ -300,12 +300,14 @@ class Demo:
         return self.frame(width=width, max_rows=MAX_ROWS)
 
     def _rows_that_fit(self, width: int) -> int:
+        """Bars get the screen's height first; the closing "Why" is printed after the live view anyway."""
         if not self.live:
             return MAX_ROWS
         lanes = len(self.lanes)
-        stacked = width // lanes < 44
-        chrome = 2 + 1 + 3 + (lanes + 3) + 4  # heading, legend, prompt, scoreboard, why
-        per_lane = 5  # borders, ruler, lag meter, guess
+        stacked = width // lanes < MIN_PANEL_WIDTH
+        asking = self.pause or self.step
+        chrome = 2 + 1 + (3 if asking else 0) + (lanes + 3)  # heading, legend, question, scoreboard
+        per_lane = 4 + (1 if self.pause else 0)  # borders, ruler, lag meter, the guess
         space = self.console.height - chrome - per_lane * (lanes if stacked else 1)
         return max(3, min(MAX_ROWS, space // (lanes if stacked else 1)))
 
