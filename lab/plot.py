@@ -98,7 +98,9 @@ def percentiles(results: Mapping[str, BurstResult] | Sequence[BurstResult]) -> F
         ax.plot(ranks, latencies, marker="o", markersize=3, label=name)
     for q in (50, 95, 99):
         ax.axvline(q, color="grey", linestyle=":", linewidth=1)
-        ax.annotate(f"p{q}", (q, 1.0), xycoords=("data", "axes fraction"), ha="right", va="top", fontsize=8)
+        ax.annotate(
+            f"p{q}", (q, 0.98), xycoords=("data", "axes fraction"), ha="right", va="top", fontsize=8, rotation=90
+        )
     ax.set_xlabel("percentile of requests")
     ax.set_ylabel("latency (ms)")
     ax.set_xlim(0, 100)
