@@ -41,7 +41,7 @@ SOLUTION_TIMEOUT_S = 30.0  # per request, for the reference solution
 MIN_TIMEOUT_S = 5.0  # per request, for the learner: at least this...
 MAX_TIMEOUT_S = 20.0  # ...and at most this, whatever the solution took
 SOLUTION_PROBE_DELAY_S = 0.05
-STOP_GRACE_S = 4.0  # uvicorn's graceful shutdown takes 2 s at most; longer means threads kept it alive
+LEAK_SETTLE_S = 0.5  # after the burst, before asking which threads still run the learner's code
 STATS_TIMEOUT_S = 3.0
 MAX_SUSTAINED_REQUESTS = 5_000
 MAX_DISTINCT_BODIES = 20
@@ -72,6 +72,7 @@ class Run:
     measurement: Measurement
     stats: dict[str, Any] | None
     timeout_s: float
+    threads_before: int = 0  # threads in the server's processes before the burst (leak detection)
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         with contextlib.suppress(httpx.HTTPError):
             await asyncio.gather(*(client.get("/lab/stats") for _ in range(at_once)), probe_client.get("/lab/stats"))
             await client.post("/lab/stats/reset")
+        threads_before = _group_threads(server.pid) if server.pid is not None else 0
         deadline_s = timeout_s * math.ceil(spec.requests / at_once) + spec.sustained_s + 1
         deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
         await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
@@ -268,6 +270,7 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         _measurement(spec, summary, stats, firing),
         stats,
         timeout_s,
+        threads_before,
     )
 
 
@@ -412,39 +415,67 @@ def _diagnose(server: ServerProcess, run: Run, file: Path) -> Fault | None:
     if errors:
         where = _error_site(server.log_text(), file) or f"{file.name}: HTTP 500"
         return Fault("error", f"{where} ({errors} of {summary.requests} requests answered 5xx)")
-    return _leak(server, file)
+    return _leak(server, run, file)
 
 
 def _hang_site(server: ServerProcess, file: Path) -> str:
-    """Ask the stuck process where it is: faulthandler dumps every thread's stack on SIGABRT."""
+    """Where the stuck process is: the learner's frame nearest the top of any thread's stack."""
+    return _first_frame(_dump_stacks(server), file) or file.name
+
+
+def _dump_stacks(server: ServerProcess) -> str:
+    """Every thread's stack, from faulthandler (PYTHONFAULTHANDLER) on SIGABRT. This ends the process:
+    only for a server that is done with."""
     if server.pid is None:
-        return file.name
+        return ""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(server.pid, signal.SIGABRT)
     deadline = time.monotonic() + 3
     while server.alive and time.monotonic() < deadline:
         time.sleep(0.02)
-    frame = _first_frame(server.log_text(), file, faulthandler=True)
-    return frame or file.name
+    return server.log_text()
 
 
-def _leak(server: ServerProcess, file: Path) -> Fault | None:
-    """Ask the server to stop; a healthy one exits within uvicorn's graceful shutdown."""
-    if server.pid is None:
+def _leak(server: ServerProcess, run: Run, file: Path) -> Fault | None:
+    """Threads still running the learner's code after every response was sent.
+
+    Idle pool threads (AnyIO's, asyncio's executor) wait inside the standard library; a thread whose
+    stack is in the learner's file is doing work nobody waits for. Only looked at when the burst left
+    more threads than it found, after a short settle, so that work that is just finishing can finish.
+    """
+    if server.pid is None or _group_threads(server.pid) <= run.threads_before:
         return None
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(server.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    while server.alive and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not server.alive:
-        return None
-    where = _hang_site(server, file)  # the stacks say which thread kept it alive
-    return Fault(
-        "leak",
-        f"{where}: the server did not exit within {STOP_GRACE_S:.0f} s of being asked to stop: threads your code "
-        "started are still running (a non-daemon thread, or an executor's worker stuck in a call)",
-    )
+    time.sleep(LEAK_SETTLE_S)
+    for stack in _thread_stacks(_dump_stacks(server)):
+        where = _first_frame(stack, file)
+        if where is not None:
+            return Fault(
+                "leak",
+                f"{where}: still running in a thread after every response was sent: work your code started "
+                "that nobody waits for (a thread started per request, or a timeout that abandoned its work)",
+            )
+    return None
+
+
+def _thread_stacks(dump: str) -> list[str]:
+    """The stacks of a faulthandler dump's other threads; the current thread is the signal handler's."""
+    stacks = re.split(r"^(?=Thread 0x|Current thread 0x)", dump, flags=re.MULTILINE)
+    return [stack for stack in stacks if stack.startswith("Thread 0x")]
+
+
+def _group_threads(pgid: int) -> int:
+    """Threads of every process in the server's process group (workers included), from /proc."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            total += len(os.listdir(entry / "task"))
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return total
 
 
 _TRACEBACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
@@ -452,11 +483,10 @@ _FAULTHANDLER_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Group|Warning)\b.*")
 
 
-def _first_frame(log: str, file: Path, *, faulthandler: bool = False) -> str | None:
+def _first_frame(dump: str, file: Path) -> str | None:
     """`exercise.py:14 (in predict)`: the learner's frame nearest the top of a faulthandler dump."""
-    pattern = _FAULTHANDLER_FRAME if faulthandler else _TRACEBACK_FRAME
-    for line in log.splitlines():
-        match = pattern.match(line)
+    for line in dump.splitlines():
+        match = _FAULTHANDLER_FRAME.match(line)
         if match and _same_file(match["file"], file):
             return f"{file.name}:{match['line']} (in {match['func']})"
     return None

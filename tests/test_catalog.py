@@ -42,7 +42,7 @@ def test_the_fixture_catalog_loads() -> None:
     assert first.solution_path == FIXTURE_ROOT.resolve() / "solutions" / "exercise_01_sleep.py"
     assert first.burst.probe == "/health" and first.expect.max_probe_ms == 400
     assert first.expect.same_response and first.expect.all_ok  # the defaults
-    assert catalog.exercises[2].burst.workers == 2 and catalog.exercises[2].burst.sustained_s == 1.0
+    assert catalog.exercises[2].burst.workers == 2 and catalog.exercises[2].burst.sustained_s == 0.5
 
 
 def test_the_project_catalog_loads_when_present() -> None:
