@@ -370,6 +370,7 @@ class Demo:
 
     async def race(self, lane: Lane) -> None:
         """One burst, with the heartbeat watched beside it."""
+        await self._reset_stats()  # a fresh window: the worst lag shown is this twin's, not the one before
         single_s = self.plan.delay_ms / 1000
         lane.begin(warm_up_s=2 * single_s + 0.02)
         stop = asyncio.Event()
@@ -389,14 +390,16 @@ class Demo:
                 await watcher
         lane.finish(result)
 
+    async def _reset_stats(self) -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(self.base_url + "/lab/stats/reset")
+
     async def watch_heartbeat(self, lane: Lane, stop: asyncio.Event) -> None:
         """Poll `/lab/stats` a few times a second. One request at a time: when the loop is blocked,
         the request waits, and how long it has waited is itself the reading."""
         url = self.base_url + "/lab/stats"
         async with httpx.AsyncClient(timeout=STATS_TIMEOUT_S) as client:
-            # A fresh window, so the worst lag shown is this twin's and not the one before it.
-            with contextlib.suppress(httpx.HTTPError):
-                await client.post(url + "/reset")
             for _ in range(MAX_STATS_POLLS):
                 if stop.is_set():
                     return

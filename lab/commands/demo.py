@@ -16,7 +16,12 @@ def demo(
         int | None, typer.Option("-n", "--requests", help="Requests in each burst (default: the scenario's).")
     ] = None,
     delay_ms: Annotated[
-        int | None, typer.Option("--delay-ms", help="How long each request waits or computes (default: 100).")
+        int | None,
+        typer.Option(
+            "--delay-ms",
+            help="How long each request waits or computes (default: the scenario's, 100-200).",
+            show_default=False,
+        ),
     ] = None,
     variants: Annotated[
         str | None,
