@@ -38,6 +38,26 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 class BurstError(Exception):
     """A burst that cannot be fired (bad arguments, nothing listening): one line, for the user."""
 
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage  # the caller's arguments were wrong (exit 2), not the target
+
+
+def check_url(url: str) -> None:
+    """An http(s) URL with a host and a valid port, or a one-line BurstError saying what is allowed."""
+    hint = "(try http://127.0.0.1:8000/sleep/async)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # reading it validates it: ValueError when not a number in 0-65535
+    except ValueError as exc:
+        if "port" in str(exc).lower():
+            raise BurstError(f"bad port in {url!r}: the port must be a number from 1 to 65535", usage=True) from None
+        raise BurstError(f"not an http(s) URL: {url!r} ({exc}) {hint}", usage=True) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BurstError(f"not an http(s) URL: {url!r} {hint}", usage=True)
+    if port == 0:
+        raise BurstError(f"port 0 in {url!r}: give the port the server listens on (1-65535)", usage=True)
+
 
 @dataclass(frozen=True)
 class BurstResult(JupyterMixin):  # JupyterMixin: displays in a notebook as in a terminal
@@ -94,20 +114,19 @@ class BurstResult(JupyterMixin):  # JupyterMixin: displays in a notebook as in a
 
 def check_arguments(url: str, requests: int, concurrency: int, method: str, timeout: float | None) -> None:
     """Every mistake gets one line saying what is allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BurstError(f"not an http(s) URL: {url!r} (try http://127.0.0.1:8000/sleep/async)")
+    check_url(url)
     if not 1 <= requests <= MAX_REQUESTS:
-        raise BurstError(f"requests must be between 1 and {MAX_REQUESTS}, got {requests}")
+        raise BurstError(f"requests must be between 1 and {MAX_REQUESTS}, got {requests}", usage=True)
     if not 1 <= concurrency <= min(requests, MAX_CONCURRENCY):
         raise BurstError(
             f"concurrency must be between 1 and {min(requests, MAX_CONCURRENCY)} (and at most the requests), "
-            f"got {concurrency}"
+            f"got {concurrency}",
+            usage=True,
         )
     if method.upper() not in METHODS:
-        raise BurstError(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+        raise BurstError(f"unknown method {method!r}: use one of {', '.join(METHODS)}", usage=True)
     if timeout is not None and not 0 < timeout <= 3600:
-        raise BurstError(f"timeout must be more than 0 and at most 3600 s, got {timeout}")
+        raise BurstError(f"timeout must be more than 0 and at most 3600 s, got {timeout}", usage=True)
 
 
 async def burst(

@@ -7,6 +7,7 @@ Heavy modules (FastAPI, uvicorn, the HTTP client, rich) are imported inside the 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -34,7 +35,27 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    with writable_stdout():
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def print_rich(renderable: Any) -> None:
+    from rich.console import Console
+
+    with writable_stdout():
+        Console().print(renderable)
+
+
+@contextmanager
+def writable_stdout() -> Iterator[None]:
+    """Output that cannot be written (a full disk, a closed pipe) ends in one line, not a traceback."""
+    try:
+        yield
+        sys.stdout.flush()  # now, not at exit, where the error could no longer be reported well
+    except OSError as exc:
+        # Point fd 1 at /dev/null so that the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        fail(f"cannot write the output: {exc.strerror or exc}")
 
 
 @app.command()
@@ -92,18 +113,11 @@ def burst(
             url, requests=requests, concurrency=concurrency, method=method, json_body=body, timeout=timeout
         )
     except BurstError as exc:
-        fail(
-            str(exc),
-            EXIT_USAGE
-            if "must be" in str(exc) or "not an http" in str(exc) or "unknown method" in str(exc)
-            else EXIT_FAILURE,
-        )
+        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILURE)
     if as_json:
         print_json(result.to_json())
     else:
-        from rich.console import Console
-
-        Console().print(result)
+        print_rich(result)
     if result.summary.ok < result.requests:
         raise typer.Exit(EXIT_FAILURE)
 
@@ -119,13 +133,15 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Fire the same burst at the sync, async and broken twins of a scenario and compare them side by side."""
-    from lab.burst import BurstError, run
+    from lab.burst import BurstError, check_url, run
     from lab.compare import check_compare_arguments, compare, lab_server
     from lab.server import ServerError
 
     try:
         chosen = check_compare_arguments(scenario, requests, delay_ms)
-    except ValueError as exc:
+        if url is not None:
+            check_url(url)
+    except (ValueError, BurstError) as exc:
         fail(str(exc), EXIT_USAGE)
     with interrupt_on_sigterm():
         try:
@@ -138,9 +154,7 @@ def compare(
     if as_json:
         print_json(comparison.to_json())
     else:
-        from rich.console import Console
-
-        Console().print(comparison)
+        print_rich(comparison)
 
 
 @contextmanager

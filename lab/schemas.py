@@ -7,8 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class PredictRequest(BaseModel):
     # allow_inf_nan=False turns NaN and +/-inf into a 422 that names the field, instead of a
-    # prediction of NaN; the bound keeps the numbers in a range the model was meant for.
-    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+    # prediction of NaN; strict refuses `true` and "1.5" dressed up as numbers; the bound keeps the
+    # numbers in a range the model was meant for.
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid", strict=True)
 
     feature_1: float = Field(ge=-1e6, le=1e6, examples=[1.5])
     feature_2: float = Field(ge=-1e6, le=1e6, examples=[0.3])

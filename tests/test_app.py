@@ -39,15 +39,17 @@ def test_every_twin_answers_the_same(lab_url: str, variant: str) -> None:
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ({"feature_2": 1.0}, "feature_1", "Field required"),
-        ({"feature_1": "abc", "feature_2": 1.0}, "feature_1", "valid number"),
-        ({"feature_1": "NaN", "feature_2": 1.0}, "feature_1", "finite number"),
-        ({"feature_1": 1.0, "feature_2": "Infinity"}, "feature_2", "finite number"),
-        ({"feature_1": 1e300, "feature_2": 1.0}, "feature_1", "less than or equal"),
+        ('{"feature_2": 1.0}', "feature_1", "Field required"),
+        ('{"feature_1": "abc", "feature_2": 1.0}', "feature_1", "valid number"),
+        ('{"feature_1": "1.5", "feature_2": 1.0}', "feature_1", "valid number"),  # strict: no numbers in disguise
+        ('{"feature_1": true, "feature_2": 1.0}', "feature_1", "valid number"),
+        ('{"feature_1": NaN, "feature_2": 1.0}', "feature_1", "finite number"),  # Python's json reads NaN
+        ('{"feature_1": 1.0, "feature_2": -Infinity}', "feature_2", "finite number"),
+        ('{"feature_1": 1e300, "feature_2": 1.0}', "feature_1", "less than or equal"),
     ],
 )
-def test_bad_features_are_a_422_naming_the_field(lab_url: str, body: dict[str, object], field: str, words: str) -> None:
-    response = httpx.post(lab_url + "/predict", json=body)
+def test_bad_features_are_a_422_naming_the_field(lab_url: str, body: str, field: str, words: str) -> None:
+    response = httpx.post(lab_url + "/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422
     detail = response.json()["detail"][0]
     assert detail["loc"][-1] == field
