@@ -1,0 +1,26 @@
+"""Exercise 2, a wrong fix: `run_in_executor(None, ...)` is asyncio's default executor again."""
+
+import asyncio
+from typing import Annotated
+
+from fastapi import FastAPI, Query
+
+from lab.model import load_model
+from lab.schemas import Health, PredictRequest, PredictResponse
+from lab.workloads import remote_model_call
+
+MODEL = load_model()
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> Health:
+    return Health(status="healthy", model_version=MODEL.version)
+
+
+@app.post("/predict")
+async def predict(features: PredictRequest, delay_ms: Annotated[int, Query(ge=0, le=5_000)] = 200) -> PredictResponse:
+    await asyncio.get_running_loop().run_in_executor(None, remote_model_call, delay_ms / 1000)
+    return PredictResponse(
+        prediction=MODEL.predict(features.feature_1, features.feature_2), model_version=MODEL.version
+    )
