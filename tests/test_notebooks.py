@@ -1,0 +1,94 @@
+"""Every notebook runs top to bottom (nbmake, the `python3` kernel), and is committed stripped.
+
+Each notebook is run by its own `pytest --nbmake` in a subprocess: the same command a learner or
+CI can run by hand (`uv run pytest --nbmake notebooks/ --nbmake-kernel=python3`), one test per
+notebook so that a failure names the notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+NBMAKE_TIMEOUT_S = 240  # per notebook; each takes 10-30 s on a busy 2-core machine
+KERNEL = "python3"  # ipykernel's own spec: the interpreter running pytest, i.e. the project's venv
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def test_the_curriculum_has_its_notebooks() -> None:
+    names = [path.name for path in NOTEBOOKS]
+    assert names == [
+        "01_sync_async_broken.ipynb",
+        "02_threads_pools_gil.ipynb",
+        "03_cpu_inference_at_scale.ipynb",
+        "04_latency_monitoring.ipynb",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_stripped_with_stable_ids(path: Path) -> None:
+    notebook = load(path)
+    assert notebook["metadata"]["kernelspec"]["name"] == KERNEL
+    cells = notebook["cells"]
+    ids = [cell.get("id") for cell in cells]
+    assert all(ids), "every cell needs an id (nbformat 4.5)"
+    assert len(set(ids)) == len(ids), "cell ids must be unique"
+    for cell in cells:
+        assert cell["metadata"] == {}, f"cell {cell['id']}: metadata left in"
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"cell {cell['id']}: outputs left in (run nbstripout --keep-id)"
+            assert cell["execution_count"] is None, f"cell {cell['id']}: execution count left in"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_uses_the_lab_api_and_stops_its_servers(path: Path) -> None:
+    code = "\n".join("".join(c["source"]) for c in load(path)["cells"] if c["cell_type"] == "code")
+    assert "import lab" in code
+    assert "await lab.burst(" in code  # top-level await with the burst engine
+    assert "plot." in code  # at least one matplotlib timeline
+    # No lab logic in a notebook: no app, no server, no HTTP load loop of its own.
+    for forbidden in ("FastAPI(", "uvicorn", "asyncio.run(", "nest_asyncio", "run_burst("):
+        assert forbidden not in code, f"{path.name} uses {forbidden!r}: call the lab package instead"
+    started = code.count("lab.serve(")
+    assert started >= 1
+    # A server is stopped by a `with` block or an explicit stop().
+    assert code.count("with lab.serve(") + code.count("server.stop()") >= started
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_top_to_bottom(path: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--nbmake",
+        f"--nbmake-kernel={KERNEL}",
+        f"--nbmake-timeout={NBMAKE_TIMEOUT_S}",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        str(path),
+    ]
+    # The kernel must import this checkout's `lab`, and find its interpreter first on PATH.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = subprocess.run(
+        command,
+        cwd=NOTEBOOKS_DIR.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=NBMAKE_TIMEOUT_S + 30,
+    )
+    assert run.returncode == 0, f"{path.name} failed:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
