@@ -160,11 +160,20 @@ def check_save_path(path: Path) -> Path:
     """Refuse, before the demo starts, a file the final frame could not be written to."""
     if path.suffix.lower() not in SAVE_SUFFIXES:
         raise DemoError(f"--save writes .svg or .html files, got {str(path)!r}", usage=True)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise DemoError(f"--save cannot write {str(path)!r}: no such writable directory or a directory", True)
-    if path.exists() and not os.access(path, os.W_OK):
-        raise DemoError(f"--save cannot write {str(path)!r}: the file is read-only", usage=True)
+    parent = path.parent
+    problem = (
+        "it is a directory"
+        if path.is_dir()
+        else f"there is no directory {str(parent)!r}"
+        if not parent.is_dir()
+        else f"the directory {str(parent)!r} is not writable"
+        if not os.access(parent, os.W_OK)
+        else "the file is read-only"
+        if path.exists() and not os.access(path, os.W_OK)
+        else None
+    )
+    if problem is not None:
+        raise DemoError(f"--save cannot write {str(path)!r}: {problem}", usage=True)
     return path
 
 

@@ -305,7 +305,7 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
 def legend() -> Text:
     return Text.assemble(
         (QUEUED, "yellow"),
-        " queued (sent, not yet in a handler)   ",
+        " queued, not in a handler yet   ",
         (HANDLED, "green"),
         " in the server's handler   ",
         (QUEUED, "grey50"),
