@@ -41,7 +41,7 @@ SOLUTION_TIMEOUT_S = 30.0  # per request, for the reference solution
 MIN_TIMEOUT_S = 5.0  # per request, for the learner: at least this...
 MAX_TIMEOUT_S = 20.0  # ...and at most this, whatever the solution took
 SOLUTION_PROBE_DELAY_S = 0.05
-LEAK_SETTLE_S = 0.5  # after the burst, before asking which threads still run the learner's code
+LEAK_SETTLE_S = 0.3  # after the burst, before asking which threads still run the learner's code
 STATS_TIMEOUT_S = 3.0
 MAX_SUSTAINED_REQUESTS = 5_000
 MAX_DISTINCT_BODIES = 20
@@ -72,7 +72,8 @@ class Run:
     measurement: Measurement
     stats: dict[str, Any] | None
     timeout_s: float
-    threads_before: int = 0  # threads in the server's processes before the burst (leak detection)
+    threads_before: int = 0  # threads in the server's processes before the burst...
+    threads_after: int = 0  # ...and after it (leak detection)
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,12 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
             solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
             solution_stopped = pool.submit(solution_server.stop)
             learner = _measure(learner_server, exercise, _learner_timeout(solution, spec), _probe_delay(solution, spec))
-            fault = _diagnose(learner_server, learner, learner_file)
+            fault = _diagnose(learner_server, learner, learner_file, solution)
             solution_stopped.result()
         finally:
-            learner_server.stop(grace_s=0.5)
-            solution_server.stop(grace_s=0.5)
+            # Nothing is left to measure: no graceful shutdown, the whole process group goes at once.
+            learner_server.stop(grace_s=0)
+            solution_server.stop(grace_s=0)
     judged = grade(exercise.expect, spec, learner.measurement, solution.measurement)
     reasons = judged.reasons if fault is None else [fault.message, *[c.reason for c in judged.checks if not c.passed]]
     passed = judged.passed and fault is None
@@ -261,6 +263,7 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
         await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
         stats = await _read_stats(client)
+        threads_after = _group_threads(server.pid) if server.pid is not None else 0
     samples = sorted(firing.samples, key=lambda s: s.index)
     summary = summarize(samples)
     return Run(
@@ -271,6 +274,7 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         stats,
         timeout_s,
         threads_before,
+        threads_after,
     )
 
 
@@ -391,7 +395,7 @@ def _measurement(spec: BurstSpec, summary: Summary, stats: dict[str, Any] | None
     )
 
 
-def _diagnose(server: ServerProcess, run: Run, file: Path) -> Fault | None:
+def _diagnose(server: ServerProcess, run: Run, file: Path, solution: Run) -> Fault | None:
     """What went wrong with the learner's process, if anything, in order of how much it explains."""
     summary = run.summary
     unanswered = summary.errors.get(NO_ANSWER, 0) + summary.errors.get("ReadTimeout", 0)
@@ -415,7 +419,7 @@ def _diagnose(server: ServerProcess, run: Run, file: Path) -> Fault | None:
     if errors:
         where = _error_site(server.log_text(), file) or f"{file.name}: HTTP 500"
         return Fault("error", f"{where} ({errors} of {summary.requests} requests answered 5xx)")
-    return _leak(server, run, file)
+    return _leak(server, run, file, solution)
 
 
 def _hang_site(server: ServerProcess, file: Path) -> str:
@@ -436,14 +440,15 @@ def _dump_stacks(server: ServerProcess) -> str:
     return server.log_text()
 
 
-def _leak(server: ServerProcess, run: Run, file: Path) -> Fault | None:
+def _leak(server: ServerProcess, run: Run, file: Path, solution: Run) -> Fault | None:
     """Threads still running the learner's code after every response was sent.
 
     Idle pool threads (AnyIO's, asyncio's executor) wait inside the standard library; a thread whose
     stack is in the learner's file is doing work nobody waits for. Only looked at when the burst left
-    more threads than it found, after a short settle, so that work that is just finishing can finish.
+    more new threads than the solution's did, after a short settle, so that work just finishing can.
     """
-    if server.pid is None or _group_threads(server.pid) <= run.threads_before:
+    grew = run.threads_after - run.threads_before
+    if server.pid is None or grew <= 0 or grew <= solution.threads_after - solution.threads_before:
         return None
     time.sleep(LEAK_SETTLE_S)
     for stack in _thread_stacks(_dump_stacks(server)):
