@@ -150,9 +150,14 @@ def plan(
 
 def check_url(url: str) -> str:
     """The base URL of a running server, or a usage error."""
-    parts = urlsplit(url)
+    problem = DemoError(f"--url must be a server's http(s) address like http://127.0.0.1:8000, got {url!r}", True)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        raise problem from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DemoError(f"--url must be a server's http(s) address like http://127.0.0.1:8000, got {url!r}", True)
+        raise problem
     return f"{parts.scheme}://{parts.netloc}"
 
 

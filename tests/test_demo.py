@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -159,6 +159,8 @@ def closed_port_url() -> str:
         (["-n", "200", "--delay-ms", "1000"], 2, "keep it under 60 s"),
         (["--variants", "broken,fast"], 2, "--variants takes"),
         (["--url", "127.0.0.1:8000"], 2, "--url must be"),
+        (["--url", "http://127.0.0.1:99999"], 2, "--url must be"),
+        (["--url", "http://[::1"], 2, "--url must be"),
         (["--save", "demo.png"], 2, ".svg or .html"),
         (["--save", "/no/such/dir/demo.svg"], 2, "--save cannot write"),
         (["--url", "CLOSED", "-n", "2"], 1, "cannot connect"),
@@ -215,3 +217,17 @@ def test_interrupting_stops_the_server_it_started(sig: signal.Signals) -> None:
     assert port is not None
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the demo's server is gone"
+
+
+def test_a_foreign_server_that_fails_shows_red_bars_and_exits_1() -> None:
+    other = FastAPI()
+
+    @other.get("/sleep/{variant}")
+    async def unavailable(variant: str) -> Response:
+        return Response(status_code=503)
+
+    with ThreadServer(other) as server:
+        result = runner.invoke(app, ["demo", "--url", server.url, "-n", "2", "--delay-ms", "10"])
+    assert result.exit_code == 1
+    assert "requests failed (the red bars): 2 of broken, 2 of async" in result.stderr
+    assert "not a lab server" in plain(result.stdout), "no heartbeat to show, and it says why"

@@ -69,7 +69,7 @@ def demo(
                 if base_url is None:
                     typer.echo(f"lab demo: lab server on {server_url}", err=True)
                 runner = Demo(chosen, server_url, console, live=live, pause=pause, step=step)
-                runner.run()
+                comparison = runner.run()
         except (DemoError, BurstError, ServerError) as exc:
             fail(str(exc))
         except KeyboardInterrupt:
@@ -81,6 +81,9 @@ def demo(
         except OSError as exc:
             fail(f"--save could not write {str(save)!r}: {exc.strerror or exc}")
         typer.echo(f"lab demo: saved the final frame to {save}", err=True)
+    failed = {name: r.summary.failed for name, r in comparison.variants.items() if r.summary.failed}
+    if failed:
+        fail("requests failed (the red bars): " + ", ".join(f"{n} of {name}" for name, n in failed.items()))
 
 
 def register(app: typer.Typer) -> None:
