@@ -171,8 +171,8 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
         try:
             # Side by side: each start-up is mostly imports, and the two overlap well.
             started = {s: pool.submit(s.start) for s in (learner_server, solution_server)}
-            learner_error = _start_error(started[learner_server])
-            solution_error = _start_error(started[solution_server])
+            learner_error = _start_error(learner_server, started[learner_server], learner_file)
+            solution_error = _start_error(solution_server, started[solution_server], exercise.solution_path)
             pids = [p for p in (learner_server.pid, solution_server.pid) if p is not None]
             findings = linted.result() if linted else []
             if learner_error is not None:  # nothing to measure: say so at once
@@ -195,8 +195,19 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
     return finish(passed, reasons, checks=judged.checks, fault=fault, learner=learner, solution=solution, pids=pids)
 
 
-def _server(file: Path, spec: BurstSpec) -> ServerProcess:
-    return ServerProcess(
+class _Server(ServerProcess):
+    """A `ServerProcess` that keeps what its process printed after it stops: a lifespan that raised
+    leaves its traceback there, and the one-line start-up error alone does not say where."""
+
+    last_log = ""
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        self.last_log = self.log_text() or self.last_log
+        super().stop(grace_s)
+
+
+def _server(file: Path, spec: BurstSpec) -> _Server:
+    return _Server(
         str(file),
         workers=spec.workers,
         with_store=spec.with_store,
@@ -205,11 +216,16 @@ def _server(file: Path, spec: BurstSpec) -> ServerProcess:
     )
 
 
-def _start_error(started: Future[ServerProcess]) -> str | None:
+def _start_error(server: _Server, started: Future[_Server], file: Path) -> str | None:
+    """Why the server did not start, pointing into `file` when its output says where."""
     try:
         started.result()
     except ServerError as exc:
-        return str(exc)
+        message = str(exc)
+        if file.name in message:
+            return message  # already `file:line: Kind: message` (lab.host's own report)
+        site = _error_site(server.last_log, file)
+        return f"{site} (at start-up: {message})" if site else message
     return None
 
 
@@ -500,7 +516,7 @@ def _first_frame(dump: str, file: Path) -> str | None:
 def _error_site(log: str, file: Path) -> str | None:
     """`exercise.py:14 (in predict): ZeroDivisionError: division by zero` from the server's last traceback."""
     lines = log.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last)" in line]
     if not starts:
         return None
     block = lines[starts[-1] :]

@@ -114,6 +114,13 @@ def test_an_import_error_names_file_and_line(sleepy: Exercise) -> None:
     assert_nothing_left(result)
 
 
+def test_a_lifespan_that_raises_names_file_and_line(sleepy: Exercise) -> None:
+    result = check_exercise(sleepy, FAULTS / "lifespan_fails.py")
+    assert result.fault is not None and result.fault.kind == "load"
+    assert result.fault.message.startswith("lifespan_fails.py:11 (in lifespan): RuntimeError: model file missing")
+    assert_nothing_left(result)
+
+
 def test_a_missing_file_is_a_fault_not_a_crash(sleepy: Exercise, tmp_path: Path) -> None:
     result = check_exercise(sleepy, tmp_path / "nope.py")
     assert result.fault is not None and result.fault.kind == "missing" and "no such file" in result.reasons[0]
