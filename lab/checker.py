@@ -181,6 +181,10 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
             if solution_error is not None:
                 raise CheckError(f"{exercise.id}: the solution did not start: {solution_error}")
             solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
+            reference = solution.measurement
+            if exercise.expect.all_ok and reference.ok < reference.requests:
+                problems = {**reference.status_counts, **reference.errors}
+                raise CheckError(f"{exercise.id}: the solution itself failed under the burst ({problems}): a lab bug")
             solution_stopped = pool.submit(solution_server.stop)
             learner = _measure(learner_server, exercise, _learner_timeout(solution, spec), _probe_delay(solution, spec))
             fault = _diagnose(learner_server, learner, learner_file, solution)

@@ -154,6 +154,14 @@ def test_check_all_json(project: Path) -> None:
     assert data["passed"] == 1 and data["total"] == 1 and data["results"][0]["passed"] is True
 
 
+def test_a_broken_solution_is_the_labs_fault_in_one_line(project: Path) -> None:
+    shutil.copy(FIXTURE_ROOT / "faults" / "raises.py", project / "solutions" / "exercise_01_sleep.py")
+    result = lab("check", "1")
+    assert result.exit_code == 1
+    assert "the solution itself failed" in one_error_line(result)
+    assert "exercise-1" not in ProgressStore(project).load().done
+
+
 def test_run_walks_through_side_by_side(project: Path) -> None:
     result = lab("run", "1")
     assert result.exit_code == 1
