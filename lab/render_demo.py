@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich import box
@@ -87,7 +87,6 @@ class Row:
     done: bool
     ok: bool = True
     latency_s: float | None = None
-    indices: tuple[int, ...] = field(default=())
 
 
 def nice_axis(seconds: float) -> float:
@@ -134,7 +133,6 @@ def _arrived_row(samples: Sequence[Sample]) -> Row:
         done=True,
         ok=all(s.ok for s in samples),
         latency_s=max(s.latency_s for s in samples),
-        indices=tuple(s.index for s in samples),
     )
 
 
