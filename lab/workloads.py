@@ -20,6 +20,11 @@ from collections.abc import Mapping, Sequence
 from lab.instruments import INSTRUMENTS
 from lab.model import Model, burn
 
+# The blocking functions and methods below, by name: a linter can flag them inside `async def`.
+BLOCKING_CALLS = frozenset(
+    {"remote_model_call", "lookup_customer_tier", "write_audit_record", "cpu_predict", "predict_batch"}
+)
+
 # Gauge and counter names, shared by the exercises, `exercises/info.toml` and the tests.
 SDK_GAUGE = "sdk_in_flight"
 AUDIT_GAUGE = "audit_in_flight"

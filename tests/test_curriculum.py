@@ -12,6 +12,7 @@ least 2x from both signatures, so a second miss is a real regression, not a busy
 from __future__ import annotations
 
 import ast
+import warnings
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,9 @@ def _exercise_for(variant: Path) -> Exercise:
 def _check(exercise: Exercise, file: Path, *, should_pass: bool) -> CheckResult:
     result = check_exercise(exercise, learner_file=file, lint=False)
     if result.passed != should_pass:
-        result = check_exercise(exercise, learner_file=file, lint=False)  # once more, before calling it
+        # Once more before calling it; the warning keeps a borderline threshold visible in the summary.
+        warnings.warn(f"{file.name}: measured again after an unexpected verdict: {result.reasons}", stacklevel=2)
+        result = check_exercise(exercise, learner_file=file, lint=False)
     return result
 
 

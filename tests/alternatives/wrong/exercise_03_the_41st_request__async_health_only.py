@@ -1,0 +1,25 @@
+"""Exercise 3, half a fix: `/health` is `async def` now, but 100 requests still share 40 tokens."""
+
+from typing import Annotated
+
+from fastapi import FastAPI, Query
+
+from lab.model import load_model
+from lab.schemas import Health, PredictRequest, PredictResponse
+from lab.workloads import remote_model_call
+
+MODEL = load_model()
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> Health:
+    return Health(status="healthy", model_version=MODEL.version)
+
+
+@app.post("/predict")
+def predict(features: PredictRequest, delay_ms: Annotated[int, Query(ge=0, le=5_000)] = 500) -> PredictResponse:
+    remote_model_call(delay_ms / 1000)
+    return PredictResponse(
+        prediction=MODEL.predict(features.feature_1, features.feature_2), model_version=MODEL.version
+    )
