@@ -8,6 +8,8 @@
 - `unprocessable`: FastAPI's 422 handler, made safe for the inputs JSON lets through. Python's
   `json.loads` reads `NaN`, `Infinity` and `1e400` as non-finite floats; the model rejects them, but
   the default handler echoes the input back and cannot encode it: the client got a 500.
+- `unreadable_body`: a body that is not UTF-8, or nested too deeply to parse, is a bad request like any
+  other: a 422 in the documented shape, instead of FastAPI's bare, undocumented 400.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024  # a /predict body is about 40 bytes
@@ -81,6 +83,17 @@ async def unprocessable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))})
 
 
+async def unreadable_body(request: Request, exc: Exception) -> Response:
+    """FastAPI answers 400 when reading the body raised (raised `from` the cause); say why, as a 422."""
+    assert isinstance(exc, HTTPException)
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return await http_exception_handler(request, exc)
+    reason = "it is nested too deeply" if isinstance(cause, RecursionError) else f"{type(cause).__name__}: {cause}"
+    error = {"type": "body_unreadable", "loc": ["body"], "msg": f"the body is not readable JSON: {reason}"}
+    return JSONResponse(status_code=422, content={"detail": [error]})
+
+
 def limit(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """Bound `app`'s request bodies and make its 422 safe, once. Keeps a validation handler the app set itself."""
     if getattr(app.state, "lab_limited", False):
@@ -89,6 +102,8 @@ def limit(app: FastAPI, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     app.state.lab_limited = True
     if app.exception_handlers.get(RequestValidationError) is request_validation_exception_handler:
         app.add_exception_handler(RequestValidationError, unprocessable)
+    if app.exception_handlers.get(HTTPException) is http_exception_handler:
+        app.add_exception_handler(HTTPException, unreadable_body)
     return app
 
 

@@ -40,20 +40,8 @@ CASES = [
     Case("url-without-scheme", ["burst", "127.0.0.1:8000/sleep/async"], USAGE, ["not an http(s) URL", "http://"]),
     Case("url-other-scheme", ["burst", "ftp://127.0.0.1/sleep/async"], USAGE, ["not an http(s) URL"]),
     Case("url-without-host", ["burst", "http:///sleep/async"], USAGE, ["not an http(s) URL"]),
-    Case(
-        "url-broken-ipv6",
-        ["burst", "http://[::1/sleep/async"],
-        USAGE,
-        ["not an http(s) URL"],
-        xfail="lab/burst.py check_arguments: urlsplit raises ValueError('Invalid IPv6 URL'): a traceback",
-    ),
-    Case(
-        "url-port-out-of-range",
-        ["burst", "http://127.0.0.1:99999/sleep/async"],
-        USAGE,
-        ["port"],
-        xfail="lab/burst.py check_arguments does not read parts.port: exit 1 'nothing is listening' instead",
-    ),
+    Case("url-broken-ipv6", ["burst", "http://[::1/sleep/async"], USAGE, ["not an http(s) URL"]),
+    Case("url-port-out-of-range", ["burst", "http://127.0.0.1:99999/sleep/async"], USAGE, ["port"]),
     Case("closed-port", ["burst", CLOSED + "/sleep/async"], FAILURE, ["cannot connect", "nothing is listening"]),
     # lab burst: the counts
     Case("n-zero", ["burst", CLOSED, "-n", "0"], USAGE, ["requests must be between 1 and 10000", "got 0"]),
@@ -90,20 +78,8 @@ CASES = [
     Case("delay-cpu-bound", ["compare", "-s", "cpu", "--delay-ms", "5001"], USAGE, ["between 1 and 5000 ms for cpu"]),
     Case("delay-not-a-number", ["compare", "--delay-ms", "1.5"], USAGE, ["'--delay-ms'"], one_line=False),
     Case("compare-closed-port", ["compare", "--url", CLOSED], FAILURE, ["cannot connect", "nothing is listening"]),
-    Case(
-        "compare-url-without-scheme",
-        ["compare", "--url", "127.0.0.1:8000"],
-        USAGE,
-        ["not an http(s) URL"],
-        xfail="lab/cli.py compare does not check --url up front: the burst's error exits 1 and names a scenario URL",
-    ),
-    Case(
-        "compare-url-broken-ipv6",
-        ["compare", "--url", "http://[::1"],
-        USAGE,
-        ["not an http(s) URL"],
-        xfail="lab/burst.py check_arguments: urlsplit raises ValueError('Invalid IPv6 URL'): a traceback",
-    ),
+    Case("compare-url-without-scheme", ["compare", "--url", "127.0.0.1:8000"], USAGE, ["not an http(s) URL"]),
+    Case("compare-url-broken-ipv6", ["compare", "--url", "http://[::1"], USAGE, ["not an http(s) URL"]),
     # lab serve
     Case("serve-port-out-of-range", ["serve", "--port", "70000"], USAGE, ["'--port'", "65535"], one_line=False),
     Case("serve-workers-zero", ["serve", "--workers", "0"], USAGE, ["'--workers'"], one_line=False),
@@ -182,10 +158,6 @@ def test_cases_have_unique_ids() -> None:
 # --- output that cannot be written ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab/cli.py print_json and Console().print let OSError (ENOSPC/EPIPE) escape as a traceback",
-)
 @pytest.mark.parametrize("as_json", [True, False], ids=["json", "tables"])
 @pytest.mark.skipif(sys.platform != "linux", reason="/dev/full is Linux's always-full device")
 def test_unwritable_output_is_one_line(lab_url: str, as_json: bool) -> None:
