@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,27 @@ NBMAKE_TIMEOUT_S = 240  # per notebook; each takes 10-30 s on a busy 2-core mach
 KERNEL = "python3"  # ipykernel's own spec: the interpreter running pytest, i.e. the project's venv
 
 
+def kernel_env() -> dict[str, str]:
+    """This interpreter's directory first on PATH: the kernelspec's `python` must be the project's."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def test_the_python3_kernel_runs_in_the_project_environment() -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    argv = KernelSpecManager().get_kernel_spec(KERNEL).argv
+    env = kernel_env()
+    executable = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0], path=env["PATH"])
+    assert executable, f"the {KERNEL} kernel's interpreter {argv[0]!r} is not on PATH"
+    code = "import sys, lab; print(sys.prefix)"
+    run = subprocess.run([executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == sys.prefix
 
 
 def test_the_curriculum_has_its_notebooks() -> None:
@@ -83,12 +102,10 @@ def test_notebook_runs_top_to_bottom(path: Path, request: pytest.FixtureRequest)
         "-q",
         str(path),
     ]
-    # The kernel must import this checkout's `lab`, and find its interpreter first on PATH.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     run = subprocess.run(
         command,
         cwd=NOTEBOOKS_DIR.parent,
-        env=env,
+        env=kernel_env(),
         capture_output=True,
         text=True,
         timeout=NBMAKE_TIMEOUT_S + 30,
