@@ -174,8 +174,8 @@ def _counter_lesson(name: str, value: int, bound: int) -> str:
         return ": the model was never loaded by this server"
     if name == "model_calls" and value > bound:
         return ": the model did more calls than needed (batch the requests)"
-    if value < bound:
-        return ": the work was not done (skipping it is not a fix)"
+    if name == "model_calls" and value < bound:
+        return ": the model was not called for every request (skipping the work is not a fix)"
     return ""
 
 
@@ -203,7 +203,8 @@ def _gauges(m: Measurement, expect: Expect) -> list[Check]:
                 Check(
                     f"gauge:{name}",
                     False,
-                    f"{_label(name)} saw at most {peak} at once (wanted {bound}): the calls were made one at a time",
+                    f"{_label(name)} saw at most {peak} at once (wanted {bound}): "
+                    + ("the calls were made one at a time" if peak <= 1 else "the rest waited for a thread or a slot"),
                 )
             )
     return checks

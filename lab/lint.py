@@ -41,6 +41,11 @@ BLOCKING = {
     "httpx.Client": "a sync `httpx.Client` waits for the network synchronously",
     "lab.model.load_model": "`load_model` reads (and here, waits for) a model synchronously",
     "lab.model.burn": "`burn` is CPU work that holds the GIL",
+    # The lab's stand-ins for blocking SDKs and heavy models (lab.workloads).
+    "lab.workloads.remote_model_call": "`remote_model_call` waits for a remote model synchronously",
+    "lab.workloads.lookup_customer_tier": "`lookup_customer_tier` waits for a database synchronously",
+    "lab.workloads.write_audit_record": "`write_audit_record` waits for a disk write synchronously",
+    "lab.workloads.cpu_predict": "`cpu_predict` is CPU work that holds the GIL",
 }
 BLOCKING_PREFIXES = {
     "requests.": "`requests` waits for the network synchronously",
@@ -69,6 +74,8 @@ OFFLOADS = {
     ".submit": 0,
 }
 CALLABLE_FACTORIES = {"functools.partial", "partial"}
+DEFAULT_EXECUTOR = {"asyncio.to_thread"}  # and `loop.run_in_executor(None, ...)`
+TIMEOUTS = {"asyncio.wait_for", "asyncio.timeout", "anyio.move_on_after", "anyio.fail_after"}
 
 # Things made once (module level or lifespan) and shared; made per request they defeat their purpose.
 PER_REQUEST = {
@@ -178,10 +185,15 @@ class _Pass:
                 yield from self._unawaited(node.value)
             if isinstance(node, ast.Call):
                 yield from self._offload(node)
+                yield from self._default_executor(node)
+                yield from self._timeout_around_thread(node)
+            if isinstance(node, ast.AsyncWith):
+                yield from self._timeout_block_around_thread(node)
         handlers = [f for f in ast.walk(self.tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
         handlers = [f for f in handlers if _is_route(f)]
         for handler in handlers:
             yield from self._per_request(handler)
+            yield from self._sync_health(handler)
         yield from self._lazy_globals(handlers)
 
     def qualified(self, node: ast.expr) -> str:
@@ -275,6 +287,55 @@ class _Pass:
                 f"pass the function and its arguments separately, e.g. `({function}, ...)`",
             )
 
+    def _is_offload(self, call: ast.Call) -> bool:
+        name = self.qualified(call.func)
+        return name in OFFLOADS or "." + name.rsplit(".", 1)[-1] == ".run_in_executor"
+
+    def _default_executor(self, call: ast.Call) -> Iterator[Finding]:
+        name = self.qualified(call.func)
+        none_executor = (
+            name.endswith(".run_in_executor")
+            and bool(call.args)
+            and isinstance(call.args[0], ast.Constant)
+            and call.args[0].value is None
+        )
+        if name in DEFAULT_EXECUTOR or none_executor:
+            yield Finding(
+                call.lineno,
+                "LAB107",
+                "this runs in asyncio's default executor: min(32, cores + 4) threads, 6 on 2 cores, not AnyIO's 40 "
+                "tokens; under a burst the calls run in waves (`run_in_threadpool` uses AnyIO's pool)",
+            )
+
+    def _timeout_around_thread(self, call: ast.Call) -> Iterator[Finding]:
+        if self.qualified(call.func) != "asyncio.wait_for" or not call.args:
+            return
+        inner = call.args[0]
+        if isinstance(inner, ast.Call) and self._is_offload(inner):
+            yield Finding(call.lineno, "LAB108", _THREAD_TIMEOUT)
+
+    def _timeout_block_around_thread(self, block: ast.AsyncWith | ast.With) -> Iterator[Finding]:
+        timed = any(
+            isinstance(item.context_expr, ast.Call) and self.qualified(item.context_expr.func) in TIMEOUTS
+            for item in block.items
+        )
+        if not timed:
+            return
+        for statement in block.body:
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Call) and self._is_offload(node):
+                    yield Finding(block.lineno, "LAB108", _THREAD_TIMEOUT)
+                    return
+
+    def _sync_health(self, handler: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[Finding]:
+        if isinstance(handler, ast.FunctionDef) and "health" in handler.name.lower():
+            yield Finding(
+                handler.lineno,
+                "LAB109",
+                f"`def {handler.name}` runs in a worker thread: when a burst holds every thread token, the health "
+                "check waits in line with it; make it `async def` (and free of sync dependencies)",
+            )
+
     def _per_request(self, handler: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[Finding]:
         for call in _calls(handler):
             name = self.qualified(call.func)
@@ -308,6 +369,12 @@ class _Pass:
                             "stops the event loop, in `def` requests race and load it several times; "
                             "load it once, in the lifespan",
                         )
+
+
+_THREAD_TIMEOUT = (
+    "a timeout around a thread stops the waiting, not the thread: the work runs on after the timeout, "
+    "holding a thread (and a token) nobody waits for; make the work stoppable (a flag it checks), or bound it"
+)
 
 
 def _import_names(tree: ast.Module) -> dict[str, str]:

@@ -46,7 +46,7 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ),
     ("loads-never", Expect(counters_equal={"model_loads": 1}), FIXED, False, ["never loaded"]),
     ("calls-max", Expect(counters_max={"model_calls": 4}), m(counters={"model_calls": 40}), False, ["batch"]),
-    ("calls-min", Expect(counters_min={"model_calls": 20}), m(counters={"model_calls": 3}), False, ["not done"]),
+    ("calls-min", Expect(counters_min={"model_calls": 20}), m(counters={"model_calls": 3}), False, ["skipping"]),
     ("gauge-max-ok", Expect(gauge_peak_max={"store_in_flight": 5}), m(gauge_peaks={"store_in_flight": 5}), True, []),
     (
         "gauge-max-over",
@@ -61,6 +61,13 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
         m(gauge_peaks={"store_in_flight": 1}),
         False,
         ["one at a time"],
+    ),
+    (
+        "gauge-min-waves",
+        Expect(gauge_peak_min={"sdk_in_flight": 20}),
+        m(gauge_peaks={"sdk_in_flight": 6}),
+        False,
+        ["at most 6 at once", "waited for a thread"],
     ),
     ("gauge-absent-is-zero", Expect(gauge_peak_min={"store_in_flight": 1}), FIXED, False, ["at most 0"]),
     ("tokens-over", Expect(max_tokens_peak=10), m(tokens_peak=40, tokens_total=40), False, ["40 of the 40"]),

@@ -132,7 +132,7 @@ CASES = [
         async def handler():
             def job():
                 time.sleep(1)
-            return await asyncio.to_thread(job)
+            return await run_in_threadpool(job)
         """,
         [],
     ),
@@ -145,18 +145,29 @@ CASES = [
             await asyncio.to_thread(time.sleep(1))
             await run_in_threadpool(load_model(1))
         """,
-        [(4, "LAB101"), (4, "LAB104"), (5, "LAB101"), (5, "LAB104"), (6, "LAB101"), (6, "LAB104")],
+        [
+            (4, "LAB101"),
+            (4, "LAB104"),
+            (4, "LAB107"),
+            (5, "LAB101"),
+            (5, "LAB104"),
+            (5, "LAB107"),
+            (6, "LAB101"),
+            (6, "LAB104"),
+        ],
     ),
     (
         "executor-handed-a-function-is-fine",
         """
         import functools
 
+        POOL = ProcessPoolExecutor()
+
         async def handler():
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, time.sleep, 1)
-            await asyncio.to_thread(time.sleep, 1)
-            await asyncio.to_thread(functools.partial(time.sleep, 1))
+            await loop.run_in_executor(POOL, time.sleep, 1)
+            await run_in_threadpool(time.sleep, 1)
+            await run_in_threadpool(functools.partial(time.sleep, 1))
         """,
         [],
     ),
@@ -238,6 +249,40 @@ CASES = [
             yield
         """,
         [],
+    ),
+    (
+        "default-executor",
+        """
+        async def handler():
+            await asyncio.to_thread(time.sleep, 1)
+            await asyncio.get_running_loop().run_in_executor(None, time.sleep, 1)
+            await run_in_threadpool(time.sleep, 1)
+        """,
+        [(3, "LAB107"), (4, "LAB107")],
+    ),
+    (
+        "timeout-around-a-thread",
+        """
+        async def handler():
+            await asyncio.wait_for(run_in_threadpool(time.sleep, 2), timeout=0.5)
+            async with asyncio.timeout(0.5):
+                await run_in_threadpool(time.sleep, 2)
+            await asyncio.wait_for(asyncio.sleep(2), timeout=0.5)
+        """,
+        [(3, "LAB108"), (4, "LAB108")],
+    ),
+    (
+        "sync-health-check",
+        """
+        @app.get("/health")
+        def health():
+            return {"status": "ok"}
+
+        @app.get("/healthz")
+        async def healthz():
+            return {"status": "ok"}
+        """,
+        [(3, "LAB109")],
     ),
     (
         "thread-started-per-request-is-not-flagged",
