@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from lab.workloads import BLOCKING_CALLS
+
 RUFF_RULES = "ASYNC,RUF006"
 RUFF_TIMEOUT_S = 15.0
 
@@ -41,12 +43,22 @@ BLOCKING = {
     "httpx.Client": "a sync `httpx.Client` waits for the network synchronously",
     "lab.model.load_model": "`load_model` reads (and here, waits for) a model synchronously",
     "lab.model.burn": "`burn` is CPU work that holds the GIL",
-    # The lab's stand-ins for blocking SDKs and heavy models (lab.workloads).
-    "lab.workloads.remote_model_call": "`remote_model_call` waits for a remote model synchronously",
-    "lab.workloads.lookup_customer_tier": "`lookup_customer_tier` waits for a database synchronously",
-    "lab.workloads.write_audit_record": "`write_audit_record` waits for a disk write synchronously",
-    "lab.workloads.cpu_predict": "`cpu_predict` is CPU work that holds the GIL",
 }
+# The lab's stand-ins for blocking SDKs and heavy models, as `lab.workloads` declares them.
+BLOCKING.update(
+    {
+        f"lab.workloads.{name}": f"`{name}` blocks (the lab's stand-in for a blocking SDK or model)"
+        for name in BLOCKING_CALLS
+    }
+)
+BLOCKING.update(
+    {
+        "lab.workloads.remote_model_call": "`remote_model_call` waits for a remote model synchronously",
+        "lab.workloads.lookup_customer_tier": "`lookup_customer_tier` waits for a database synchronously",
+        "lab.workloads.write_audit_record": "`write_audit_record` waits for a disk write synchronously",
+        "lab.workloads.cpu_predict": "`cpu_predict` is CPU work that holds the GIL",
+    }
+)
 BLOCKING_PREFIXES = {
     "requests.": "`requests` waits for the network synchronously",
     "subprocess.": "`subprocess` waits for a process",
