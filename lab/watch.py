@@ -49,8 +49,11 @@ def watch_exercises(
 
 def _saved(path: Path, poll: bool | None, stop: threading.Event) -> bool:
     """Block until `path` changes (True) or until stopped / Ctrl-C (False)."""
+    import logging
+
     import watchfiles
 
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)  # the lab says "Stopped watching." itself
     # Watch the folder, not the file: editors that save by renaming a new file over the old one
     # would otherwise leave the watch on a file that no longer exists.
     changes = watchfiles.watch(
