@@ -270,9 +270,10 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
     limits = httpx.Limits(max_connections=at_once, max_keepalive_connections=keep_alive)
     client_timeout = httpx.Timeout(timeout_s, connect=5.0, pool=None)  # never queue in the client's own pool
     firing = _Firing()
+    # verify=False: plain http to 127.0.0.1 only, and loading the CA bundle costs ~35 ms per client.
     async with (
-        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=client_timeout) as client,
-        httpx.AsyncClient(base_url=server.url, timeout=client_timeout) as probe_client,  # its own connection
+        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=client_timeout, verify=False) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=client_timeout, verify=False) as probe_client,  # own conn
     ):
         # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
         with contextlib.suppress(httpx.HTTPError):
