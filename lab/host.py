@@ -13,8 +13,11 @@ import argparse
 import importlib
 import importlib.util
 import os
+import signal
 import socket
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,21 @@ def app_from_env() -> Any:
     return load_app(os.environ[TARGET_ENV])
 
 
+def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
+    """End this server (its whole process group) if the lab process that started it dies.
+
+    The server runs in its own session, so nothing else would stop it after a SIGKILLed parent
+    or a crashed notebook kernel.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os.killpg(os.getpgid(0), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="lab-parent-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.host")
     parser.add_argument("target")
@@ -90,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--with-store", action="store_true", help="start a fake feature store first")
     args = parser.parse_args(argv)
+    exit_with_parent(os.getppid())
     if args.with_store:
         # Its own thread and event loop: it keeps answering while the loaded app blocks its loop.
         from lab.server import ThreadServer

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -58,16 +59,30 @@ def burn(iterations: int) -> int:
     return acc
 
 
+CALIBRATION_ENV = "LAB_CPU_ITERATIONS_PER_MS"  # set by the parent, so every server it starts does equal work
 _iterations_per_ms: float | None = None
 
 
-def iterations_for(ms: float) -> int:
-    """How many `burn` iterations take about `ms` milliseconds on this machine (calibrated once)."""
+def iterations_per_ms() -> float:
+    """`burn` iterations per millisecond on this machine: from the environment, else measured once."""
     global _iterations_per_ms
     if _iterations_per_ms is None:
-        burn(20_000)  # warm the interpreter's caches before timing
-        probe = 200_000
+        given = os.environ.get(CALIBRATION_ENV)
+        _iterations_per_ms = float(given) if given else _calibrate()
+    return _iterations_per_ms
+
+
+def _calibrate(probe: int = 100_000, rounds: int = 3) -> float:
+    # The fastest of a few rounds: the one least disturbed by whatever else the machine is doing.
+    burn(probe // 10)  # warm the interpreter's caches before timing
+    best = math.inf
+    for _ in range(rounds):
         t0 = time.perf_counter()
         burn(probe)
-        _iterations_per_ms = probe / max((time.perf_counter() - t0) * 1000, 1e-3)
-    return max(1, int(ms * _iterations_per_ms))
+        best = min(best, time.perf_counter() - t0)
+    return probe / max(best * 1000, 1e-3)
+
+
+def iterations_for(ms: float) -> int:
+    """How many `burn` iterations take about `ms` milliseconds of one core on this machine."""
+    return max(1, int(ms * iterations_per_ms()))

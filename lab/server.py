@@ -30,6 +30,7 @@ from typing import IO, Self
 import uvicorn
 
 from lab.client import httpx
+from lab.model import CALIBRATION_ENV, iterations_per_ms
 
 DEFAULT_HOST = "127.0.0.1"
 READY_PATH = "/lab/stats"
@@ -104,7 +105,7 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env={**os.environ, CALIBRATION_ENV: str(iterations_per_ms()), **self.env},
                 start_new_session=True,  # its own process group: stop() takes workers down too
             )
         finally:

@@ -58,3 +58,36 @@ def test_a_file_target_is_instrumented(tmp_path: Path) -> None:
     with ServerProcess(str(target)) as server:
         assert httpx.get(server.url + "/").json() == 1
         assert httpx.get(server.url + "/lab/stats").json()["peak_in_flight"] == 1
+
+
+def test_a_server_whose_parent_dies_stops_itself(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "orphan.py"
+    script.write_text(
+        "import os\nfrom lab.server import ServerProcess\n"
+        "server = ServerProcess().start()\nprint(server.pid, flush=True)\nos._exit(0)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True)
+    pgid = int(out.stdout.strip())
+    deadline = time.monotonic() + 15
+    while live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert live_members(pgid) == []
+
+
+def test_every_server_gets_the_parents_cpu_calibration(tmp_path: Path) -> None:
+    """Two servers asked for "100 ms of CPU" must do the same work, or comparing them means nothing."""
+    from lab.client import httpx
+    from lab.model import iterations_for
+
+    target = tmp_path / "calibrated.py"
+    target.write_text(
+        "from fastapi import FastAPI\nfrom lab.model import iterations_for\napp = FastAPI()\n\n"
+        "@app.get('/')\nasync def root() -> int:\n    return iterations_for(100)\n"
+    )
+    with ServerProcess(str(target)) as first, ServerProcess(str(target)) as second:
+        answers = {httpx.get(first.url + "/").json(), httpx.get(second.url + "/").json()}
+    assert answers == {iterations_for(100)}
