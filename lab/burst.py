@@ -138,10 +138,12 @@ async def burst(
     json_body: Any = None,
     timeout: float | None = None,  # noqa: ASYNC109 - a per-request HTTP timeout, handed to the client
     on_sample: Callable[[Sample], None] | None = None,
+    on_start: Callable[[float], None] | None = None,
 ) -> BurstResult:
     """Fire `requests` requests at `url`, `concurrency` at a time (default: all at once).
 
-    `on_sample` is called with each sample as its response arrives (live views use it).
+    Live views use the callbacks: `on_start` gets the shared start `t0` (a `time.perf_counter()`
+    value) as the requests are released; `on_sample` gets each sample as its response arrives.
     """
     concurrency = requests if concurrency is None else concurrency
     method = method.upper()
@@ -155,7 +157,7 @@ async def burst(
             client.timeout = httpx.Timeout(max(DEFAULT_TIMEOUT_S, 2 * requests * single_s + 5), pool=None)
         stats_url = _stats_url(url)
         is_lab = await _reset_stats(client, stats_url)
-        samples = await _fire(client, method, url, json_body, requests, concurrency, on_sample)
+        samples = await _fire(client, method, url, json_body, requests, concurrency, on_sample, on_start)
         server = await _read_stats(client, stats_url) if is_lab else None
     summary = summarize(samples)
     view = ServerView.from_stats(server) if server else None
@@ -205,6 +207,7 @@ async def _fire(
     requests: int,
     concurrency: int,
     on_sample: Callable[[Sample], None] | None,
+    on_start: Callable[[float], None] | None,
 ) -> list[Sample]:
     go = asyncio.Event()
     indices = iter(range(requests))
@@ -233,6 +236,8 @@ async def _fire(
     tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
     await asyncio.sleep(0)  # let every task reach `go.wait()` before the clock starts
     t0 = time.perf_counter_ns()
+    if on_start is not None:
+        on_start(t0 / 1e9)
     go.set()
     await asyncio.gather(*tasks)
     return sorted(samples, key=lambda s: s.index)

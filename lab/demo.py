@@ -204,22 +204,21 @@ class Lane:
         self.samples: list[Sample] = []
         self.lag: list[LagReading] = []
         self.t0: float | None = None  # the burst's shared start on our perf_counter clock
-        self.t0_exact = False
         self.stats_sent: float | None = None
         self.lag_note: str | None = None
         self.guess_s: float | None = None
         self.result: BurstResult | None = None
 
-    def begin(self, warm_up_s: float) -> None:
-        """The burst engine warms up (two requests) before its clock starts: estimate when it will."""
+    def begin(self) -> None:
+        """The burst engine warms up (two requests) before its clock starts."""
         self.state = "warming"
-        self.t0 = time.perf_counter() + warm_up_s
+
+    def on_start(self, t0: float) -> None:
+        # The burst's own shared start, on the same perf_counter clock: bars grow from the true origin.
+        self.t0 = t0
+        self.state = "running"
 
     def on_sample(self, sample: Sample) -> None:
-        # Called the moment a response is timed, so the first one pins the burst's t0 exactly.
-        if not self.t0_exact:
-            self.t0 = time.perf_counter() - sample.end_s
-            self.t0_exact = True
         self.samples.append(sample)
 
     def finish(self, result: BurstResult) -> None:
@@ -231,8 +230,6 @@ class Lane:
 
     def view(self, now: float) -> LaneView:
         state = self.state
-        if state == "warming" and self.t0 is not None and now >= self.t0:
-            state = "running"
         waiting = None if self.stats_sent is None or state != "running" else now - self.stats_sent
         return LaneView(
             variant=self.variant,
@@ -385,8 +382,7 @@ class Demo:
     async def race(self, lane: Lane) -> None:
         """One burst, with the heartbeat watched beside it."""
         await self._reset_stats()  # a fresh window: the worst lag shown is this twin's, not the one before
-        single_s = self.plan.delay_ms / 1000
-        lane.begin(warm_up_s=2 * single_s + 0.02)
+        lane.begin()
         stop = asyncio.Event()
         watcher = asyncio.create_task(self.watch_heartbeat(lane, stop))
         try:
@@ -396,6 +392,7 @@ class Demo:
                 method=self.plan.scenario.method,
                 json_body=self.plan.scenario.json_body,
                 on_sample=lane.on_sample,
+                on_start=lane.on_start,
             )
         finally:
             stop.set()
