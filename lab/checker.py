@@ -314,8 +314,13 @@ async def _burst(
     indices = iter(range(MAX_SUSTAINED_REQUESTS if sustained else spec.requests))
     started: dict[int, int] = {}  # index -> start ns, to report requests cut off by the deadline
 
-    async def worker() -> None:
+    # Sustained load ramps up: connections opened at the very same instant can all land on one worker.
+    ramp_s = min(0.05, spec.sustained_s / (4 * spec.at_once)) if sustained else 0.0
+
+    async def worker(position: int) -> None:
         await go.wait()
+        if ramp_s:
+            await asyncio.sleep(position * ramp_s)
         for index in indices:  # shared: each worker takes the next request when it is free
             if sustained and time.perf_counter_ns() - t0 > spec.sustained_s * 1e9:
                 return
@@ -348,7 +353,7 @@ async def _burst(
             (await probe_client.get(path)).raise_for_status()
             firing.probe_s = time.perf_counter() - began
 
-    tasks = [asyncio.create_task(worker()) for _ in range(spec.at_once)]
+    tasks = [asyncio.create_task(worker(position)) for position in range(spec.at_once)]
     if spec.probe is not None:
         tasks.append(asyncio.create_task(probe(spec.probe)))
     await asyncio.sleep(0)  # every task reaches `go.wait()` before the clock starts
