@@ -1,0 +1,293 @@
+"""Safety: the lab listens on loopback unless told otherwise, warns when told otherwise, cleans up after
+itself when interrupted, and never runs an unbounded loop.
+
+Linux facts are read from /proc (who listens where, which processes are left), never guessed from timing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from lab.burst import MAX_CONCURRENCY, MAX_REQUESTS, BurstError, check_arguments, run_burst
+from lab.client import httpx
+from lab.server import DEFAULT_HOST, ServerProcess, ThreadServer
+
+linux_only = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads sockets and processes from /proc")
+WARNING = "deliberately slow and unauthenticated"
+T = TypeVar("T")
+UNASSIGNED = "192.0.2.1"  # TEST-NET-1 (RFC 5737): never this machine's, so binding it fails and exposes nothing
+
+
+# --- /proc readers -----------------------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, process group) of `pid`, or None if it is gone (or a zombie)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+    if fields[0] == "Z":
+        return None
+    return int(fields[1]), int(fields[2])
+
+
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def children_of(pid: int) -> list[int]:
+    return [p for p in _all_pids() if (s := _stat(p)) is not None and s[0] == pid]
+
+
+def group_members(pgid: int) -> list[int]:
+    return [p for p in _all_pids() if (s := _stat(p)) is not None and s[1] == pgid]
+
+
+def listening(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket `pid` listens on."""
+    try:
+        inodes = {
+            m.group(1)
+            for fd in Path(f"/proc/{pid}/fd").iterdir()
+            if (m := re.fullmatch(r"socket:\[(\d+)\]", os.readlink(fd)))
+        }
+    except OSError:
+        return []
+    found = []
+    for table in ("tcp", "tcp6"):
+        path = Path(f"/proc/net/{table}")
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            parts = line.split()
+            local, state, inode = parts[1], parts[3], parts[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                address, port = local.split(":")
+                found.append((_address(address), int(port, 16)))
+    return found
+
+
+def _address(hex_address: str) -> str:
+    raw = bytes.fromhex(hex_address)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))  # /proc/net/tcp6: 4 little-endian words
+    return socket.inet_ntop(socket.AF_INET6, words)
+
+
+def wait_for(condition: Callable[[], T], timeout_s: float, what: str) -> T:
+    """Poll `condition` until it returns something truthy, and return that; bounded by `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def lab(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lab.cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """End a process this test started (by its pid), and collect what it printed."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((DEFAULT_HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+# --- loopback by default -----------------------------------------------------------------------------------------
+
+
+def test_default_host_is_loopback() -> None:
+    assert DEFAULT_HOST == "127.0.0.1"
+    assert ServerProcess().host == "127.0.0.1"
+    assert ThreadServer(object()).host == "127.0.0.1"
+
+
+@linux_only
+def test_server_process_listens_on_loopback_only(lab_url: str) -> None:
+    port = int(lab_url.rsplit(":", 1)[1])
+    pids = [p for p in _all_pids() if any(lp == port for _, lp in listening(p))]
+    assert pids, f"nobody listens on port {port}"
+    for pid in pids:
+        assert {address for address, p in listening(pid) if p == port} == {"127.0.0.1"}
+
+
+@linux_only
+@pytest.mark.timeout(90)
+def test_lab_serve_binds_loopback_by_default_and_says_nothing_alarming() -> None:
+    port = free_port()
+    proc = lab("serve", "--port", str(port))
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health") or proc.poll() is not None, 60, "lab serve")
+        assert proc.poll() is None, "lab serve exited"
+        addresses = {
+            address for pid in [proc.pid, *children_of(proc.pid)] for address, p in listening(pid) if p == port
+        }
+        assert addresses == {"127.0.0.1"}
+    finally:
+        _, stderr = stop(proc)
+    assert WARNING not in stderr and "Traceback" not in stderr
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("host", [UNASSIGNED, "lab.example.invalid"])
+def test_any_other_host_warns_that_the_endpoints_are_slow_and_open(host: str) -> None:
+    """Binding elsewhere takes an explicit --host, and the warning comes first. Nothing is exposed by this
+    test: 192.0.2.1 is never this machine's address and .invalid never resolves, so the bind then fails."""
+    proc = lab("serve", "--host", host, "--port", str(free_port()))
+    try:
+        _, stderr = proc.communicate(timeout=45)
+    finally:
+        stop(proc)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("warning:") and WARNING in lines[0] and host in lines[0], stderr
+    assert lines[-1].startswith("error: cannot listen"), stderr
+    assert proc.returncode == 1 and "Traceback" not in stderr
+
+
+# --- interrupting `lab compare` stops the server it started ------------------------------------------------------
+
+
+def _server_child(compare_pid: int) -> int | None:
+    """The lab server that `lab compare` started: its child running `lab.host`."""
+    for pid in children_of(compare_pid):
+        try:
+            if b"lab.host" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+@pytest.fixture
+def compare_run() -> Iterator[subprocess.Popen[str]]:
+    # The broken twin blocks for N x delay = 4 x 2.5 s: long enough to be interrupted mid-burst.
+    proc = lab("compare", "-s", "sleep", "-n", "4", "--delay-ms", "2500")
+    try:
+        yield proc
+    finally:
+        stop(proc)
+
+
+@linux_only
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("when", ["starting", "mid-burst"])
+def test_interrupting_compare_stops_its_server(
+    compare_run: subprocess.Popen[str], sig: signal.Signals, when: str
+) -> None:
+    proc = compare_run
+    server_pid = wait_for(lambda: _server_child(proc.pid), 60, "lab compare to start its server")
+    try:
+        if when == "mid-burst":
+            # Listening and answering: then the bursts are under way (the broken twin alone takes 10 s).
+            [(_, port)] = wait_for(lambda: listening(server_pid), 60, "the server to listen")
+            wait_for(lambda: _answers(f"http://127.0.0.1:{port}/lab/stats"), 60, "the server to answer")
+            time.sleep(0.5)
+        proc.send_signal(sig)  # to `lab compare` alone, as the terminal does: the server has its own session
+        _, stderr = proc.communicate(timeout=60)
+        assert "Traceback" not in stderr, stderr[-2000:]
+        assert proc.returncode != 0
+        # The server and everything in its process group (its process pool, uvicorn workers) are gone.
+        wait_for(lambda: _stat(server_pid) is None and not group_members(server_pid), 20, "the server to end")
+        if when == "mid-burst":
+            assert "interrupted" in stderr and len([x for x in stderr.splitlines() if x.strip()]) == 1, stderr
+    finally:
+        _kill_leftover_group(server_pid)
+
+
+def _kill_leftover_group(pgid: int) -> None:
+    """If the test failed because the server outlived `lab compare`, do not leave it running."""
+    if group_members(pgid):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# --- every load loop is bounded ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("requests", "concurrency", "timeout"),
+    [
+        (MAX_REQUESTS + 1, 1, None),
+        (10**9, 1, None),
+        (10, MAX_CONCURRENCY + 1, None),
+        (MAX_REQUESTS, MAX_CONCURRENCY + 1, None),
+        (10, 10, 0),
+        (10, 10, 3601),
+        (10, 10, float("inf")),
+        (10, 10, float("nan")),
+    ],
+)
+def test_burst_refuses_unbounded_loads(requests: int, concurrency: int, timeout: float | None) -> None:
+    with pytest.raises(BurstError):
+        check_arguments("http://127.0.0.1:8000/sleep/async", requests, concurrency, "GET", timeout)
+
+
+def test_the_bounds_are_the_documented_ones() -> None:
+    assert MAX_REQUESTS == 10_000 and MAX_CONCURRENCY == 1_000
+    check_arguments("http://127.0.0.1:8000/sleep/async", MAX_REQUESTS, MAX_CONCURRENCY, "GET", 3600)
+
+
+def test_compare_and_scenarios_are_bounded() -> None:
+    from lab.compare import MAX_COMPARE_REQUESTS, check_compare_arguments
+    from lab.scenarios.params import MAX_CPU_MS, MAX_DELAY_MS
+
+    assert MAX_COMPARE_REQUESTS <= MAX_REQUESTS
+    # Worst case for one compare: the broken twin serializes N x delay; bounded, if long.
+    assert MAX_COMPARE_REQUESTS * MAX_DELAY_MS / 1000 <= 10_000
+    for bad in ((MAX_COMPARE_REQUESTS + 1, 100), (10, MAX_DELAY_MS + 1)):
+        with pytest.raises(ValueError):
+            check_compare_arguments("sleep", *bad)
+    with pytest.raises(ValueError):
+        check_compare_arguments("cpu", 10, MAX_CPU_MS + 1)
+
+
+@pytest.mark.timeout(60)
+def test_a_burst_never_waits_forever_for_a_slow_server(lab_url: str) -> None:
+    """A per-request timeout ends the burst; the server's handler, still waiting, cannot hold the client."""
+    started = time.monotonic()
+    with pytest.raises(BurstError, match="did not answer a single request within 1 s"):
+        run_burst(f"{lab_url}/sleep/async?delay_ms=5000", requests=3, timeout=1.0)
+    assert time.monotonic() - started < 4.5  # the 5 s handler was not waited for
