@@ -6,6 +6,7 @@ Linux facts are read from /proc (who listens where, which processes are left), n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -238,10 +239,8 @@ def test_interrupting_compare_stops_its_server(
 def _kill_leftover_group(pgid: int) -> None:
     """If the test failed because the server outlived `lab compare`, do not leave it running."""
     if group_members(pgid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 # --- every load loop is bounded ------------------------------------------------------------------------------------
