@@ -261,3 +261,34 @@ def test_real_server_refuses_a_20_mb_body_without_buffering_it(own_server: Serve
     assert httpx.get(own_server.url + "/health", timeout=10).status_code == 200
     grown_kib = _server_rss_kib(own_server) - before
     assert grown_kib < size // 1024 // 2, f"server RSS grew by {grown_kib} KiB for a refused {size >> 20} MiB body"
+
+
+# --- learners' apps, served by the lab, get the same protection ------------------------------------------------
+
+LEARNER_APP = """
+from fastapi import FastAPI
+
+from lab.schemas import PredictRequest
+
+app = FastAPI()
+
+
+@app.post("/predict")
+async def predict(features: PredictRequest) -> dict[str, float]:
+    return {"sum": features.feature_1 + features.feature_2}
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lab/observability.py instrument() does not apply lab.limits.limit(app): a learner's app served by "
+    "`lab run`/`lab check` answers NaN with a 500 and buffers any body",
+)
+def test_apps_loaded_by_the_lab_host_are_limited_too(tmp_path: Path) -> None:
+    from lab.host import load_app
+
+    path = tmp_path / "learner_app.py"
+    path.write_text(LEARNER_APP)
+    with TestClient(load_app(str(path)), raise_server_exceptions=False) as client:
+        _check_non_finite(client, NON_FINITE[0][1])
+        _check_too_large(client)
