@@ -18,7 +18,7 @@ from lab.lint import Finding
 from lab.progress import Progress
 from lab.render import ms, timeline
 
-MAX_TIMELINE_ROWS = 24  # beyond this a timeline stops being a picture
+MAX_TIMELINE_ROWS = 20  # beyond this a timeline stops being a picture (evenly spaced rows stand for the rest)
 
 
 def exercise_list(catalog: Catalog, progress: Progress) -> Table:
@@ -142,10 +142,7 @@ def walkthrough(result: CheckResult) -> RenderableType:
         if run is None:
             continue
         parts += [Text(""), Text(f"{label}: {run.file.name}", style="bold")]
-        shown = run.samples[:MAX_TIMELINE_ROWS]
-        parts.append(timeline(shown, scale))
-        if len(run.samples) > len(shown):
-            parts.append(Text(f"   … and {len(run.samples) - len(shown)} more requests", style="dim"))
+        parts.append(timeline(run.samples, scale, max_rows=MAX_TIMELINE_ROWS))
     if runs:
         parts += [Text(""), comparison_table(result.learner, result.solution)]
     parts += [Text(""), check_report(result)]
