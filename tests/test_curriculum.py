@@ -54,6 +54,9 @@ def _explain(result: CheckResult) -> str:
 def test_catalog_has_the_twelve_exercises_in_order() -> None:
     assert [e.id for e in CATALOG.exercises] == [f"exercise-{n}" for n in range(1, 13)]
     assert [e.file for e in CATALOG.exercises] == sorted(e.file for e in CATALOG.exercises)
+    files = sorted(e.file for e in CATALOG.exercises)
+    assert sorted(p.name for p in (ROOT / "exercises").glob("*.py")) == files
+    assert sorted(p.name for p in (ROOT / "solutions").glob("*.py")) == files
 
 
 @pytest.mark.parametrize("exercise", CATALOG.exercises, ids=lambda e: e.id)
