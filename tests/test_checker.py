@@ -7,6 +7,7 @@ the file (and line where known) within bounded time, and leave no process runnin
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -143,6 +144,19 @@ def test_an_endpoint_that_hangs_is_cut_off_and_located(sleepy: Exercise, monkeyp
     assert result.verdict == "hangs"
     assert result.fault is not None and "hangs.py:18 (in wait)" in result.fault.message
     assert "no answer within 2 s" in result.fault.message
+    assert_nothing_left(result)
+
+
+def test_a_stuck_event_loop_is_cut_off_and_located(sleepy: Exercise, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loop itself never comes back: not even /lab/stats answers, and the stack says where it spins.
+    monkeypatch.setattr(checker, "MIN_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(checker, "STATS_TIMEOUT_S", 1.0)
+    started = time.monotonic()
+    result = check_exercise(sleepy, FAULTS / "spins.py")
+    assert time.monotonic() - started < 30
+    assert result.verdict == "hangs"
+    assert result.fault is not None and re.match(r"spins\.py:1[56] \(in wait\)", result.fault.message)
+    assert any("could not report" in reason for reason in result.reasons)
     assert_nothing_left(result)
 
 
