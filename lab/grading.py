@@ -96,9 +96,17 @@ def _all_ok(m: Measurement) -> Check:
         return Check("all_ok", True, f"all {m.requests} requests succeeded")
     problems = [f"HTTP {code}: {n}" for code, n in m.status_counts.items() if not code.startswith("2")]
     problems += [f"{kind}: {n}" for kind, n in m.errors.items()]
-    return Check(
-        "all_ok", False, f"{m.requests - m.ok} of {m.requests} requests failed ({', '.join(problems) or 'no answer'})"
-    )
+    hints = [STATUS_HINTS[code] for code in m.status_counts if code in STATUS_HINTS]
+    reason = f"{m.requests - m.ok} of {m.requests} requests failed ({', '.join(problems) or 'no answer'})"
+    return Check("all_ok", False, reason + "".join(f": {hint}" for hint in hints[:1]))
+
+
+STATUS_HINTS = {
+    "404": "no route answers at that path (was the route renamed?)",
+    "405": "the route does not accept that method (was the decorator changed?)",
+    "422": "the request no longer matches the endpoint's parameters (did its signature change?)",
+    "503": "the server turned requests away (a limit that rejects instead of waiting)",
+}
 
 
 def _loop_lag(m: Measurement, max_ms: float) -> Check:

@@ -80,6 +80,13 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
         False,
         ["3 of 20 requests failed", "HTTP 500: 3"],
     ),
+    (
+        "renamed-route",
+        Expect(same_response=False),
+        m(ok=0, status_counts={"404": 20}),
+        False,
+        ["HTTP 404: 20", "renamed"],
+    ),
     ("timeouts", Expect(), m(ok=18, errors={"ReadTimeout": 2}), False, ["ReadTimeout: 2"]),
     ("failures-allowed", Expect(all_ok=False, same_response=False), m(ok=0, bodies={}), True, []),
     ("wrong-answer", Expect(), m(bodies={canonical({"prediction": 0.0}): 20}), False, ["20 response(s) differ"]),
