@@ -6,6 +6,7 @@ batch before gathering the next one.
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -34,15 +35,16 @@ async def batch_forever(queue: asyncio.Queue[Item], executor: ThreadPoolExecutor
         if not batch:
             continue
         call = loop.run_in_executor(executor, MODEL.predict_batch, [row for row, _ in batch])
-        call.add_done_callback(lambda done, batch=batch: deliver(done, batch))
+        call.add_done_callback(functools.partial(deliver, batch=batch))
 
 
-def deliver(done: asyncio.Future[list[float]], batch: list[Item]) -> None:
+def deliver(done: asyncio.Future[list[float]], *, batch: list[Item]) -> None:
     for index, (_, future) in enumerate(batch):
         if future.done():
             continue
-        if done.exception() is not None:
-            future.set_exception(done.exception())  # type: ignore[arg-type]
+        error = done.exception()
+        if error is not None:
+            future.set_exception(error)
         else:
             future.set_result(done.result()[index])
 
