@@ -96,7 +96,17 @@ class ProgressStore:
         return Progress()
 
     def save(self, progress: Progress) -> None:
+        make_state_dir(self.dir)
         write_atomically(self.path, json.dumps(progress.to_json(), indent=2) + "\n")
+
+
+def make_state_dir(folder: Path) -> None:
+    """Create `.lab/` with a `.gitignore` of its own: the learner's state never lands in a commit."""
+    with contextlib.suppress(OSError):  # a read-only project: the write that follows says so
+        folder.mkdir(parents=True, exist_ok=True)
+        ignore = folder / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# The lab's state for this learner: progress, originals, backups.\n*\n")
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -128,6 +138,7 @@ class Workspace:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.dir = root / STATE_DIR
         self.originals = root / STATE_DIR / "originals"
         self.backups = root / STATE_DIR / "backups"
 
@@ -137,6 +148,7 @@ class Workspace:
             copy = self.originals / file.name
             if file.is_file() and not copy.exists():
                 with contextlib.suppress(OSError):  # a read-only project: git is still there
+                    make_state_dir(self.dir)
                     self.originals.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(file, copy)
 
@@ -155,6 +167,7 @@ class Workspace:
         """Copy the learner's current version aside, under a name that sorts by time."""
         target = self.backups / f"{file.stem}.{_stamp()}{file.suffix}"
         try:
+            make_state_dir(self.dir)
             self.backups.mkdir(parents=True, exist_ok=True)
             shutil.copy2(file, target)
         except OSError as exc:

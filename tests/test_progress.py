@@ -25,6 +25,11 @@ from lab.progress import (
 FIXTURE_ROOT = Path(__file__).parent / "fixtures" / "exercises"
 
 
+def test_the_state_folder_ignores_itself_in_git(tmp_path: Path) -> None:
+    ProgressStore(tmp_path).save(Progress())
+    assert (tmp_path / ".lab" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
 def test_a_missing_file_is_a_fresh_start(tmp_path: Path) -> None:
     store = ProgressStore(tmp_path)
     assert store.load() == Progress() and store.warning is None
