@@ -3,8 +3,9 @@
     watch_exercises(catalog, store, start, report=print_result)
 
 File events come from watchfiles (inotify and friends). Where they never arrive (some network and
-container file systems, WSL on Windows drives), `poll=True` makes it look at the file's mtime
-instead; watchfiles also honours `WATCHFILES_FORCE_POLLING=1`.
+container file systems, WSL on Windows drives), the watch still wakes every second and compares the
+file's modification stamp itself, so a save is never missed; `poll=True` (or
+`WATCHFILES_FORCE_POLLING=1`) makes watchfiles poll too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from lab.progress import ProgressStore, next_open, record
 
 DEBOUNCE_MS = 300  # editors save in several writes; one check per save
 POLL_DELAY_MS = 300
+STAMP_CHECK_MS = 1000  # the fallback: how often the file's stamp is compared when no event arrives
+
+Stamp = tuple[int, int, int] | None
 
 
 def watch_exercises(
@@ -36,19 +40,28 @@ def watch_exercises(
     stop = stop or threading.Event()
     while exercise is not None and not stop.is_set():
         announce(exercise)
+        before = _stamp(exercise.path)  # a save during the check counts too
         result = check_exercise(exercise)
         report(result)
         progress = record(store, catalog, exercise, result.passed)
         if result.passed:
             exercise = next_open(catalog, progress, after=exercise)
             continue
-        if not _saved(exercise.path, poll, stop):
+        if not _saved(exercise.path, before, poll, stop):
             return False
     return exercise is None
 
 
-def _saved(path: Path, poll: bool | None, stop: threading.Event) -> bool:
-    """Block until `path` changes (True) or until stopped / Ctrl-C (False)."""
+def _stamp(path: Path) -> Stamp:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _saved(path: Path, before: Stamp, poll: bool | None, stop: threading.Event) -> bool:
+    """Block until `path` differs from `before` (True) or until stopped / Ctrl-C (False)."""
     import logging
 
     import watchfiles
@@ -56,7 +69,7 @@ def _saved(path: Path, poll: bool | None, stop: threading.Event) -> bool:
     logging.getLogger("watchfiles").setLevel(logging.ERROR)  # the lab says "Stopped watching." itself
     # Watch the folder, not the file: editors that save by renaming a new file over the old one
     # would otherwise leave the watch on a file that no longer exists.
-    changes = watchfiles.watch(
+    wakes = watchfiles.watch(
         path.parent,
         watch_filter=lambda change, changed: Path(changed).name == path.name,
         debounce=DEBOUNCE_MS,
@@ -65,6 +78,10 @@ def _saved(path: Path, poll: bool | None, stop: threading.Event) -> bool:
         force_polling=poll,
         poll_delay_ms=POLL_DELAY_MS,
         recursive=False,
+        rust_timeout=STAMP_CHECK_MS,
+        yield_on_timeout=True,  # wake up even without events: the stamp comparison is the fallback
     )
-    # A change that left no file (deleted, or mid-rename) waits for the next one.
-    return any(path.is_file() for _ in changes)
+    if _stamp(path) not in (before, None):
+        return True
+    # An event or a timeout: either way, a new stamp is a save; no file (deleted, mid-rename) waits on.
+    return any(_stamp(path) not in (before, None) for _ in wakes)

@@ -6,6 +6,7 @@ import json
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,25 @@ def test_watch_rechecks_on_save_and_moves_on(project: Path) -> None:
     assert results[2] == ("exercise-2", False)
     assert finished == [False]
     assert "exercise-1" in store.load().done
+
+
+def test_watch_sees_a_save_even_when_no_file_event_arrives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import watchfiles
+
+    from lab import watch
+
+    def no_events(*args: object, **kwargs: object) -> Iterator[set[tuple[int, str]]]:
+        for _ in range(100):  # what a file system without events gives: timeouts only
+            time.sleep(0.02)
+            yield set()
+
+    monkeypatch.setattr(watchfiles, "watch", no_events)
+    file = tmp_path / "exercise.py"
+    file.write_text("one")
+    before = watch._stamp(file)
+    saver = threading.Timer(0.2, lambda: file.write_text("two, longer"))
+    saver.start()
+    assert watch._saved(file, before, None, threading.Event())
+    saver.join()
+    assert watch._saved(file, before, None, threading.Event())  # already saved since `before`: at once
+    assert not watch._saved(file, watch._stamp(file), None, threading.Event())  # never saved: gives up
