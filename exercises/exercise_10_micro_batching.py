@@ -1,13 +1,13 @@
 """Exercise 10: micro-batching.
 
-The model now runs on an accelerator: one call costs 50 ms plus 1 ms per row, so a batch of 32
+The model now runs on an accelerator: one call costs 100 ms plus 1 ms per row, so a batch of 32
 rows costs barely more than a single row. It is not thread-safe (two calls at once raise), so
-each request takes a lock and makes its own one-row call: 40 requests queue for 2 seconds and
-the accelerator does 40 calls where 2 would do.
+each request takes a lock and makes its own one-row call: 30 requests queue for 3 seconds and
+the accelerator does 30 calls where 2 would do.
 
-Run it:    lab run exercise-10       (fire 40 requests at POST /predict; watch `model_calls` and
+Run it:    lab run exercise-10       (fire 30 requests at POST /predict; watch `model_calls` and
            `batch_items` at GET /lab/stats)
-Done when: `lab check exercise-10` passes: a burst of 40 requests costs a few model calls, not 40,
+Done when: `lab check exercise-10` passes: a burst of 30 requests costs a few model calls, not 30,
            takes about as long as the solution, and every prediction is still right.
 """
 
@@ -35,6 +35,6 @@ async def health() -> Health:
 
 @app.post("/predict")
 def predict(features: PredictRequest) -> PredictResponse:
-    with MODEL_LOCK:  # BROKEN: one 51 ms model call per request, all queued behind one lock
+    with MODEL_LOCK:  # BROKEN: one 101 ms model call per request, all queued behind one lock
         [prediction] = MODEL.predict_batch([(features.feature_1, features.feature_2)])
     return PredictResponse(prediction=prediction, model_version=MODEL.version)

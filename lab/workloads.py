@@ -82,13 +82,13 @@ class NotThreadSafeError(RuntimeError):
 
 
 class BatchModel:
-    """A model served on an accelerator: one call costs 50 ms plus 1 ms per row, whatever the batch size.
+    """A model served on an accelerator: one call costs 100 ms plus 1 ms per row.
 
     Not thread-safe, like many GPU or C-extension models: two calls at once raise. Counts
     `model_calls` (one per call) and `batch_items` (rows), so batching shows in the counters.
     """
 
-    CALL_OVERHEAD_S = 0.050
+    CALL_OVERHEAD_S = 0.100
     PER_ROW_S = 0.001
 
     def __init__(self, model: Model) -> None:

@@ -1,13 +1,13 @@
 """Exercise 10: micro-batching (solution).
 
-The model now runs on an accelerator: one call costs 50 ms plus 1 ms per row, so a batch of 32
+The model now runs on an accelerator: one call costs 100 ms plus 1 ms per row, so a batch of 32
 rows costs barely more than a single row. It is not thread-safe (two calls at once raise), so
-each request takes a lock and makes its own one-row call: 40 requests queue for 2 seconds and
-the accelerator does 40 calls where 2 would do.
+each request takes a lock and makes its own one-row call: 30 requests queue for 3 seconds and
+the accelerator does 30 calls where 2 would do.
 
-Run it:    lab run exercise-10       (fire 40 requests at POST /predict; watch `model_calls` and
+Run it:    lab run exercise-10       (fire 30 requests at POST /predict; watch `model_calls` and
            `batch_items` at GET /lab/stats)
-Done when: `lab check exercise-10` passes: a burst of 40 requests costs a few model calls, not 40,
+Done when: `lab check exercise-10` passes: a burst of 30 requests costs a few model calls, not 30,
            takes about as long as the solution, and every prediction is still right.
 """
 
@@ -55,7 +55,8 @@ class MicroBatcher:
     async def _predict(self, batch: list[tuple[Row, asyncio.Future[float]]]) -> None:
         try:
             # One batch at a time (this loop awaits it), in a worker thread: the model blocks for
-            # ~50 ms, and the event loop keeps queueing rows for the next batch meanwhile.
+            # 100 ms or more, and the event loop keeps queueing rows for the next batch meanwhile.
+            # Called right here, without the thread, it would freeze every request for as long.
             predictions = await run_in_threadpool(self.model.predict_batch, [row for row, _ in batch])
         except Exception as exc:  # a failed batch fails its requests, never the batcher itself
             for _, future in batch:
