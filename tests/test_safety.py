@@ -245,8 +245,12 @@ def test_interrupting_compare_stops_its_server(
     try:
         if when == "mid-burst":
             # Listening and answering: then the bursts are under way (the broken twin alone takes 10 s).
-            [(_, port)] = wait_for(lambda: listening(server_pid), 60, "the server to listen")
-            wait_for(lambda: _answers(f"http://127.0.0.1:{port}/lab/stats"), 60, "the server to answer")
+            # (It also listens for its fake feature store, which has no /lab/stats.)
+            wait_for(
+                lambda: any(_answers(f"http://127.0.0.1:{port}/lab/stats") for _, port in listening(server_pid)),
+                60,
+                "the server to answer",
+            )
             time.sleep(0.5)
         proc.send_signal(sig)  # to `lab compare` alone, as the terminal does: the server has its own session
         _, stderr = proc.communicate(timeout=60)
