@@ -43,6 +43,8 @@ MAX_TIMEOUT_S = 20.0  # ...and at most this, whatever the solution took
 SOLUTION_PROBE_DELAY_S = 0.05
 LEAK_SETTLE_S = 0.3  # after the burst, before asking which threads still run the learner's code
 STATS_TIMEOUT_S = 3.0
+WORKER_TRIES = 4  # read-out requests per worker: new connections land on a worker the kernel picks
+READ_ROUNDS = 3  # ...and rounds of them, until every worker has answered
 MAX_SUSTAINED_REQUESTS = 5_000
 MAX_DISTINCT_BODIES = 20
 FAULTHANDLER_ENV = {"PYTHONFAULTHANDLER": "1"}  # SIGABRT then dumps every thread's stack: where it hung
@@ -278,12 +280,13 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
         with contextlib.suppress(httpx.HTTPError):
             await asyncio.gather(*(client.get("/lab/stats") for _ in range(at_once)), probe_client.get("/lab/stats"))
-            await client.post("/lab/stats/reset")
+        window_start = time.perf_counter()  # CLOCK_MONOTONIC: the servers' `since` is on the same clock
+        await _every_worker(server.url, spec.workers, "POST", "/lab/stats/reset")
         threads_before = _group_threads(server.pid) if server.pid is not None else 0
         deadline_s = timeout_s * math.ceil(spec.requests / at_once) + spec.sustained_s + 1
         deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
         await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
-        stats = await _read_stats(client)
+        stats = _merge_workers(await _read_workers(server.url, spec.workers, window_start), window_start)
         threads_after = _group_threads(server.pid) if server.pid is not None else 0
     samples = sorted(firing.samples, key=lambda s: s.index)
     summary = summarize(samples)
@@ -385,13 +388,61 @@ def _keep_body(bodies: Counter[str], response: httpx.Response, ignore_keys: tupl
         bodies[text] += 1
 
 
-async def _read_stats(client: httpx.AsyncClient) -> dict[str, Any] | None:
-    try:
-        response = await client.get("/lab/stats", timeout=STATS_TIMEOUT_S)
-        data: dict[str, Any] = response.raise_for_status().json()
-    except (httpx.HTTPError, ValueError):
-        return None  # a loop still blocked by the learner's code cannot answer: the judge is told
-    return data
+async def _every_worker(url: str, workers: int, method: str, path: str) -> list[dict[str, Any]]:
+    """Send a read-out request to every worker, as far as one can: each worker process has its own
+    instruments, and the kernel hands each new connection to one of them. With one worker, one request."""
+    tries = 1 if workers == 1 else WORKER_TRIES * workers
+    limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each: spread over the workers
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=STATS_TIMEOUT_S, verify=False) as client:
+
+        async def one() -> dict[str, Any] | None:
+            try:
+                data: dict[str, Any] = (await client.request(method, path)).raise_for_status().json()
+            except (httpx.HTTPError, ValueError):
+                return None  # a loop still blocked by the learner's code cannot answer: the judge is told
+            return data
+
+        answers = await asyncio.gather(*(one() for _ in range(tries)))
+    return [a for a in answers if a is not None]
+
+
+async def _read_workers(url: str, workers: int, window_start: float) -> list[dict[str, Any]]:
+    """Every worker's `/lab/stats`, in a few rounds: until each worker has answered once since the reset."""
+    snapshots: list[dict[str, Any]] = []
+    for _ in range(1 if workers == 1 else READ_ROUNDS):
+        snapshots += await _every_worker(url, workers, "GET", "/lab/stats")
+        fresh = {s.get("since") for s in snapshots if float(s.get("since", 0.0)) >= window_start}
+        if not snapshots or len(fresh) >= workers:
+            break
+        await asyncio.sleep(0.02)
+    return snapshots
+
+
+def _merge_workers(snapshots: list[dict[str, Any]], window_start: float) -> dict[str, Any] | None:
+    """One view of the server from its workers' snapshots (one each, told apart by `since`).
+
+    Snapshots from before the window (a worker the reset did not reach) still count their start-up, so
+    they are used only when no fresh one came back. Peaks and lag: the worst worker; counters: summed.
+    """
+    workers = {s.get("since"): s for s in snapshots}
+    fresh = [s for s in workers.values() if float(s.get("since", 0.0)) >= window_start]
+    chosen = fresh or list(workers.values())
+    if not chosen:
+        return None
+    if len(chosen) == 1:
+        return chosen[0]
+    counters: Counter[str] = Counter()
+    gauges: dict[str, dict[str, int]] = {}
+    for snapshot in chosen:
+        counters.update(snapshot.get("counters", {}))
+        for name, gauge in snapshot.get("gauges", {}).items():
+            peak = max(int(gauge.get("peak", 0)), gauges.get(name, {}).get("peak", 0))
+            gauges[name] = {"current": 0, "peak": peak}
+    merged = dict(chosen[0])
+    for key in ("peak_in_flight", "loop_lag_max_s", "thread_tokens_total", "thread_tokens_peak"):
+        merged[key] = max(s.get(key, 0) for s in chosen)
+    merged.update(counters=dict(counters), gauges=gauges, workers_reporting=len(chosen))
+    return merged
 
 
 def _measurement(spec: BurstSpec, summary: Summary, stats: dict[str, Any] | None, firing: _Firing) -> Measurement:

@@ -208,3 +208,26 @@ def test_no_process_of_ours_is_left(sleepy: Exercise) -> None:
             fields = stat.rsplit(")", 1)[1].split()
             if fields[1] == mine and fields[0] != "Z":
                 assert b"lab.host" not in cmdline
+
+
+def test_worker_snapshots_merge_fresh_ones_only() -> None:
+    def snapshot(since: float, lag: float, loads: int, peak: int) -> dict[str, object]:
+        return {
+            "since": since,
+            "peak_in_flight": peak,
+            "loop_lag_max_s": lag,
+            "thread_tokens_total": 40,
+            "thread_tokens_peak": peak,
+            "counters": {"model_loads": loads},
+            "gauges": {"store_in_flight": {"current": 0, "peak": peak}},
+        }
+
+    stale = snapshot(1.0, 2.5, 1, 0)  # a worker the reset missed: its start-up lag is still in there
+    a, b = snapshot(10.0, 0.02, 1, 3), snapshot(10.5, 0.05, 1, 2)
+    merged = checker._merge_workers([a, stale, b, a], window_start=5.0)
+    assert merged is not None
+    assert merged["loop_lag_max_s"] == 0.05 and merged["peak_in_flight"] == 3
+    assert merged["counters"] == {"model_loads": 2} and merged["gauges"]["store_in_flight"]["peak"] == 3
+    assert checker._merge_workers([stale], window_start=5.0) == stale  # better than nothing
+    assert checker._merge_workers([a, a], window_start=5.0) == a  # one worker seen twice
+    assert checker._merge_workers([], window_start=5.0) is None
