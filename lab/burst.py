@@ -184,19 +184,29 @@ async def _warm_up(client: httpx.AsyncClient, method: str, url: str, json_body: 
     """Two requests before the burst: the first pays the cold start (connect, lazy imports) and proves
     something is listening; the second, timed, is the baseline "one request alone"."""
     try:
-        await client.request(method, url, json=json_body)
+        await _request(client, method, url, json_body)
     except httpx.ConnectError:
         raise BurstError(
             f"cannot connect to {_origin(url)}: nothing is listening there (is the server running?)"
         ) from None
-    except httpx.TimeoutException:
-        raise BurstError(f"{url} did not answer a single request within {client.timeout.read:.0f} s") from None
+    except (httpx.TimeoutException, TimeoutError):
+        raise BurstError(f"{url} did not answer a single request within {client.timeout.read:g} s") from None
     except httpx.HTTPError:
         pass  # reachable but misbehaving (e.g. it dropped the connection): the burst will show how
     start = time.perf_counter()
-    with contextlib.suppress(httpx.HTTPError):
-        await client.request(method, url, json=json_body)
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        await _request(client, method, url, json_body)
     return time.perf_counter() - start
+
+
+async def _request(client: httpx.AsyncClient, method: str, url: str, json_body: Any) -> httpx.Response:
+    """One request, cut off at the client's timeout in total.
+
+    HTTP read timeouts apply to each read, so a server trickling its answer a byte at a time could
+    otherwise keep a request, and the burst, alive for ever.
+    """
+    async with asyncio.timeout(client.timeout.read):
+        return await client.request(method, url, json=json_body)
 
 
 async def _fire(
@@ -225,9 +235,10 @@ async def _fire(
     async def _one(index: int) -> Sample:
         start = time.perf_counter_ns()
         try:
-            response = await client.request(method, url, json=json_body)
-        except httpx.HTTPError as exc:
-            return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=type(exc).__name__)
+            response = await _request(client, method, url, json_body)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            kind = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=kind)
         end = time.perf_counter_ns()
         return Sample(
             index, (start - t0) / 1e9, (end - t0) / 1e9, response.status_code, None, *_server_times(response, t0)

@@ -67,9 +67,9 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Run the lab's self-measuring inference server (Ctrl-C stops it)."""
-    import uvicorn
-
-    from lab.server import ServerError, bind_socket
+    from lab.host import LoadError, load_app
+    from lab.host import serve as serve_app
+    from lab.server import ServerError, bind_socket, url_of
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
@@ -78,11 +78,13 @@ def serve(
             err=True,
         )
     try:
-        bind_socket(host, port).close()  # a clear message for a port in use, before uvicorn's traceback
-    except ServerError as exc:
+        sock = bind_socket(host, port)  # bound here, so the banner names the real port (also for --port 0)
+        app_ = load_app("lab.app:app")
+    except (ServerError, LoadError) as exc:
         fail(str(exc))
-    typer.echo(f"lab server on http://{host}:{port}  (stats: /lab/stats, metrics: /metrics, docs: /docs)", err=True)
-    uvicorn.run("lab.app:app", host=host, port=port, workers=workers, log_level="warning")
+    url = url_of(sock)
+    typer.echo(f"lab server on {url}  (stats: {url}/lab/stats, metrics: {url}/metrics, docs: {url}/docs)", err=True)
+    serve_app(app_, "lab.app:app", sock, workers)
 
 
 @app.command()

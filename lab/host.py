@@ -120,18 +120,22 @@ def main(argv: list[str] | None = None) -> int:
     except LoadError as exc:
         print(exc, flush=True)
         return EXIT_LOAD_ERROR
-    sock = socket.socket(fileno=args.fd)
+    serve(app, args.target, socket.socket(fileno=args.fd), args.workers)
+    return 0
+
+
+def serve(app: Any, target: str, sock: socket.socket, workers: int = 1) -> None:
+    """Serve a loaded app on a socket that is already listening, until SIGINT or SIGTERM."""
     common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2}
-    if args.workers > 1:
+    if workers > 1:
         # Workers are separate processes: each imports the target again, by name, through the env.
-        os.environ[TARGET_ENV] = args.target
-        config = uvicorn.Config("lab.host:app_from_env", factory=True, workers=args.workers, **common)
+        os.environ[TARGET_ENV] = target
+        config = uvicorn.Config("lab.host:app_from_env", factory=True, workers=workers, **common)
         from uvicorn.supervisors import Multiprocess
 
         Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
-    return 0
 
 
 if __name__ == "__main__":
