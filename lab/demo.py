@@ -165,20 +165,19 @@ def check_save_path(path: Path) -> Path:
     """Refuse, before the demo starts, a file the final frame could not be written to."""
     if path.suffix.lower() not in SAVE_SUFFIXES:
         raise DemoError(f"--save writes .svg or .html files, got {str(path)!r}", usage=True)
-    parent = path.parent
-    problem = (
-        "it is a directory"
-        if path.is_dir()
-        else f"there is no directory {str(parent)!r}"
-        if not parent.is_dir()
-        else f"the directory {str(parent)!r} is not writable"
-        if not os.access(parent, os.W_OK)
-        else "the file is read-only"
-        if path.exists() and not os.access(path, os.W_OK)
-        else None
-    )
-    if problem is not None:
-        raise DemoError(f"--save cannot write {str(path)!r}: {problem}", usage=True)
+    if path.is_dir():
+        raise DemoError(f"--save cannot write {str(path)!r}: it is a directory", usage=True)
+    if not path.parent.is_dir():
+        raise DemoError(f"--save cannot write {str(path)!r}: there is no directory {str(path.parent)!r}", usage=True)
+    # Try it for real: permission bits do not tell root, nor a read-only or special file system.
+    existed = path.exists()
+    try:
+        with path.open("a"):
+            pass
+    except OSError as exc:
+        raise DemoError(f"--save cannot write {str(path)!r}: {exc.strerror or exc}", usage=True) from None
+    if not existed:
+        path.unlink()
     return path
 
 
