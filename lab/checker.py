@@ -201,19 +201,8 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
     return finish(passed, reasons, checks=judged.checks, fault=fault, learner=learner, solution=solution, pids=pids)
 
 
-class _Server(ServerProcess):
-    """A `ServerProcess` that keeps what its process printed after it stops: a lifespan that raised
-    leaves its traceback there, and the one-line start-up error alone does not say where."""
-
-    last_log = ""
-
-    def stop(self, grace_s: float = 5.0) -> None:
-        self.last_log = self.log_text() or self.last_log
-        super().stop(grace_s)
-
-
-def _server(file: Path, spec: BurstSpec) -> _Server:
-    return _Server(
+def _server(file: Path, spec: BurstSpec) -> ServerProcess:
+    return ServerProcess(
         str(file),
         workers=spec.workers,
         with_store=spec.with_store,
@@ -222,7 +211,7 @@ def _server(file: Path, spec: BurstSpec) -> _Server:
     )
 
 
-def _start_error(server: _Server, started: Future[_Server], file: Path) -> str | None:
+def _start_error(server: ServerProcess, started: Future[ServerProcess], file: Path) -> str | None:
     """Why the server did not start, pointing into `file` when its output says where."""
     try:
         started.result()
@@ -230,7 +219,7 @@ def _start_error(server: _Server, started: Future[_Server], file: Path) -> str |
         message = str(exc)
         if file.name in message:
             return message  # already `file:line: Kind: message` (lab.host's own report)
-        site = _error_site(server.last_log, file)
+        site = _error_site(server.log_text(), file)
         return f"{site} (at start-up: {message})" if site else message
     return None
 
