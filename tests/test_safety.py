@@ -171,12 +171,6 @@ def _answers(url: str) -> bool:
 
 @linux_only
 @pytest.mark.timeout(90)
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab/cli.py serve binds and closes a probe socket, then prints http://host:{port}: with --port 0 it "
-    "prints :0 while uvicorn picks another port (fix: keep the probe socket, print url_of(sock), serve on it; "
-    "or refuse port 0 with min=1)",
-)
 def test_lab_serve_prints_the_address_it_really_listens_on() -> None:
     proc = lab("serve", "--port", "0")
     try:
@@ -334,11 +328,6 @@ async def _trickle(scope: dict[str, object], receive: object, send: Callable[[di
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab/burst.py: httpx's read timeout is per read, not per request: a server that trickles its answer "
-    "keeps a request (and the burst) alive far past --timeout (fix: asyncio.timeout around each request)",
-)
 def test_a_request_never_outlives_its_timeout() -> None:
     """`--timeout 1` means one second per request, even against a server that trickles its answer."""
     with ThreadServer(_trickle) as server:
