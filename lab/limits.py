@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024  # a /predict body is about 40 bytes
+FASTAPI_BODY_ERROR = "There was an error parsing the body"  # FastAPI's 400 when reading the body raised
 
 
 class BodyTooLarge(HTTPException):
@@ -87,8 +88,8 @@ async def unreadable_body(request: Request, exc: Exception) -> Response:
     """FastAPI answers 400 when reading the body raised (raised `from` the cause); say why, as a 422."""
     assert isinstance(exc, HTTPException)
     cause = exc.__cause__
-    if exc.status_code != 400 or cause is None:
-        return await http_exception_handler(request, exc)
+    if exc.status_code != 400 or exc.detail != FASTAPI_BODY_ERROR or cause is None:
+        return await http_exception_handler(request, exc)  # anyone else's HTTPException, as it was
     reason = "it is nested too deeply" if isinstance(cause, RecursionError) else f"{type(cause).__name__}: {cause}"
     error = {"type": "body_unreadable", "loc": ["body"], "msg": f"the body is not readable JSON: {reason}"}
     return JSONResponse(status_code=422, content={"detail": [error]})

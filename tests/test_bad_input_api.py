@@ -292,3 +292,19 @@ def test_apps_loaded_by_the_lab_host_are_limited_too(tmp_path: Path) -> None:
     with TestClient(load_app(str(path)), raise_server_exceptions=False) as client:
         _check_non_finite(client, NON_FINITE[0][1])
         _check_too_large(client)
+
+
+def test_an_apps_own_400_stays_a_400() -> None:
+    """Only FastAPI's body-parsing 400 becomes a 422: an app's own HTTPException(400) passes untouched."""
+    app = FastAPI()
+
+    @app.get("/mine")
+    async def mine() -> None:
+        try:
+            int("x")
+        except ValueError as exc:
+            raise HTTPException(400, "my own reason") from exc
+
+    with TestClient(limit(app)) as client:
+        response = client.get("/mine")
+    assert response.status_code == 400 and response.json() == {"detail": "my own reason"}
