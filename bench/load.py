@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -150,6 +151,10 @@ def report(results: list[RunResult], delay_ms: int, server_rss_kib: int | None) 
     return zero_errors and bounded
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running lab server (default: start one on 127.0.0.1)")
@@ -166,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     from lab.server import ServerProcess
 
     raise_open_file_limit()  # before the server starts: it inherits the limit
+    signal.signal(signal.SIGTERM, _interrupt)  # so that `finally` stops the server (it has its own session)
     started = time.perf_counter()
     if args.url:
         base, server = args.url.rstrip("/"), None
@@ -185,4 +191,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("interrupted: the benchmark's server has been stopped", file=sys.stderr)
+        sys.exit(130)
