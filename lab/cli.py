@@ -152,7 +152,7 @@ def compare(
         except (ServerError, BurstError) as exc:
             fail(str(exc))
         except KeyboardInterrupt:
-            fail("interrupted: the server this command started has been stopped", 130)
+            fail("interrupted" if url else "interrupted: the server this command started has been stopped", 130)
     if as_json:
         print_json(comparison.to_json())
     else:
