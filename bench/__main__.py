@@ -63,7 +63,8 @@ def broken_is_honest(base: str) -> None:
     walls = [lab_wall(f"{base}/sleep/broken?delay_ms={DELAY_MS}", n) for _ in range(3)]
     floor = 0.95 * n * DELAY_MS / 1000
     wall = statistics.median(walls)
-    print(f"wall {wall * 1000:.0f} ms, floor 0.95 x N x delay = {floor * 1000:.0f} ms: {'ok' if wall >= floor else 'MISSED'}")
+    verdict = "ok" if wall >= floor else "MISSED"
+    print(f"wall {wall * 1000:.0f} ms, floor 0.95 x N x delay = {floor * 1000:.0f} ms: {verdict}")
 
 
 def help_start_time() -> None:
