@@ -293,11 +293,6 @@ def test_interrupting_a_burst_ends_it_quietly(lab_url: str, sig: signal.Signals)
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab/cli.py compare: on Ctrl-C with --url it says 'the server this command started has been "
-    "stopped', but it started none (say just 'interrupted' when url is given)",
-)
 def test_interrupting_compare_on_your_own_server_does_not_claim_to_stop_it(lab_url: str) -> None:
     proc = lab("compare", "--url", lab_url, "-n", "4", "--delay-ms", "2500")
     try:
