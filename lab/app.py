@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from lab.client import httpx
-from lab.limits import limit
 from lab.model import burn, iterations_for, load_model
 from lab.observability import instrument
 from lab.scenarios import cpu, downstream, pool, predict, sleep
@@ -40,7 +39,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.gather(*(loop.run_in_executor(process_pool, burn, 1) for _ in range(workers)))
         app.state.process_pool = process_pool
         app.state.store_url = store.url
-        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1000)) as store_client:
+        limits = httpx.Limits(max_connections=1000)
+        async with httpx.AsyncClient(limits=limits, timeout=downstream.STORE_TIMEOUT_S) as store_client:
             app.state.store_client = store_client
             yield
 
@@ -66,8 +66,8 @@ def create_app() -> FastAPI:
 
     for scenario in (sleep, cpu, predict, pool, downstream):
         app.include_router(scenario.router)
-    # Bounded bodies and a 422 that survives NaN; instrumented last, so the timing sees every answer.
-    return instrument(limit(app))
+    # instrument() also bounds bodies and keeps NaN a 422 (lab.limits).
+    return instrument(app)
 
 
 app = create_app()

@@ -32,6 +32,8 @@ from lab.verdict import ServerView, Verdict, judge
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 1_000
 DEFAULT_TIMEOUT_S = 60.0
+MAX_BURST_S = 900.0  # every burst is bounded in time, not only in count
+BURST_DEADLINE = "BurstDeadline"  # the error kind of a request cut off by it
 T = TypeVar("T")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
@@ -140,11 +142,13 @@ async def burst(
     timeout: float | None = None,  # noqa: ASYNC109 - a per-request HTTP timeout, handed to the client
     on_sample: Callable[[Sample], None] | None = None,
     on_start: Callable[[float], None] | None = None,
+    deadline_s: float = MAX_BURST_S,
 ) -> BurstResult:
     """Fire `requests` requests at `url`, `concurrency` at a time (default: all at once).
 
     Live views use the callbacks: `on_start` gets the shared start `t0` (a `time.perf_counter()`
     value) as the requests are released; `on_sample` gets each sample as its response arrives.
+    However many requests and however long each may take, the burst ends after `deadline_s`.
     """
     concurrency = requests if concurrency is None else concurrency
     method = method.upper()
@@ -160,7 +164,7 @@ async def burst(
         is_lab = await _reset_stats(client, stats_url)
         if is_lab:
             await _open_connections(client, stats_url, concurrency)
-        samples = await _fire(client, method, url, json_body, requests, concurrency, on_sample, on_start)
+        samples = await _fire(client, method, url, json_body, requests, concurrency, on_sample, on_start, deadline_s)
         server = await _read_stats(client, stats_url) if is_lab else None
     summary = summarize(samples)
     view = ServerView.from_stats(server) if server else None
@@ -221,6 +225,7 @@ async def _fire(
     concurrency: int,
     on_sample: Callable[[Sample], None] | None,
     on_start: Callable[[float], None] | None,
+    deadline_s: float,
 ) -> list[Sample]:
     go = asyncio.Event()
     indices = iter(range(requests))
@@ -253,7 +258,14 @@ async def _fire(
     if on_start is not None:
         on_start(t0 / 1e9)
     go.set()
-    await asyncio.gather(*tasks)
+    try:
+        async with asyncio.timeout(deadline_s):
+            await asyncio.gather(*tasks)
+    except TimeoutError:
+        # Whatever had not come back is recorded as such, never silently dropped.
+        elapsed = (time.perf_counter_ns() - t0) / 1e9
+        answered = {s.index for s in samples}
+        samples += [Sample(i, elapsed, elapsed, error=BURST_DEADLINE) for i in range(requests) if i not in answered]
     return sorted(samples, key=lambda s: s.index)
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Response
 
 from lab import metrics
 from lab.instruments import INSTRUMENTS
+from lab.limits import limit
 from lab.timing import TimingMiddleware
 
 router = APIRouter(tags=["lab"])
@@ -38,11 +39,12 @@ async def prometheus_metrics() -> Response:
 
 
 def instrument(app: FastAPI) -> FastAPI:
-    """Add the timing middleware and the lab's read-out routes to `app`, once."""
+    """Add body limits, the timing middleware and the lab's read-out routes to `app`, once."""
     if not isinstance(app, FastAPI):  # learners' files can define anything as `app`
         raise TypeError(f"expected a FastAPI app, got {type(app).__name__}")
     if not getattr(app.state, "lab_instrumented", False):
-        app.add_middleware(TimingMiddleware)
+        limit(app)  # a learner's app, too, answers oversized bodies and NaN with a 4xx, not a 500
+        app.add_middleware(TimingMiddleware)  # added last: outermost, so it times every answer
         app.include_router(router)
         app.state.lab_instrumented = True
     return app

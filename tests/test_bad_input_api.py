@@ -149,11 +149,6 @@ def test_out_of_range_delay_is_422(
     assert detail["detail"][0]["loc"] == ["query", "delay_ms"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab/scenarios/downstream.py and the lifespan's AsyncClient keep httpx's 5 s default timeout "
-    "while delay_ms allows 10 s: a ReadTimeout inside the handler is a 500",
-)
 @pytest.mark.timeout(60)
 def test_a_long_but_allowed_downstream_delay_is_not_a_500(shipped: TestClient) -> None:
     response = shipped.get("/downstream/async", params={"delay_ms": 5_500})
@@ -279,11 +274,6 @@ async def predict(features: PredictRequest) -> dict[str, float]:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lab/observability.py instrument() does not apply lab.limits.limit(app): a learner's app served by "
-    "`lab run`/`lab check` answers NaN with a 500 and buffers any body",
-)
 def test_apps_loaded_by_the_lab_host_are_limited_too(tmp_path: Path) -> None:
     from lab.host import load_app
 

@@ -136,3 +136,11 @@ def test_closed_port_is_a_clear_error() -> None:
     sock.close()  # now nothing listens there
     with pytest.raises(BurstError, match="cannot connect to http://127.0.0.1:"):
         run_burst(f"http://127.0.0.1:{port}/", requests=2)
+
+
+def test_a_burst_is_bounded_in_time(lab_url: str) -> None:
+    """Serialized requests that would take 4 s are cut off at the burst's deadline, and say so."""
+    result = run_burst(f"{lab_url}/sleep/broken?delay_ms=400", requests=10, deadline_s=1.0)
+    assert result.summary.wall_s < 3.0  # 1 s deadline, plus the in-flight handler the loop was stuck in
+    assert result.summary.errors.get("BurstDeadline", 0) >= 5
+    assert len(result.samples) == 10  # nothing silently dropped

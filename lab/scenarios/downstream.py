@@ -5,10 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from lab.client import httpx
-from lab.scenarios.params import DelayMs
+from lab.scenarios.params import MAX_DELAY_MS, DelayMs
 from lab.schemas import PredictResponse
 
 router = APIRouter(prefix="/downstream", tags=["downstream"])
+
+# Longer than the slowest store answer a request may ask for: the client's 5 s default is not.
+STORE_TIMEOUT_S = MAX_DELAY_MS / 1000 + 5
 
 
 def _store_url(request: Request, delay_ms: int) -> str:
@@ -25,7 +28,7 @@ def _predict(request: Request, features: dict[str, float]) -> PredictResponse:
 @router.get("/sync")
 def downstream_sync(request: Request, delay_ms: DelayMs = 200) -> PredictResponse:
     # `def` + a blocking client: fine, it blocks a worker thread (but holds a token while it waits).
-    with httpx.Client() as client:
+    with httpx.Client(timeout=STORE_TIMEOUT_S) as client:
         features = client.get(_store_url(request, delay_ms)).raise_for_status().json()
     return _predict(request, features)
 
