@@ -8,8 +8,8 @@ of the time. Workers multiply event loops; they do not unblock them.
 
 Run it:    lab run exercise-8        (served with 2 workers; keep a few requests in flight at
            POST /predict for a few seconds and GET /health meanwhile)
-Done when: `lab check exercise-8` passes: under sustained load both workers answer and neither
-           event loop is ever stalled for a whole prediction.
+Done when: `lab check exercise-8` passes: under sustained load neither worker's event loop is
+           ever stalled for a whole prediction, and /health answers meanwhile.
 """
 
 from fastapi import FastAPI
