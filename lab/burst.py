@@ -164,7 +164,17 @@ async def burst(
         is_lab = await _reset_stats(client, stats_url)
         if is_lab:
             await _open_connections(client, stats_url, concurrency)
-        samples = await _fire(client, method, url, json_body, requests, concurrency, on_sample, on_start, deadline_s)
+        samples = await fire(
+            client,
+            method,
+            url,
+            json_body,
+            requests,
+            concurrency,
+            deadline_s=deadline_s,
+            on_start=on_start,
+            on_sample=on_sample,
+        )
         server = await _read_stats(client, stats_url) if is_lab else None
     summary = summarize(samples)
     view = ServerView.from_stats(server) if server else None
@@ -216,43 +226,61 @@ async def _request(client: httpx.AsyncClient, method: str, url: str, json_body: 
         return await client.request(method, url, json=json_body)
 
 
-async def _fire(
+async def fire(
     client: httpx.AsyncClient,
     method: str,
     url: str,
     json_body: Any,
     requests: int,
     concurrency: int,
-    on_sample: Callable[[Sample], None] | None,
-    on_start: Callable[[float], None] | None,
-    deadline_s: float,
+    *,
+    sustain_s: float = 0.0,
+    ramp_s: float = 0.0,
+    deadline_s: float = MAX_BURST_S,
+    on_start: Callable[[float], None] | None = None,
+    on_sample: Callable[[Sample], None] | None = None,
+    on_response: Callable[[httpx.Response], None] | None = None,
 ) -> list[Sample]:
+    """The firing loop itself: `concurrency` workers share one start `t0` and take requests in turn.
+
+    With `sustain_s`, the workers keep going until that much time has passed (`requests` is then
+    only a cap) and start `ramp_s` apart: connections opened at one instant can all land on one
+    uvicorn worker. Whatever has not come back by `deadline_s` is an error sample, never dropped.
+    """
     go = asyncio.Event()
     indices = iter(range(requests))
     samples: list[Sample] = []
+    started: dict[int, int] = {}  # index -> start ns: which requests were in flight at the deadline
     t0 = 0  # set just before `go` is released; read by every request
 
-    async def worker() -> None:
+    async def worker(position: int) -> None:
         await go.wait()
+        if ramp_s:
+            await asyncio.sleep(position * ramp_s)
         for index in indices:  # shared iterator: each worker takes the next request when free
+            if sustain_s and time.perf_counter_ns() - t0 > sustain_s * 1e9:
+                return
+            started[index] = time.perf_counter_ns()
             sample = await _one(index)
             samples.append(sample)
             if on_sample is not None:
                 on_sample(sample)
 
     async def _one(index: int) -> Sample:
-        start = time.perf_counter_ns()
+        start = started[index]
         try:
             response = await _request(client, method, url, json_body)
         except (httpx.HTTPError, TimeoutError) as exc:
             kind = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=kind)
         end = time.perf_counter_ns()
+        if on_response is not None:
+            on_response(response)
         return Sample(
             index, (start - t0) / 1e9, (end - t0) / 1e9, response.status_code, None, *_server_times(response, t0)
         )
 
-    tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    tasks = [asyncio.create_task(worker(position)) for position in range(concurrency)]
     await asyncio.sleep(0)  # let every task reach `go.wait()` before the clock starts
     t0 = time.perf_counter_ns()
     if on_start is not None:
@@ -262,10 +290,15 @@ async def _fire(
         async with asyncio.timeout(deadline_s):
             await asyncio.gather(*tasks)
     except TimeoutError:
-        # Whatever had not come back is recorded as such, never silently dropped.
         elapsed = (time.perf_counter_ns() - t0) / 1e9
         answered = {s.index for s in samples}
-        samples += [Sample(i, elapsed, elapsed, error=BURST_DEADLINE) for i in range(requests) if i not in answered]
+        pending = [i for i in started if i not in answered]
+        if not sustain_s:  # a fixed burst also owes the requests that never got to start
+            pending += [i for i in range(requests) if i not in answered and i not in started]
+        samples += [
+            Sample(i, (started[i] - t0) / 1e9 if i in started else elapsed, elapsed, error=BURST_DEADLINE)
+            for i in pending
+        ]
     return sorted(samples, key=lambda s: s.index)
 
 

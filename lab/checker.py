@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.burst import BURST_DEADLINE, fire
 from lab.catalog import BurstSpec, Exercise
 from lab.client import httpx
 from lab.grading import Check, Measurement, canonical, grade
@@ -48,8 +49,6 @@ READ_ROUNDS = 3  # ...and rounds of them, until every worker has answered
 MAX_SUSTAINED_REQUESTS = 5_000
 MAX_DISTINCT_BODIES = 20
 FAULTHANDLER_ENV = {"PYTHONFAULTHANDLER": "1"}  # SIGABRT then dumps every thread's stack: where it hung
-
-NO_ANSWER = "NoAnswer"  # a request still pending when the burst's deadline passed
 
 
 class CheckError(Exception):
@@ -300,72 +299,40 @@ async def _burst(
     probe_delay_s: float,
     deadline_s: float,
 ) -> None:
-    go = asyncio.Event()
-    t0 = 0
+    """The catalog's burst through the lab's own firing loop, with a probe sent mid-burst beside it."""
     sustained = spec.sustained_s > 0
-    indices = iter(range(MAX_SUSTAINED_REQUESTS if sustained else spec.requests))
-    started: dict[int, int] = {}  # index -> start ns, to report requests cut off by the deadline
+    released = asyncio.Event()
 
-    # Sustained load ramps up: connections opened at the very same instant can all land on one worker.
-    ramp_s = min(0.05, spec.sustained_s / (4 * spec.at_once)) if sustained else 0.0
-
-    async def worker(position: int) -> None:
-        await go.wait()
-        if ramp_s:
-            await asyncio.sleep(position * ramp_s)
-        for index in indices:  # shared: each worker takes the next request when it is free
-            if sustained and time.perf_counter_ns() - t0 > spec.sustained_s * 1e9:
-                return
-            started[index] = time.perf_counter_ns()
-            firing.samples.append(await _one(index))
-
-    async def _one(index: int) -> Sample:
-        start = started[index]
-        try:
-            response = await client.request(spec.method, spec.path, json=spec.json)
-        except httpx.HTTPError as exc:
-            return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=type(exc).__name__)
-        end = time.perf_counter_ns()
+    def keep(response: httpx.Response) -> None:
         if 200 <= response.status_code < 300:
             _keep_body(firing.bodies, response, ignore_keys)
-        pid = response.headers.get("x-lab-pid")
-        return Sample(
-            index,
-            (start - t0) / 1e9,
-            (end - t0) / 1e9,
-            response.status_code,
-            pid=int(pid) if pid and pid.isdigit() else None,
-        )
 
     async def probe(path: str) -> None:
-        await go.wait()
+        await released.wait()
         await asyncio.sleep(probe_delay_s)
         began = time.perf_counter()
-        with contextlib.suppress(httpx.HTTPError):
-            (await probe_client.get(path)).raise_for_status()
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(deadline_s):
+                (await probe_client.get(path)).raise_for_status()
             firing.probe_s = time.perf_counter() - began
 
-    tasks = [asyncio.create_task(worker(position)) for position in range(spec.at_once)]
-    if spec.probe is not None:
-        tasks.append(asyncio.create_task(probe(spec.probe)))
-    await asyncio.sleep(0)  # every task reaches `go.wait()` before the clock starts
-    t0 = time.perf_counter_ns()
-    go.set()
-    try:
-        async with asyncio.timeout(deadline_s):
-            await asyncio.gather(*tasks)
-    except TimeoutError:
-        pass  # the requests still pending are reported as unanswered below
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    done = {s.index for s in firing.samples}
-    now_s = (time.perf_counter_ns() - t0) / 1e9
-    pending = [i for i in started if i not in done]
-    if not sustained:
-        pending += [i for i in range(spec.requests) if i not in done and i not in started]
-    firing.samples += [Sample(i, max(0.0, (started.get(i, t0) - t0) / 1e9), now_s, error=NO_ANSWER) for i in pending]
+    probing = asyncio.create_task(probe(spec.probe)) if spec.probe is not None else None
+    firing.samples = await fire(
+        client,
+        spec.method,
+        spec.path,
+        spec.json,
+        MAX_SUSTAINED_REQUESTS if sustained else spec.requests,
+        spec.at_once,
+        # Sustained load ramps up: connections opened at the very same instant can all land on one worker.
+        sustain_s=spec.sustained_s,
+        ramp_s=min(0.05, spec.sustained_s / (4 * spec.at_once)) if sustained else 0.0,
+        deadline_s=deadline_s,
+        on_start=lambda _t0: released.set(),
+        on_response=keep,
+    )
+    if probing is not None:
+        await probing
 
 
 def _keep_body(bodies: Counter[str], response: httpx.Response, ignore_keys: tuple[str, ...]) -> None:
@@ -464,7 +431,7 @@ def _measurement(spec: BurstSpec, summary: Summary, stats: dict[str, Any] | None
 def _diagnose(server: ServerProcess, run: Run, file: Path, solution: Run) -> Fault | None:
     """What went wrong with the learner's process, if anything, in order of how much it explains."""
     summary = run.summary
-    unanswered = summary.errors.get(NO_ANSWER, 0) + summary.errors.get("ReadTimeout", 0)
+    unanswered = sum(summary.errors.get(kind, 0) for kind in (BURST_DEADLINE, "Timeout", "ReadTimeout"))
     if not server.alive:
         tail = server.log_tail()
         said = f" (its last words: {tail})" if tail else ""
