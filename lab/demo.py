@@ -28,7 +28,8 @@ from rich.console import Console, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from lab.burst import BurstResult, burst, run
+from lab.burst import BurstError, BurstResult, burst, run
+from lab.burst import check_url as burst_check_url
 from lab.client import httpx
 from lab.compare import Comparison, check_compare_arguments
 from lab.measure import Sample
@@ -149,15 +150,14 @@ def plan(
 
 
 def check_url(url: str) -> str:
-    """The base URL of a running server, or a usage error."""
-    problem = DemoError(f"--url must be a server's http(s) address like http://127.0.0.1:8000, got {url!r}", True)
+    """The base URL of a running server, or a usage error (the burst engine's own URL check)."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        raise problem from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise problem
+        burst_check_url(url)
+    except BurstError:
+        raise DemoError(
+            f"--url must be a server's http(s) address like http://127.0.0.1:8000, got {url!r}", True
+        ) from None
+    parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
