@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from lab.burst import run_burst
-from lab.server import ServerProcess
+from lab.launch.process import ServerProcess
+from lab.load.burst import run_burst
 
 ROUNDS = 5
 DELAY_MS = 100
@@ -72,14 +72,14 @@ def help_start_time() -> None:
     times = []
     for _ in range(5):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "lab.cli", "--help"], capture_output=True, check=True)
+        subprocess.run([sys.executable, "-m", "lab", "--help"], capture_output=True, check=True)
         times.append(time.perf_counter() - t0)
     median = statistics.median(times)
     print(f"{median * 1000:.0f} ms (target < 300 ms: {'ok' if median < 0.3 else 'MISSED'})")
 
 
 def main() -> None:
-    with ServerProcess("lab.app:app") as server:
+    with ServerProcess("lab.server.app:app") as server:
         compare_with_hey(server.url)
         broken_is_honest(server.url)
     help_start_time()

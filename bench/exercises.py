@@ -30,7 +30,7 @@ def _solved_copy(into: Path) -> Path:
 def _time_check(root: Path, *args: str) -> tuple[float, int]:
     env = {**os.environ, "LAB_ROOT": str(root)}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "lab.cli", "check", *args], env=env, capture_output=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "lab", "check", *args], env=env, capture_output=True, timeout=600)
     return time.perf_counter() - started, done.returncode
 
 

@@ -3,7 +3,7 @@
     python -m bench.load                 # against a fresh lab server of its own (127.0.0.1)
     python -m bench.load --url http://127.0.0.1:8000 --delay-ms 100
 
-Three runs at `/sleep/async` (an `async def` handler that awaits `delay_ms`), each fired by `lab.burst`:
+Three runs at `/sleep/async` (an `async def` handler that awaits `delay_ms`), each fired by `lab.load.burst`:
 
 1. 1,000 requests, all at once.
 2. 10,000 requests, 200 at a time.
@@ -67,12 +67,12 @@ def raise_open_file_limit(wanted: int = OPEN_FILES) -> int:
 
 def one_run(url: str, requests: int, concurrency: int) -> RunResult:
     """One burst in this process; meant to run in a fresh child (see `run_in_child`)."""
-    from lab.burst import run_burst
+    from lab.load.burst import run_burst
 
     raise_open_file_limit()
     result = run_burst(url, requests=requests, concurrency=concurrency)
     s = result.summary
-    peak = (result.server or {}).get("peak_in_flight")
+    peak = None if result.server is None else result.server.peak_in_flight
     return RunResult(
         requests=requests,
         concurrency=concurrency,
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(vars(one_run(args.url, args.n, args.c))))
         return 0
 
-    from lab.server import ServerProcess
+    from lab.launch.process import ServerProcess
 
     raise_open_file_limit()  # before the server starts: it inherits the limit
     signal.signal(signal.SIGTERM, _interrupt)  # so that `finally` stops the server (it has its own session)
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         base, server = args.url.rstrip("/"), None
     else:
-        server = ServerProcess("lab.app:app").start()
+        server = ServerProcess("lab.server.app:app").start()
         base = server.url
     try:
         url = f"{base}/sleep/async?delay_ms={args.delay_ms}"

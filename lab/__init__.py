@@ -9,35 +9,51 @@
 
 Names are imported on first use (PEP 562 `__getattr__`), so `import lab` and `lab --help` do not
 pay for FastAPI, uvicorn, rich or the HTTP client until something needs them.
+
+The package, by side of the socket (imports flow down this list; `tests/test_layers.py` keeps it so):
+
+    cli/       the `lab` command: one module per command group
+    demo/      `lab demo`: the race plan, the runner, the keyboard
+    view/      the only importers of rich and matplotlib
+    course/    the exercises: catalog, check, faults, grade, lint, progress, watch
+    load/      the client side: fire, burst, the stats client, measure, verdict, compare
+    server/    the measured server: app, scenario twins, instruments' middleware, limits, metrics
+    launch/    starting and stopping server processes
+    model.py schemas.py workloads.py instruments.py client.py scenarios.py durations.py
+               what exercises import (paths kept), and the shared vocabulary
+    protocol.py errors.py
+               the wire format of `/lab/stats` and `X-Lab-*`; the error tree
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 import weakref
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time these load lazily
     from types import TracebackType
 
-    from lab import plot
-    from lab.burst import BurstError, BurstResult, burst, run_burst
-    from lab.measure import Sample, Summary, percentile, summarize
+    from lab.errors import BurstError, LabError, ServerError
+    from lab.launch.process import ServerProcess, ThreadServer
+    from lab.load.burst import BurstResult, burst, run_burst
+    from lab.load.measure import Sample, Summary, percentile, summarize
+    from lab.load.verdict import Verdict
+    from lab.protocol import ServerStats
     from lab.scenarios import SCENARIOS, VARIANTS, Scenario
-    from lab.server import ServerError, ServerProcess, ThreadServer
-    from lab.verdict import Verdict
+    from lab.view import plot
 
 __all__ = [
     "SCENARIOS",
     "VARIANTS",
     "BurstError",
     "BurstResult",
+    "LabError",
     "Sample",
     "Scenario",
     "ServerError",
     "ServerProcess",
+    "ServerStats",
     "Serving",
     "Summary",
     "ThreadServer",
@@ -54,20 +70,22 @@ __all__ = [
 _LAZY: dict[str, tuple[str, str | None]] = {
     "SCENARIOS": ("lab.scenarios", "SCENARIOS"),
     "VARIANTS": ("lab.scenarios", "VARIANTS"),
-    "BurstError": ("lab.burst", "BurstError"),
-    "BurstResult": ("lab.burst", "BurstResult"),
-    "Sample": ("lab.measure", "Sample"),
+    "BurstError": ("lab.errors", "BurstError"),
+    "BurstResult": ("lab.load.burst", "BurstResult"),
+    "LabError": ("lab.errors", "LabError"),
+    "Sample": ("lab.load.measure", "Sample"),
     "Scenario": ("lab.scenarios", "Scenario"),
-    "ServerError": ("lab.server", "ServerError"),
-    "ServerProcess": ("lab.server", "ServerProcess"),
-    "Summary": ("lab.measure", "Summary"),
-    "ThreadServer": ("lab.server", "ThreadServer"),
-    "Verdict": ("lab.verdict", "Verdict"),
-    "burst": ("lab.burst", "burst"),
-    "percentile": ("lab.measure", "percentile"),
-    "plot": ("lab.plot", None),
-    "run_burst": ("lab.burst", "run_burst"),
-    "summarize": ("lab.measure", "summarize"),
+    "ServerError": ("lab.errors", "ServerError"),
+    "ServerProcess": ("lab.launch.process", "ServerProcess"),
+    "ServerStats": ("lab.protocol", "ServerStats"),
+    "Summary": ("lab.load.measure", "Summary"),
+    "ThreadServer": ("lab.launch.process", "ThreadServer"),
+    "Verdict": ("lab.load.verdict", "Verdict"),
+    "burst": ("lab.load.burst", "burst"),
+    "percentile": ("lab.load.measure", "percentile"),
+    "plot": ("lab.view.plot", None),
+    "run_burst": ("lab.load.burst", "run_burst"),
+    "summarize": ("lab.load.measure", "summarize"),
 }
 
 
@@ -84,24 +102,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """`lab.burst` is the burst *function*, though `lab/burst.py` is also a submodule.
-
-    Importing a submodule sets it as an attribute of its package, which would replace the
-    function with the module whenever anything imports `lab.burst` first. The module stays
-    reachable as `sys.modules["lab.burst"]` and through `from lab.burst import ...`.
-    """
-
-    def __setattr__(self, name: str, value: object) -> None:
-        entry = _LAZY.get(name)
-        if isinstance(value, types.ModuleType) and entry is not None and entry[1] is not None:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 class Serving:
@@ -150,7 +150,7 @@ class Serving:
         await asyncio.to_thread(self.stop)
 
 
-def serve(app: object = "lab.app:app", *, workers: int = 1, with_store: bool = False) -> Serving:
+def serve(app: object = "lab.server.app:app", *, workers: int = 1, with_store: bool = False) -> Serving:
     """Start a server on a free 127.0.0.1 port and wait until it answers; returns a `Serving`.
 
         with lab.serve() as server: ...           # the lab's inference server, one worker process
@@ -161,14 +161,18 @@ def serve(app: object = "lab.app:app", *, workers: int = 1, with_store: bool = F
     crashes and blocked loops stay out of the caller, and stopping it stops its workers. An app
     object runs in a background thread with its own event loop (`ThreadServer`).
     """
-    from lab.server import ServerProcess, ThreadServer
+    from lab.errors import LabError
+    from lab.launch.process import ServerProcess, ThreadServer
 
     if isinstance(app, str):
         server: ServerProcess | ThreadServer = ServerProcess(app, workers=workers, with_store=with_store)
         target = app
     else:
         if workers != 1 or with_store:
-            raise ValueError("workers and with_store need a server process: pass an import string, e.g. 'lab.app:app'")
+            raise LabError(
+                "workers and with_store need a server process: pass an import string, e.g. 'lab.server.app:app'",
+                usage=True,
+            )
         server = ThreadServer(app)
         target = type(app).__name__
     server.start()

@@ -16,10 +16,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
+
+from lab.protocol import GaugeReading, RequestRecord, ServerStats
+
+__all__ = [
+    "HEARTBEAT_INTERVAL_S",
+    "INSTRUMENTS",
+    "Instruments",
+    "PeakGauge",
+    "RequestRecord",
+    "heartbeat",
+]
 
 HEARTBEAT_INTERVAL_S = 0.010
 MAX_RECORDS = 10_000
@@ -59,23 +68,8 @@ class PeakGauge:
             self.leave()
 
 
-@dataclass(frozen=True)
-class RequestRecord:
-    """One request as the server saw it; times are `time.perf_counter()` seconds.
-
-    On Linux `perf_counter` is CLOCK_MONOTONIC, shared by every process on the machine, so a
-    client on the same host can put these on its own timeline.
-    """
-
-    method: str
-    path: str
-    status: int
-    start: float
-    end: float
-
-
 class Instruments:
-    """Everything one server process measures about itself."""
+    """Everything one server process measures about itself; `snapshot()` is its `/lab/stats`."""
 
     def __init__(self) -> None:
         self.in_flight = PeakGauge()  # requests inside the app (includes waiting for a thread)
@@ -128,26 +122,23 @@ class Instruments:
         self.tokens_peak = 0
         self.since = time.perf_counter()
 
-    def snapshot(self) -> dict[str, Any]:
-        """The JSON served at `GET /lab/stats`."""
+    def snapshot(self) -> ServerStats:
+        """What `GET /lab/stats` serves (as `ServerStats.to_json()`)."""
         with self._lock:
             counters = dict(self.counters)
-        return {
-            "since": self.since,
-            "in_flight": self.in_flight.current,
-            "peak_in_flight": self.in_flight.peak,
-            "loop_lag_max_s": round(self.lag_max_s, 6),
-            "loop_lag_last_s": round(self.lag_last_s, 6),
-            "heartbeats": self.heartbeats,
-            "thread_tokens_total": self.tokens_total,
-            "thread_tokens_peak": self.tokens_peak,
-            "counters": counters,
-            "gauges": {name: {"current": g.current, "peak": g.peak} for name, g in list(self.gauges.items())},
-            "requests": [
-                {"method": r.method, "path": r.path, "status": r.status, "start": r.start, "end": r.end}
-                for r in list(self.records)
-            ],
-        }
+        return ServerStats(
+            since=self.since,
+            in_flight=self.in_flight.current,
+            peak_in_flight=self.in_flight.peak,
+            loop_lag_max_s=self.lag_max_s,
+            loop_lag_last_s=self.lag_last_s,
+            heartbeats=self.heartbeats,
+            thread_tokens_total=self.tokens_total,
+            thread_tokens_peak=self.tokens_peak,
+            counters=counters,
+            gauges={name: GaugeReading(g.current, g.peak) for name, g in list(self.gauges.items())},
+            requests=tuple(self.records),
+        )
 
 
 INSTRUMENTS = Instruments()

@@ -15,6 +15,16 @@ from importlib import resources
 
 from lab.instruments import INSTRUMENTS
 
+__all__ = [
+    "CALIBRATION_ENV",
+    "Model",
+    "burn",
+    "iterations_for",
+    "iterations_per_ms",
+    "load_model",
+    "sigmoid",
+]
+
 
 @dataclass(frozen=True)
 class Model:
@@ -27,10 +37,10 @@ class Model:
         """Probability of the positive class, rounded so that every variant answers identically."""
         z = self.weights[0] * feature_1 + self.weights[1] * feature_2 + self.bias
         INSTRUMENTS.count("model_calls")
-        return round(_sigmoid(z), 6)
+        return round(sigmoid(z), 6)
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
     # Split by sign so that math.exp never overflows for large |z|.
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+__all__ = [
+    "Health",
+    "PredictRequest",
+    "PredictResponse",
+    "Waited",
+]
+
 
 class PredictRequest(BaseModel):
     # allow_inf_nan=False turns NaN and +/-inf into a 422 that names the field, instead of a

@@ -12,13 +12,28 @@ network round-trip or a GPU kernel (it releases the GIL); `burn` stands in for p
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
 
 from lab.instruments import INSTRUMENTS
-from lab.model import Model, burn
+from lab.model import Model, burn, sigmoid
+
+__all__ = [
+    "AUDIT_GAUGE",
+    "BATCH_GAUGE",
+    "BLOCKING_CALLS",
+    "JOB_GAUGE",
+    "SDK_GAUGE",
+    "BatchModel",
+    "NotThreadSafeError",
+    "PredictJob",
+    "cpu_predict",
+    "lookup_customer_tier",
+    "remote_model_call",
+    "remote_model_call_async",
+    "write_audit_record",
+]
 
 # The blocking functions and methods below, by name: a linter can flag them inside `async def`.
 BLOCKING_CALLS = frozenset(
@@ -73,7 +88,7 @@ def cpu_predict(model: Model, feature_1: float, feature_2: float, iterations: in
 def _probability(model: Model, feature_1: float, feature_2: float) -> float:
     # The same arithmetic as `Model.predict`, without counting a model call per row.
     z = model.weights[0] * feature_1 + model.weights[1] * feature_2 + model.bias
-    p = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    p = sigmoid(z)
     return round(p, 6)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.server import ServerProcess
+from lab.launch.process import ServerProcess
 
 # Stable rendering in tests: a fixed width, plain text (output is not a terminal), no live refresh.
 os.environ.setdefault("COLUMNS", "100")
@@ -21,5 +21,5 @@ os.environ["TTY_INTERACTIVE"] = "0"
 @pytest.fixture(scope="session")
 def lab_url() -> Iterator[str]:
     """The base URL of a lab server shared by the session (its stats are reset by every burst)."""
-    with ServerProcess("lab.app:app") as server:
+    with ServerProcess("lab.server.app:app") as server:
         yield server.url

@@ -45,7 +45,7 @@ def test_every_exported_name_resolves() -> None:
 
 def test_burst_is_the_function_even_after_its_module_is_imported() -> None:
     # Importing a submodule sets it on its package: `lab.burst` must stay the function regardless.
-    importlib.import_module("lab.burst")
+    importlib.import_module("lab.load.burst")
     assert inspect.iscoroutinefunction(lab.burst)
     assert isinstance(lab.plot, types.ModuleType)  # a submodule that is exported as one
 
@@ -67,7 +67,7 @@ def test_import_lab_loads_no_heavy_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     loaded = set(json.loads(out.stdout))
-    assert "lab.plot" in loaded
+    assert "lab.view.plot" in loaded
     assert [m for m in HEAVY_MODULES if m in loaded] == []
 
 

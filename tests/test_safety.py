@@ -20,9 +20,10 @@ from typing import TypeVar
 
 import pytest
 
-from lab.burst import MAX_CONCURRENCY, MAX_REQUESTS, BurstError, check_arguments, run_burst
 from lab.client import httpx
-from lab.server import DEFAULT_HOST, ServerProcess, ThreadServer
+from lab.errors import BurstError
+from lab.launch.process import DEFAULT_HOST, ServerProcess, ThreadServer
+from lab.load.burst import MAX_CONCURRENCY, MAX_REQUESTS, check_arguments, run_burst
 
 linux_only = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads sockets and processes from /proc")
 WARNING = "deliberately slow and unauthenticated"
@@ -101,7 +102,7 @@ def wait_for(condition: Callable[[], T], timeout_s: float, what: str) -> T:
 
 def lab(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "lab.cli", *args],
+        [sys.executable, "-m", "lab", *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -213,10 +214,10 @@ def test_any_other_host_warns_that_the_endpoints_are_slow_and_open(host: str) ->
 
 
 def _server_child(command_pid: int) -> int | None:
-    """The lab server that `lab compare` or `lab demo` started: its child running `lab.host`."""
+    """The lab server that `lab compare` or `lab demo` started: its child running `lab.server.host`."""
     for pid in children_of(command_pid):
         try:
-            if b"lab.host" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"lab.server.host" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return pid
         except OSError:
             continue
@@ -332,16 +333,18 @@ def test_the_bounds_are_the_documented_ones() -> None:
 
 
 def test_compare_and_scenarios_are_bounded() -> None:
-    from lab.compare import MAX_COMPARE_REQUESTS, check_compare_arguments
-    from lab.scenarios.params import MAX_CPU_MS, MAX_DELAY_MS
+    from lab.errors import LabError
+    from lab.load.compare import MAX_COMPARE_REQUESTS, check_compare_arguments
+    from lab.scenarios import MAX_CPU_MS, MAX_DELAY_MS
 
     assert MAX_COMPARE_REQUESTS <= MAX_REQUESTS
     # Worst case for one compare: the broken twin serializes N x delay; bounded, if long.
     assert MAX_COMPARE_REQUESTS * MAX_DELAY_MS / 1000 <= 10_000
     for bad in ((MAX_COMPARE_REQUESTS + 1, 100), (10, MAX_DELAY_MS + 1)):
-        with pytest.raises(ValueError):
+        with pytest.raises(LabError) as caught:
             check_compare_arguments("sleep", *bad)
-    with pytest.raises(ValueError):
+        assert caught.value.usage
+    with pytest.raises(LabError):
         check_compare_arguments("cpu", 10, MAX_CPU_MS + 1)
 
 

@@ -1,0 +1,105 @@
+"""How every `lab` command ends and prints: one line on stderr and exit 2 (usage) or 1 (failure).
+
+    with reporting():          # any LabError inside ends the command with its one line
+        ...
+    show(renderable)           # rich output, guarded against a closed pipe or a full disk
+    print_json(data)
+
+Commands print through these helpers only, so the exit codes and the guards are the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "console",
+    "fail",
+    "interrupt_on_sigterm",
+    "print_json",
+    "reporting",
+    "show",
+    "warn",
+]
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    """One line on stderr, a non-zero exit: how every mistake ends."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    typer.echo(f"warning: {message}", err=True)
+
+
+@contextmanager
+def reporting() -> Iterator[None]:
+    """A `LabError` raised inside ends the command: exit 2 when it is a usage error, else 1."""
+    try:
+        yield
+    except LabError as exc:
+        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILURE)
+
+
+def console() -> Console:
+    from lab.view.theme import console
+
+    return console()
+
+
+def show(renderable: Any, on: Console | None = None) -> None:
+    """Print a rich renderable (to `on`, or a new console on stdout)."""
+    with writable_stdout():
+        (on or console()).print(renderable)
+
+
+def print_json(data: Any) -> None:
+    with writable_stdout():
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@contextmanager
+def writable_stdout() -> Iterator[None]:
+    """Output that cannot be written (a full disk, a closed pipe) ends in one line, not a traceback."""
+    try:
+        yield
+        sys.stdout.flush()  # now, not at exit, where the error could no longer be reported well
+    except OSError as exc:
+        # Point fd 1 at /dev/null so that the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        fail(f"cannot write the output: {exc.strerror or exc}")
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt, so `with` blocks unwind and stop the servers they started."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

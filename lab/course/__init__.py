@@ -1,0 +1,10 @@
+"""The course: the exercise catalog, checking a learner's file against the solution, hints and progress.
+
+catalog.py   `exercises/info.toml` -> `Exercise` objects
+check.py     run the learner's file and the solution under the same burst (orchestration)
+faults.py    what went wrong in the learner's process: did not load, raised, hung, crashed, leaked
+grade.py     measurements + expectations -> pass/fail with reasons (pure)
+lint.py      static hints pointing at lines (ruff's ASYNC rules + an AST pass)
+progress.py  `.lab/progress.json`, backups, pristine copies
+watch.py     re-check on every save
+"""

@@ -1,0 +1,291 @@
+"""The exercise catalog: `exercises/info.toml` read into `Exercise` objects, and ids resolved.
+
+    catalog = load_catalog()            # finds the project root from the current directory
+    exercise = catalog.resolve("3")     # "3", "exercise-3", "exercise_03_..." or the file's path
+
+The catalog is the contract between the exercises' authors and the checker: every key the checker
+reads is declared here, and a typo in `info.toml` stops with one line naming the entry and the key,
+rather than silently grading against a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.errors import CatalogError, UnknownExercise
+
+INFO_FILE = "info.toml"
+EXERCISES_DIR = "exercises"
+SOLUTIONS_DIR = "solutions"
+ROOT_ENV = "LAB_ROOT"  # overrides the search for the project root (tests, odd layouts)
+ID_PATTERN = re.compile(r"exercise-(\d+)")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class BurstSpec:
+    """What the checker fires, identically at the learner's server and at the solution's."""
+
+    path: str
+    method: str = "GET"
+    requests: int = 10
+    concurrency: int | None = None  # None: all at once
+    json: Any = None  # request body
+    probe: str | None = None  # one GET sent mid-burst; its latency says whether the server stayed responsive
+    with_store: bool = False  # start the fake feature store beside the app (LAB_STORE_URL)
+    workers: int = 1
+    sustained_s: float = 0.0  # > 0: keep `concurrency` requests in flight this long instead of one burst
+
+    @property
+    def at_once(self) -> int:
+        """How many requests are in flight together."""
+        return min(self.requests, self.concurrency or self.requests)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The signature to earn. Every field is optional (None: not checked); all set ones must hold."""
+
+    max_loop_lag_ms: float | None = None
+    min_overlap: float | None = None
+    max_wall_ratio: float | None = None
+    max_probe_ms: float | None = None
+    counters_equal: dict[str, int] = field(default_factory=dict)
+    counters_max: dict[str, int] = field(default_factory=dict)
+    counters_min: dict[str, int] = field(default_factory=dict)
+    gauge_peak_max: dict[str, int] = field(default_factory=dict)
+    gauge_peak_min: dict[str, int] = field(default_factory=dict)
+    max_tokens_peak: int | None = None
+    min_pids: int | None = None
+    same_response: bool = True
+    ignore_keys: tuple[str, ...] = ()
+    all_ok: bool = True
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    number: int
+    title: str
+    file: str
+    lesson: str
+    hints: tuple[str, ...]
+    burst: BurstSpec
+    expect: Expect
+    root: Path
+
+    @property
+    def path(self) -> Path:
+        """The learner's file."""
+        return self.root / EXERCISES_DIR / self.file
+
+    @property
+    def solution_path(self) -> Path:
+        return self.root / SOLUTIONS_DIR / self.file
+
+
+@dataclass(frozen=True)
+class Catalog:
+    root: Path
+    exercises: tuple[Exercise, ...]
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.exercises]
+
+    def resolve(self, ref: str) -> Exercise:
+        """Accept `3`, `exercise-3`, `exercise_03_sleepy_endpoint(.py)` or a path to the file."""
+        text = ref.strip()
+        name = Path(text).name
+        for exercise in self.exercises:
+            if text in (exercise.id, str(exercise.number)) or name in (exercise.file, Path(exercise.file).stem):
+                return exercise
+        if text.isdigit() or ID_PATTERN.fullmatch(text):
+            number = int(text) if text.isdigit() else int(text.split("-")[1])
+            for exercise in self.exercises:
+                if exercise.number == number:  # "03", "exercise-03"
+                    return exercise
+        raise UnknownExercise(f"no exercise {ref!r}: valid ids are {_id_range(self.ids)}")
+
+    def after(self, exercise: Exercise) -> Exercise | None:
+        """The next exercise in catalog order, or None after the last."""
+        index = self.exercises.index(exercise)
+        return self.exercises[index + 1] if index + 1 < len(self.exercises) else None
+
+
+def _id_range(ids: list[str]) -> str:
+    if len(ids) > 4:
+        return f"{ids[0]} .. {ids[-1]} (or just the number)"
+    return ", ".join(ids) or "(none: the catalog is empty)"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The folder holding `exercises/` and `solutions/`: `$LAB_ROOT`, else upward from `start`, else the
+    folder the `lab` package lives in (an installed checkout run from elsewhere)."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV]).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / EXERCISES_DIR / INFO_FILE).is_file() and (folder / SOLUTIONS_DIR).is_dir():
+            return folder
+    return Path(__file__).resolve().parents[2]
+
+
+def load_catalog(root: Path | None = None) -> Catalog:
+    root = (root or find_root()).resolve()
+    info = root / EXERCISES_DIR / INFO_FILE
+    try:
+        data = tomllib.loads(info.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{info}: not found (run the lab from its project folder, or set {ROOT_ENV})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{info}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{info}: cannot be read: {exc}") from None
+    return parse_catalog(data, root, str(info))
+
+
+def parse_catalog(data: dict[str, Any], root: Path, source: str = INFO_FILE) -> Catalog:
+    """Validate the parsed TOML; every mistake is one line: `info.toml: exercise-3: burst.requests: ...`."""
+    _check_keys(data, {"exercise"}, source)
+    entries = data.get("exercise", [])
+    if not isinstance(entries, list) or not entries:
+        raise CatalogError(f"{source}: expected one or more [[exercise]] tables")
+    exercises: list[Exercise] = []
+    for position, entry in enumerate(entries, start=1):
+        where = f"{source}: entry {position}"
+        if not isinstance(entry, dict):
+            raise CatalogError(f"{where}: expected a table")
+        if isinstance(entry.get("id"), str):
+            where = f"{source}: {entry['id']}"
+        exercises.append(_parse_exercise(entry, root, where))
+    for key in ("id", "file"):
+        seen: set[str] = set()
+        for exercise in exercises:
+            value = getattr(exercise, key)
+            if value in seen:
+                raise CatalogError(f"{source}: {key} {value!r} appears twice")
+            seen.add(value)
+    return Catalog(root, tuple(exercises))
+
+
+_EXERCISE_KEYS = {"id", "title", "file", "lesson", "hints", "burst", "expect"}
+_BURST_KEYS = {"method", "path", "requests", "concurrency", "json", "probe", "with_store", "workers", "sustained_s"}
+_EXPECT_KEYS = set(Expect.__dataclass_fields__)
+
+
+def _parse_exercise(entry: dict[str, Any], root: Path, where: str) -> Exercise:
+    _check_keys(entry, _EXERCISE_KEYS, where)
+    ex_id = _get(entry, "id", str, where)
+    match = ID_PATTERN.fullmatch(ex_id)
+    if match is None:
+        raise CatalogError(f"{where}: id must look like exercise-1, got {ex_id!r}")
+    file = _get(entry, "file", str, where)
+    if Path(file).name != file or not file.endswith(".py"):
+        raise CatalogError(f"{where}: file must be a bare .py file name, got {file!r}")
+    hints = _get(entry, "hints", list, where, default=[])
+    if not all(isinstance(h, str) for h in hints):
+        raise CatalogError(f"{where}: hints must be a list of strings")
+    return Exercise(
+        id=ex_id,
+        number=int(match.group(1)),
+        title=_get(entry, "title", str, where),
+        file=file,
+        lesson=_get(entry, "lesson", str, where, default=""),
+        hints=tuple(hints),
+        burst=_parse_burst(_get(entry, "burst", dict, where), f"{where}: burst"),
+        expect=_parse_expect(_get(entry, "expect", dict, where, default={}), f"{where}: expect"),
+        root=root,
+    )
+
+
+def _parse_burst(table: dict[str, Any], where: str) -> BurstSpec:
+    _check_keys(table, _BURST_KEYS, where)
+    method = _get(table, "method", str, where, default="GET").upper()
+    if method not in HTTP_METHODS:
+        raise CatalogError(f"{where}.method: expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    path = _get(table, "path", str, where)
+    probe = _get(table, "probe", str, where, default=None)
+    for key, value in (("path", path), ("probe", probe)):
+        if value is not None and not value.startswith("/"):
+            raise CatalogError(f"{where}.{key}: must start with '/', got {value!r}")
+    requests = _positive(table, "requests", where, default=10, maximum=1000)
+    concurrency = _positive(table, "concurrency", where, default=None, maximum=1000)
+    if concurrency is not None and concurrency > requests:
+        raise CatalogError(f"{where}.concurrency: at most requests ({requests}), got {concurrency}")
+    sustained_s = _get(table, "sustained_s", (int, float), where, default=0)
+    if not 0 <= sustained_s <= 30:
+        raise CatalogError(f"{where}.sustained_s: between 0 and 30 s, got {sustained_s}")
+    return BurstSpec(
+        path=path,
+        method=method,
+        requests=requests,
+        concurrency=concurrency,
+        json=table.get("json"),
+        probe=probe,
+        with_store=_get(table, "with_store", bool, where, default=False),
+        workers=_positive(table, "workers", where, default=1, maximum=16),
+        sustained_s=float(sustained_s),
+    )
+
+
+def _parse_expect(table: dict[str, Any], where: str) -> Expect:
+    _check_keys(table, _EXPECT_KEYS, where)
+    numbers: dict[str, Any] = {}
+    for key in ("max_loop_lag_ms", "min_overlap", "max_wall_ratio", "max_probe_ms"):
+        value = _get(table, key, (int, float), where, default=None)
+        if value is not None and value <= 0:
+            raise CatalogError(f"{where}.{key}: must be more than 0, got {value}")
+        numbers[key] = None if value is None else float(value)
+    counts: dict[str, Any] = {}
+    for key in ("counters_equal", "counters_max", "counters_min", "gauge_peak_max", "gauge_peak_min"):
+        value = _get(table, key, dict, where, default={})
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+            raise CatalogError(f"{where}.{key}: values must be whole numbers, got {value}")
+        counts[key] = value
+    ignore_keys = _get(table, "ignore_keys", list, where, default=[])
+    if not all(isinstance(k, str) for k in ignore_keys):
+        raise CatalogError(f"{where}.ignore_keys: must be a list of strings")
+    return Expect(
+        **numbers,
+        **counts,
+        max_tokens_peak=_positive(table, "max_tokens_peak", where, default=None, maximum=10_000),
+        min_pids=_positive(table, "min_pids", where, default=None, maximum=64),
+        same_response=_get(table, "same_response", bool, where, default=True),
+        ignore_keys=tuple(ignore_keys),
+        all_ok=_get(table, "all_ok", bool, where, default=True),
+    )
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise CatalogError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(allowed))})")
+
+
+_MISSING = object()
+
+
+def _get(table: dict[str, Any], key: str, kind: Any, where: str, default: Any = _MISSING) -> Any:
+    if key not in table:
+        if default is _MISSING:
+            raise CatalogError(f"{where}: missing required key {key!r}")
+        return default
+    value = table[key]
+    # TOML booleans are ints to isinstance: refuse `requests = true`.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+        raise CatalogError(f"{where}.{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _positive(table: dict[str, Any], key: str, where: str, default: int | None, maximum: int) -> Any:
+    value = _get(table, key, int, where, default=default)
+    if value is not None and not 1 <= value <= maximum:
+        raise CatalogError(f"{where}.{key}: between 1 and {maximum}, got {value}")
+    return value

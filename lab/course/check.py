@@ -1,0 +1,259 @@
+"""Run one exercise: the learner's file and the solution's, each in its own server, under the same burst.
+
+    result = check_exercise(catalog.resolve("3"))                      # the learner's exercises/ file
+    result = check_exercise(exercise, learner_file=exercise.solution_path)  # any other file, same burst
+
+Both servers start side by side (start-up is most of a check's time); the bursts run one after the
+other, solution first, so the learner's timeouts can be sized from the solution's times and neither
+burst competes with the other for the machine's cores. The numbers go to the pure judge in
+`lab.course.grade`; this module only measures, and turns what the learner's code did wrong (did not load,
+answered 500, hung, killed its process, left threads running) into one verdict naming file and line.
+
+The burst here is not `lab.load.burst.burst`: that one warms up by calling the endpoint, which would load
+a lazily-loaded model before the burst and hide exactly the race exercise 6 is about. This one warms
+up the connections on `/lab/stats` instead, so the endpoint sees exactly the requests in the catalog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.client import httpx
+from lab.course.catalog import BurstSpec, Exercise
+from lab.course.faults import FAULTHANDLER_ENV, diagnose, group_threads, start_error
+from lab.course.grade import Measurement, canonical, grade
+from lab.course.lint import Finding, lint_file
+from lab.course.results import CheckResult, Fault, Run
+from lab.errors import CheckError
+from lab.launch.process import ServerProcess
+from lab.load.fire import fire, run
+from lab.load.measure import Sample, Summary, summarize
+from lab.load.stats import every_worker, open_connections, read_workers
+from lab.protocol import RESET_PATH, ServerStats
+
+STARTUP_TIMEOUT_S = 20.0  # a learner's module that sleeps at import time must not hold the check forever
+SOLUTION_TIMEOUT_S = 30.0  # per request, for the reference solution
+MIN_TIMEOUT_S = 5.0  # per request, for the learner: at least this...
+MAX_TIMEOUT_S = 20.0  # ...and at most this, whatever the solution took
+SOLUTION_PROBE_DELAY_S = 0.05
+MAX_SUSTAINED_REQUESTS = 5_000
+MAX_DISTINCT_BODIES = 20
+
+
+def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint: bool = True) -> CheckResult:
+    """Measure the learner's file against the solution under the exercise's burst, and judge it."""
+    began = time.monotonic()
+    learner_file = (learner_file or exercise.path).resolve()
+    findings: list[Finding] = []
+
+    def finish(passed: bool, reasons: list[str], **kw: Any) -> CheckResult:
+        return CheckResult(
+            exercise, learner_file, passed, reasons, findings=findings, elapsed_s=time.monotonic() - began, **kw
+        )
+
+    if not learner_file.is_file():
+        missing = Fault("missing", f"{learner_file}: no such file")
+        return finish(False, [missing.message], fault=missing)
+    if not exercise.solution_path.is_file():
+        raise CheckError(f"{exercise.id}: the solution {exercise.solution_path} is missing")
+
+    spec = exercise.burst
+    learner_server = _server(learner_file, spec)
+    solution_server = _server(exercise.solution_path, spec)
+    pids: list[int] = []
+    fault: Fault | None = None
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lab-check") as pool:
+        linted = pool.submit(lint_file, learner_file) if lint else None
+        try:
+            # Side by side: each start-up is mostly imports, and the two overlap well.
+            started = {s: pool.submit(s.start) for s in (learner_server, solution_server)}
+            learner_error = start_error(learner_server, started[learner_server], learner_file)
+            solution_error = start_error(solution_server, started[solution_server], exercise.solution_path)
+            pids = [p for p in (learner_server.pid, solution_server.pid) if p is not None]
+            findings = linted.result() if linted else []
+            if learner_error is not None:  # nothing to measure: say so at once
+                load_fault = Fault("load", learner_error)
+                return finish(False, [load_fault.message], fault=load_fault, pids=pids)
+            if solution_error is not None:
+                raise CheckError(f"{exercise.id}: the solution did not start: {solution_error}")
+            solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
+            reference = solution.measurement
+            if exercise.expect.all_ok and reference.ok < reference.requests:
+                problems = {**reference.status_counts, **reference.errors}
+                raise CheckError(f"{exercise.id}: the solution itself failed under the burst ({problems}): a lab bug")
+            solution_stopped = pool.submit(solution_server.stop)
+            learner = _measure(learner_server, exercise, _learner_timeout(solution, spec), _probe_delay(solution, spec))
+            fault = diagnose(learner_server, learner, learner_file, solution)
+            solution_stopped.result()
+        finally:
+            # Nothing is left to measure: no graceful shutdown, the whole process group goes at once.
+            learner_server.stop(grace_s=0)
+            solution_server.stop(grace_s=0)
+    judged = grade(exercise.expect, spec, learner.measurement, solution.measurement)
+    reasons = judged.reasons if fault is None else [fault.message, *[c.reason for c in judged.checks if not c.passed]]
+    passed = judged.passed and fault is None
+    return finish(passed, reasons, checks=judged.checks, fault=fault, learner=learner, solution=solution, pids=pids)
+
+
+def _server(file: Path, spec: BurstSpec) -> ServerProcess:
+    return ServerProcess(
+        str(file),
+        workers=spec.workers,
+        with_store=spec.with_store,
+        startup_timeout_s=STARTUP_TIMEOUT_S,
+        env=FAULTHANDLER_ENV,
+    )
+
+
+def _learner_timeout(solution: Run, spec: BurstSpec) -> float:
+    """Long enough for a learner whose requests run one after another, short enough to call a hang a hang."""
+    slowest = solution.summary.latency.max if solution.summary.latency else solution.summary.wall_s
+    serialized = 1.5 * spec.requests * slowest if spec.sustained_s == 0 else 5 * slowest
+    return min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, 5 * solution.summary.wall_s, serialized))
+
+
+def _probe_delay(solution: Run, spec: BurstSpec) -> float:
+    """About a quarter of the way into the fixed burst: every request has arrived, none has finished."""
+    if spec.sustained_s > 0:
+        return spec.sustained_s / 4
+    return min(1.0, max(0.02, solution.summary.wall_s / 4))
+
+
+def _measure(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
+    return run(_fire(server, exercise, timeout_s, probe_delay_s))
+
+
+@dataclass
+class _Firing:
+    samples: list[Sample] = field(default_factory=list)
+    bodies: Counter[str] = field(default_factory=Counter)
+    probe_s: float | None = None
+
+
+async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
+    spec = exercise.burst
+    at_once = spec.at_once
+    # Sustained load (workers): a new connection per request, so the kernel spreads them over the
+    # workers; kept-alive connections would stay on whichever worker accepted them first.
+    keep_alive = 0 if spec.sustained_s > 0 else at_once
+    limits = httpx.Limits(max_connections=at_once, max_keepalive_connections=keep_alive)
+    client_timeout = httpx.Timeout(timeout_s, connect=5.0, pool=None)  # never queue in the client's own pool
+    firing = _Firing()
+    # verify=False: plain http to 127.0.0.1 only, and loading the CA bundle costs ~35 ms per client.
+    async with (
+        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=client_timeout, verify=False) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=client_timeout, verify=False) as probe_client,  # own conn
+    ):
+        # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
+        await asyncio.gather(
+            open_connections(client, server.url, at_once), open_connections(probe_client, server.url, 1)
+        )
+        window_start = time.perf_counter()  # CLOCK_MONOTONIC: the servers' `since` is on the same clock
+        await every_worker(server.url, spec.workers, RESET_PATH, "POST")
+        threads_before = group_threads(server.pid) if server.pid is not None else 0
+        deadline_s = timeout_s * math.ceil(spec.requests / at_once) + spec.sustained_s + 1
+        deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
+        await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
+        stats = await read_workers(server.url, spec.workers, window_start)
+        threads_after = group_threads(server.pid) if server.pid is not None else 0
+    samples = sorted(firing.samples, key=lambda s: s.index)
+    summary = summarize(samples)
+    return Run(
+        Path(server.target),
+        samples,
+        summary,
+        _measurement(spec, summary, stats, firing),
+        stats,
+        timeout_s,
+        threads_before,
+        threads_after,
+    )
+
+
+async def _burst(
+    client: httpx.AsyncClient,
+    probe_client: httpx.AsyncClient,
+    spec: BurstSpec,
+    ignore_keys: tuple[str, ...],
+    firing: _Firing,
+    probe_delay_s: float,
+    deadline_s: float,
+) -> None:
+    """The catalog's burst through the lab's own firing loop, with a probe sent mid-burst beside it."""
+    sustained = spec.sustained_s > 0
+    released = asyncio.Event()
+
+    def keep(response: httpx.Response) -> None:
+        if 200 <= response.status_code < 300:
+            _keep_body(firing.bodies, response, ignore_keys)
+
+    async def probe(path: str) -> None:
+        await released.wait()
+        await asyncio.sleep(probe_delay_s)
+        began = time.perf_counter()
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(deadline_s):
+                (await probe_client.get(path)).raise_for_status()
+            firing.probe_s = time.perf_counter() - began
+
+    probing = asyncio.create_task(probe(spec.probe)) if spec.probe is not None else None
+    firing.samples = await fire(
+        client,
+        spec.method,
+        spec.path,
+        spec.json,
+        MAX_SUSTAINED_REQUESTS if sustained else spec.requests,
+        spec.at_once,
+        # Sustained load ramps up: connections opened at the very same instant can all land on one worker.
+        sustain_s=spec.sustained_s,
+        ramp_s=min(0.05, spec.sustained_s / (4 * spec.at_once)) if sustained else 0.0,
+        deadline_s=deadline_s,
+        on_start=lambda _t0: released.set(),
+        on_response=keep,
+    )
+    if probing is not None:
+        await probing
+
+
+def _keep_body(bodies: Counter[str], response: httpx.Response, ignore_keys: tuple[str, ...]) -> None:
+    try:
+        text = canonical(response.json(), ignore_keys)
+    except ValueError:
+        text = response.text
+    if text in bodies or len(bodies) < MAX_DISTINCT_BODIES:
+        bodies[text] += 1
+
+
+def _measurement(spec: BurstSpec, summary: Summary, stats: ServerStats | None, firing: _Firing) -> Measurement:
+    wall_s = summary.wall_s
+    if spec.sustained_s > 0:  # a fixed duration: compare the time per answered request instead
+        wall_s = summary.wall_s / summary.ok if summary.ok else math.inf
+    common: dict[str, Any] = {
+        "requests": summary.requests,
+        "ok": sum(n for code, n in summary.status_counts.items() if code.startswith("2")),
+        "wall_s": wall_s,
+        "pids": summary.pids,
+        "probe_s": firing.probe_s,
+        "status_counts": summary.status_counts,
+        "errors": summary.errors,
+        "bodies": dict(firing.bodies),
+    }
+    if stats is None:
+        return Measurement(**common, has_stats=False)
+    return Measurement(
+        **common,
+        peak_in_flight=stats.peak_in_flight,
+        loop_lag_max_s=stats.loop_lag_max_s,
+        tokens_peak=stats.thread_tokens_peak,
+        tokens_total=stats.thread_tokens_total,
+        counters=dict(stats.counters),
+        gauge_peaks={name: gauge.peak for name, gauge in stats.gauges.items()},
+    )

@@ -1,0 +1,262 @@
+"""The pure judge: an exercise's expectation plus two measurements in, pass or fail with reasons out.
+
+No I/O, no clocks: `lab.course.check` measures the learner's server and the solution's in one run and
+hands the numbers here. Every reason is written in terms of the lesson ("the event loop was blocked
+for 950 ms"), not of the threshold, so a failing check teaches something.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lab.course.catalog import BurstSpec, Expect
+from lab.durations import duration
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one server did under the exercise's burst (all from one run)."""
+
+    requests: int  # requests sent
+    ok: int  # answered 2xx
+    wall_s: float  # the burst's wall time; in sustained mode, seconds per answered request
+    peak_in_flight: int = 0
+    loop_lag_max_s: float = 0.0
+    tokens_peak: int = 0
+    tokens_total: int = 0
+    counters: dict[str, int] = field(default_factory=dict)  # lifetime, read after the burst
+    gauge_peaks: dict[str, int] = field(default_factory=dict)
+    pids: int = 0  # distinct server processes that answered
+    probe_s: float | None = None  # the mid-burst probe's latency, if one was sent
+    status_counts: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)  # "ReadTimeout": 3 ...
+    bodies: dict[str, int] = field(default_factory=dict)  # canonical JSON of each distinct 2xx body -> count
+    has_stats: bool = True  # False when the server could not report its own readings
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation and how it went."""
+
+    name: str
+    passed: bool
+    reason: str  # the lesson-language explanation, written whether it passed or not
+
+
+@dataclass(frozen=True)
+class Grade:
+    passed: bool
+    checks: list[Check]
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it failed (or, when it passed, what was earned)."""
+        failed = [c.reason for c in self.checks if not c.passed]
+        return failed or [c.reason for c in self.checks]
+
+
+def canonical(body: Any, ignore_keys: tuple[str, ...] = ()) -> str:
+    """A response body as comparable text: sorted keys, ignored keys dropped (at the top level)."""
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in ignore_keys}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement) -> Grade:
+    """Judge the learner's measurement against the expectation and the solution's measurement."""
+    checks: list[Check] = []
+    if expect.all_ok:
+        checks.append(_all_ok(learner))
+    if expect.max_loop_lag_ms is not None and learner.has_stats:
+        checks.append(_loop_lag(learner, expect.max_loop_lag_ms))
+    if expect.min_overlap is not None and learner.has_stats:
+        checks.append(_overlap(learner, expect.min_overlap, burst))
+    if expect.max_wall_ratio is not None:
+        checks.append(_wall_ratio(learner, solution, expect.max_wall_ratio, burst))
+    if expect.max_probe_ms is not None and burst.probe is not None:
+        checks.append(_probe(learner, expect.max_probe_ms, burst.probe))
+    if learner.has_stats:
+        checks += _counters(learner, expect)
+        checks += _gauges(learner, expect)
+        if expect.max_tokens_peak is not None:
+            checks.append(_tokens(learner, expect.max_tokens_peak))
+    if expect.min_pids is not None:
+        checks.append(_pids(learner, expect.min_pids))
+    if expect.same_response:
+        checks.append(_same_response(learner, solution))
+    if not learner.has_stats:
+        checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
+    return Grade(all(c.passed for c in checks), checks)
+
+
+def _all_ok(m: Measurement) -> Check:
+    if m.ok == m.requests:
+        return Check("all_ok", True, f"all {m.requests} requests succeeded")
+    problems = [f"HTTP {code}: {n}" for code, n in m.status_counts.items() if not code.startswith("2")]
+    problems += [f"{kind}: {n}" for kind, n in m.errors.items()]
+    hints = [STATUS_HINTS[code] for code in m.status_counts if code in STATUS_HINTS]
+    reason = f"{m.requests - m.ok} of {m.requests} requests failed ({', '.join(problems) or 'no answer'})"
+    return Check("all_ok", False, reason + "".join(f": {hint}" for hint in hints[:1]))
+
+
+STATUS_HINTS = {
+    "404": "no route answers at that path (was the route renamed?)",
+    "405": "the route does not accept that method (was the decorator changed?)",
+    "422": "the request no longer matches the endpoint's parameters (did its signature change?)",
+    "503": "the server turned requests away (a limit that rejects instead of waiting)",
+}
+
+
+def _loop_lag(m: Measurement, max_ms: float) -> Check:
+    lag_ms = m.loop_lag_max_s * 1000
+    if lag_ms <= max_ms:
+        return Check("loop_lag", True, f"the event loop stayed free (longest stall {lag_ms:.0f} ms)")
+    return Check(
+        "loop_lag",
+        False,
+        f"the event loop was blocked for {lag_ms:.0f} ms: while it is blocked no other request, /health "
+        "included, can even start (something in an `async def` does not await)",
+    )
+
+
+def _overlap(m: Measurement, fraction: float, burst: BurstSpec) -> Check:
+    wanted = max(1, math.ceil(fraction * burst.at_once))
+    if m.peak_in_flight >= wanted:
+        return Check("overlap", True, f"{m.peak_in_flight} requests were handled at the same time")
+    if m.peak_in_flight <= 1:
+        detail = "they ran one after another: each request waited for the one before"
+    else:
+        detail = "the rest queued (for a thread, a lock or a slot)"
+    return Check(
+        "overlap",
+        False,
+        f"at most {m.peak_in_flight} of {burst.at_once} requests were in the handlers at once (wanted {wanted}): "
+        + detail,
+    )
+
+
+def _wall_ratio(learner: Measurement, solution: Measurement, max_ratio: float, burst: BurstSpec) -> Check:
+    what = "per request under sustained load" if burst.sustained_s > 0 else "for the burst"
+    if solution.wall_s <= 0 or learner.ok == 0:
+        return Check("wall_ratio", False, "no request succeeded, so there is no time to compare")
+    ratio = learner.wall_s / solution.wall_s
+    numbers = f"{duration(learner.wall_s)} {what} against the solution's {duration(solution.wall_s)} ({ratio:.1f}x)"
+    if ratio <= max_ratio:
+        return Check("wall_ratio", True, f"as fast as the solution: {numbers}")
+    return Check("wall_ratio", False, f"{ratio:.1f} times slower than the solution: {numbers}")
+
+
+def _probe(m: Measurement, max_ms: float, probe: str) -> Check:
+    if m.probe_s is None:
+        return Check("probe", False, f"GET {probe}, sent mid-burst, got no answer")
+    probe_ms = m.probe_s * 1000
+    if probe_ms <= max_ms:
+        return Check("probe", True, f"GET {probe}, sent mid-burst, answered in {probe_ms:.0f} ms")
+    return Check(
+        "probe",
+        False,
+        f"GET {probe}, sent mid-burst, waited {probe_ms:.0f} ms: a health check this slow gets the server restarted",
+    )
+
+
+def _counters(m: Measurement, expect: Expect) -> list[Check]:
+    checks = []
+    rules = (("==", expect.counters_equal), ("<=", expect.counters_max), (">=", expect.counters_min))
+    for op, table in rules:
+        for name, bound in table.items():
+            value = m.counters.get(name, 0)
+            held = value == bound if op == "==" else value <= bound if op == "<=" else value >= bound
+            reason = f"{_label(name)}: {value} (expected {op} {bound})"
+            if not held:
+                reason += _counter_lesson(name, value, bound)
+            checks.append(Check(f"counter:{name}", held, reason))
+    return checks
+
+
+def _counter_lesson(name: str, value: int, bound: int) -> str:
+    if name == "model_loads" and value > bound:
+        return ": the model was loaded more than once, by requests racing to load it; load it once, in the lifespan"
+    if name == "model_loads" and value < bound:
+        return ": the model was never loaded by this server"
+    if name == "model_calls" and value > bound:
+        return ": the model did more calls than needed (batch the requests)"
+    if name == "model_calls" and value < bound:
+        return ": the model was not called for every request (skipping the work is not a fix)"
+    return ""
+
+
+def _gauges(m: Measurement, expect: Expect) -> list[Check]:
+    checks = []
+    for name, bound in expect.gauge_peak_max.items():
+        peak = m.gauge_peaks.get(name, 0)
+        if peak <= bound:
+            checks.append(Check(f"gauge:{name}", True, f"{_label(name)} peaked at {peak} (at most {bound} allowed)"))
+        else:
+            checks.append(
+                Check(
+                    f"gauge:{name}",
+                    False,
+                    f"{_label(name)} peaked at {peak}, more than the {bound} it can take: nothing bounded the "
+                    "concurrency (a limit created per request limits nothing)",
+                )
+            )
+    for name, bound in expect.gauge_peak_min.items():
+        peak = m.gauge_peaks.get(name, 0)
+        if peak >= bound:
+            checks.append(Check(f"gauge:{name}", True, f"{_label(name)} saw {peak} at once"))
+        else:
+            checks.append(
+                Check(
+                    f"gauge:{name}",
+                    False,
+                    f"{_label(name)} saw at most {peak} at once (wanted {bound}): "
+                    + ("the calls were made one at a time" if peak <= 1 else "the rest waited for a thread or a slot"),
+                )
+            )
+    return checks
+
+
+def _tokens(m: Measurement, bound: int) -> Check:
+    if m.tokens_peak <= bound:
+        return Check("tokens", True, f"{m.tokens_peak} thread-pool tokens in use at most")
+    return Check(
+        "tokens",
+        False,
+        f"{m.tokens_peak} of the {m.tokens_total} thread-pool tokens were in use (at most {bound} expected): "
+        "sync code borrowed a thread per request",
+    )
+
+
+def _pids(m: Measurement, bound: int) -> Check:
+    if m.pids >= bound:
+        return Check("pids", True, f"{m.pids} server processes answered")
+    return Check(
+        "pids", False, f"only {m.pids} server process answered (wanted {bound}): one process, one GIL, one core"
+    )
+
+
+def _same_response(learner: Measurement, solution: Measurement) -> Check:
+    if not learner.bodies:
+        return Check("same_response", False, "no response to compare with the solution's")
+    expected = max(solution.bodies, key=solution.bodies.__getitem__) if solution.bodies else None
+    wrong = {body: n for body, n in learner.bodies.items() if body != expected}
+    if not wrong:
+        return Check("same_response", True, "every response matched the solution's")
+    body, n = max(wrong.items(), key=lambda item: item[1])
+    return Check(
+        "same_response",
+        False,
+        f"{sum(wrong.values())} response(s) differ from the solution's: got {_clip(body)}, expected "
+        f"{_clip(expected or '-')} (a fix must still do the work)",
+    )
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _clip(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

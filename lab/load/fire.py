@@ -1,0 +1,128 @@
+"""The firing loop: N requests released together from one shared start `t0`, each timed from it.
+
+    samples = await fire(client, "GET", url, None, requests=100, concurrency=100)
+    result = run(some_coroutine())  # synchronous callers: on uvloop, cheaper per request
+
+Every burst in the lab goes through `fire`: `lab burst`, `lab compare`, `lab demo` and the checker.
+Start skew is what makes a burst dishonest (`shared/measuring.md`), so every request task is
+created first and waits on one event; `t0` is taken just before the event is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from lab.client import httpx
+from lab.load.measure import Sample
+from lab.protocol import ServerTimes
+
+__all__ = ["BURST_DEADLINE", "MAX_BURST_S", "fire", "request", "run"]
+
+MAX_BURST_S = 900.0  # every burst is bounded in time, not only in count
+BURST_DEADLINE = "BurstDeadline"  # the error kind of a request cut off by it
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on uvloop, which costs the client less per request than asyncio's loop."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
+
+
+async def request(client: httpx.AsyncClient, method: str, url: str, json_body: Any) -> httpx.Response:
+    """One request, cut off at the client's timeout in total.
+
+    HTTP read timeouts apply to each read, so a server trickling its answer a byte at a time could
+    otherwise keep a request, and the burst, alive for ever.
+    """
+    async with asyncio.timeout(client.timeout.read):
+        return await client.request(method, url, json=json_body)
+
+
+async def fire(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    json_body: Any,
+    requests: int,
+    concurrency: int,
+    *,
+    sustain_s: float = 0.0,
+    ramp_s: float = 0.0,
+    deadline_s: float = MAX_BURST_S,
+    on_start: Callable[[float], None] | None = None,
+    on_sample: Callable[[Sample], None] | None = None,
+    on_response: Callable[[httpx.Response], None] | None = None,
+) -> list[Sample]:
+    """`concurrency` workers share one start `t0` and take requests in turn.
+
+    With `sustain_s`, the workers keep going until that much time has passed (`requests` is then
+    only a cap) and start `ramp_s` apart: connections opened at one instant can all land on one
+    uvicorn worker. Whatever has not come back by `deadline_s` is an error sample, never dropped.
+    """
+    go = asyncio.Event()
+    indices = iter(range(requests))
+    samples: list[Sample] = []
+    started: dict[int, int] = {}  # index -> start ns: which requests were in flight at the deadline
+    t0 = 0  # set just before `go` is released; read by every request
+
+    async def worker(position: int) -> None:
+        await go.wait()
+        if ramp_s:
+            await asyncio.sleep(position * ramp_s)
+        for index in indices:  # shared iterator: each worker takes the next request when free
+            if sustain_s and time.perf_counter_ns() - t0 > sustain_s * 1e9:
+                return
+            started[index] = time.perf_counter_ns()
+            sample = await _one(index)
+            samples.append(sample)
+            if on_sample is not None:
+                on_sample(sample)
+
+    async def _one(index: int) -> Sample:
+        start = started[index]
+        try:
+            response = await request(client, method, url, json_body)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            kind = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=kind)
+        end = time.perf_counter_ns()
+        if on_response is not None:
+            on_response(response)
+        stamps = ServerTimes.from_headers(response.headers)
+        return Sample(
+            index,
+            (start - t0) / 1e9,
+            (end - t0) / 1e9,
+            response.status_code,
+            None,
+            None if stamps is None else stamps.start - t0 / 1e9,
+            None if stamps is None else stamps.elapsed_s,
+            None if stamps is None else stamps.pid,
+        )
+
+    tasks = [asyncio.create_task(worker(position)) for position in range(concurrency)]
+    await asyncio.sleep(0)  # let every task reach `go.wait()` before the clock starts
+    t0 = time.perf_counter_ns()
+    if on_start is not None:
+        on_start(t0 / 1e9)
+    go.set()
+    try:
+        async with asyncio.timeout(deadline_s):
+            await asyncio.gather(*tasks)
+    except TimeoutError:
+        elapsed = (time.perf_counter_ns() - t0) / 1e9
+        answered = {s.index for s in samples}
+        pending = [i for i in started if i not in answered]
+        if not sustain_s:  # a fixed burst also owes the requests that never got to start
+            pending += [i for i in range(requests) if i not in answered and i not in started]
+        samples += [
+            Sample(i, (started[i] - t0) / 1e9 if i in started else elapsed, elapsed, error=BURST_DEADLINE)
+            for i in pending
+        ]
+    return sorted(samples, key=lambda s: s.index)

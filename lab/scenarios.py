@@ -1,0 +1,144 @@
+"""The scenarios: what each one is, where its twins live, and what it teaches. Pure data.
+
+Every scenario has three variants at `/<scenario>/<variant>`, side by side in one module of
+`lab/server/scenarios/`:
+
+- `sync`: a plain `def` handler. FastAPI runs it in a worker thread (AnyIO's pool, 40 tokens).
+- `async`: an `async def` handler that does its waiting the right way.
+- `broken`: the classic mistake, `async def` plus a blocking call on the event loop.
+
+The server's routes and the load side (`lab compare`, `lab demo`) both read this module, so a
+scenario's paths, bounds and teaching text are written once, and the load side never imports FastAPI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["MAX_CPU_MS", "MAX_DELAY_MS", "SCENARIOS", "VARIANTS", "Playbook", "Scenario"]
+
+MAX_DELAY_MS = 10_000  # no request can hold a server for long
+MAX_CPU_MS = 5_000
+VARIANTS = ("sync", "async", "broken")
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """How `lab demo` shows a scenario best: its burst, which twins, and each twin in a few words."""
+
+    requests: int
+    delay_ms: int
+    variants: tuple[str, ...]
+    captions: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    method: str
+    path: str  # with a `{variant}` placeholder
+    summary: str
+    why: str  # the lesson, with `{n}` (requests) and `{d}` (delay in ms) placeholders
+    demo: Playbook
+    json_body: dict[str, float] | None = field(default=None)
+
+    @property
+    def max_delay_ms(self) -> int:
+        return MAX_CPU_MS if self.name == "cpu" else MAX_DELAY_MS
+
+    def url(self, base: str, variant: str, delay_ms: int) -> str:
+        return f"{base}{self.path.format(variant=variant)}?delay_ms={delay_ms}"
+
+    def explain(self, requests: int, delay_ms: int) -> str:
+        return self.why.format(n=requests, d=delay_ms)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "sleep",
+            "GET",
+            "/sleep/{variant}",
+            "waiting on I/O (a sleep stands in for any blocking call)",
+            "The broken handler is `async def` but calls `time.sleep`. An `async def` handler runs on the "
+            "event-loop thread, and `time.sleep` never gives that thread back, so the server cannot even read the "
+            "next request until this one is done: {n} requests take {n} x {d} ms. `def` works because FastAPI runs "
+            "it in a worker thread; `async def` + `await asyncio.sleep` works because awaiting hands the loop to the "
+            "other requests.",
+            Playbook(
+                10,
+                100,
+                ("broken", "async"),
+                {"broken": "async def + time.sleep", "sync": "def + time.sleep", "async": "await asyncio.sleep"},
+            ),
+        ),
+        Scenario(
+            "cpu",
+            "GET",
+            "/cpu/{variant}",
+            "CPU-bound inference in pure Python (holds the GIL)",
+            "CPU-bound Python in `async def` blocks the event loop: one request at a time. Moving it to `def` "
+            "keeps the server answering (other requests, /health) but is no faster: threads take turns holding "
+            "the GIL. Only separate processes (a process pool made in the lifespan, or more workers) compute in "
+            "parallel, up to the number of cores.",
+            Playbook(  # `def` stays responsive but is no faster; only processes are
+                10,
+                100,
+                ("broken", "sync", "async"),
+                {"broken": "async def + CPU loop", "sync": "def: threads, one GIL", "async": "process pool"},
+            ),
+        ),
+        Scenario(
+            "predict",
+            "POST",
+            "/predict/{variant}",
+            "a /predict endpoint with simulated model latency",
+            "The broken /predict is `async def` with a blocking call (a synchronous SDK, simulated by "
+            "`time.sleep`). It holds the event loop for the whole call, so requests are served one at a time: "
+            "{n} x {d} ms. Either make the handler `def` (a worker thread blocks instead of the loop) or await an "
+            "async client.",
+            Playbook(
+                10,
+                100,
+                ("broken", "async"),
+                {
+                    "broken": "async def + blocking SDK",
+                    "sync": "def + blocking SDK",
+                    "async": "async def + awaited call",
+                },
+            ),
+            {"feature_1": 1.5, "feature_2": 0.3},
+        ),
+        Scenario(
+            "pool",
+            "GET",
+            "/pool/{variant}",
+            "thread-pool limits: which pool, and how many threads",
+            "`asyncio.to_thread` looks right but uses asyncio's default executor, min(32, cores + 4) threads, not "
+            "AnyIO's pool of 40 tokens that `def` handlers use: a large burst runs in small waves. Above 40 requests "
+            "even `def` handlers run in waves. A limiter sized for your load removes the waves.",
+            Playbook(  # above AnyIO's 40 tokens even `def` runs in waves: two of them at 60
+                60,
+                200,
+                ("broken", "sync", "async"),
+                {"broken": "asyncio.to_thread", "sync": "def: 40 tokens", "async": "to_thread + wide limiter"},
+            ),
+        ),
+        Scenario(
+            "downstream",
+            "GET",
+            "/downstream/{variant}",
+            "calling a slow downstream feature store",
+            "The broken handler calls the feature store with a synchronous HTTP client inside `async def`: the "
+            "event loop waits for each call, so the store sees one request at a time. One `AsyncClient`, made in "
+            "the lifespan and awaited, lets every call wait at once.",
+            Playbook(
+                10,
+                200,
+                ("broken", "async"),
+                {"broken": "async def + httpx.Client", "sync": "def + httpx.Client", "async": "shared AsyncClient"},
+            ),
+        ),
+    )
+}

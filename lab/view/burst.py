@@ -1,0 +1,152 @@
+"""A burst's report and a comparison's: results in, tables and timelines out (`lab burst`, `lab compare`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from lab.durations import duration
+from lab.load.measure import Sample
+from lab.view.theme import verdict_style
+
+if TYPE_CHECKING:
+    from lab.load.burst import BurstResult
+    from lab.load.compare import Comparison
+
+BAR_WIDTH = 50
+
+
+def timeline(
+    samples: Sequence[Sample], wall_s: float, width: int = BAR_WIDTH, label_width: int = 5, max_rows: int = 20
+) -> Table:
+    """One bar per request over the burst: a staircase when serialized, stacked bars when concurrent.
+
+    Rows are ordered by when each response came back, so a serialized burst reads as a staircase.
+    Above `max_rows` requests, evenly spaced rows stand for the rest (the caption says so).
+    """
+    ordered = sorted(samples, key=lambda s: (s.end_s, s.index))
+    shown = ordered
+    if len(ordered) > max_rows:
+        step = (len(ordered) - 1) / (max_rows - 1)
+        shown = [ordered[round(i * step)] for i in range(max_rows)]
+    table = Table.grid(padding=(0, 1))
+    table.add_column(justify="right", width=label_width, style="dim")
+    table.add_column(width=width + 1, no_wrap=True)
+    table.add_column(justify="right", style="dim", no_wrap=True)
+    scale = width / wall_s if wall_s > 0 else 0.0
+    for sample in shown:
+        begin = round(sample.start_s * scale)
+        length = max(1, round(sample.end_s * scale) - begin)
+        style = "green" if sample.ok else "red"
+        bar = Text(" " * begin) + Text("█" * length, style=style)
+        status = str(sample.status) if sample.status is not None else (sample.error or "error")
+        table.add_row(f"#{sample.index + 1}", bar, f"{duration(sample.latency_s)} {status}")
+    if len(shown) < len(ordered):
+        table.add_row("", Text(f"({len(shown)} of {len(ordered)} requests shown, evenly spaced)", style="dim"), "")
+    return table
+
+
+def verdict_text(result: BurstResult) -> Text:
+    verdict = result.verdict
+    text = Text("verdict: ") + Text(str(verdict), style=verdict_style(verdict.kind))
+    if verdict.reasons:
+        text += Text(" — " + "; ".join(verdict.reasons), style="dim")
+    return text
+
+
+def summary_table(result: BurstResult) -> Table:
+    """The layout users of hey and oha expect: totals, latency percentiles, status codes."""
+    s = result.summary
+    table = Table(title=f"{result.method} {result.url}", title_justify="left", show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    lat = s.latency
+    rows = [
+        ("Requests", f"{result.requests} ({result.concurrency} at a time)"),
+        ("Total (wall)", duration(s.wall_s)),
+        ("Slowest", duration(lat.max if lat else None)),
+        ("Fastest", duration(lat.min if lat else None)),
+        ("Average", duration(lat.mean if lat else None)),
+        ("Requests/sec", f"{s.requests_per_s:,.1f}"),
+        ("p50 / p95 / p99", " / ".join(duration(v) for v in ((lat.p50, lat.p95, lat.p99) if lat else (None,) * 3))),
+        ("Status codes", ", ".join(f"[{code}] {n}" for code, n in s.status_counts.items()) or "-"),
+    ]
+    if s.errors:
+        rows.append(("Errors", ", ".join(f"{kind}: {n}" for kind, n in s.errors.items())))
+    server = result.server
+    if server is not None:
+        rows += [
+            ("Server: peak overlap", f"{server.peak_in_flight} request(s) in handlers at once"),
+            ("Server: max loop lag", duration(server.loop_lag_max_s)),
+            ("Server: thread tokens", f"{server.thread_tokens_peak} of {server.thread_tokens_total} at peak"),
+        ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def burst_report(result: BurstResult) -> RenderableType:
+    return Group(
+        summary_table(result),
+        Text(""),
+        Text("Timeline (each bar: one request, from the shared start)", style="bold"),
+        timeline(result.samples, result.summary.wall_s),
+        Text(""),
+        verdict_text(result),
+    )
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    table = Table(
+        title=f"{comparison.scenario.name}: {comparison.requests} requests at once, {comparison.delay_ms} ms each",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,  # no vertical rules, one space of padding: fits an 80-column terminal
+        padding=(0, 1, 0, 0),
+        pad_edge=False,
+    )
+    for column in ("variant", "wall", "p50", "max", "overlap", "lag", "speedup", "verdict"):
+        left = column in ("variant", "verdict")
+        table.add_column(column, justify="left" if left else "right", no_wrap=column != "verdict")
+    for name, result in comparison.variants.items():
+        lat = result.summary.latency
+        server = result.server
+        speedup = comparison.speedup(name)
+        verdict = Text(str(result.verdict), style=verdict_style(result.verdict.kind))
+        table.add_row(
+            name,
+            duration(result.summary.wall_s),
+            duration(lat.p50 if lat else None),
+            duration(lat.max if lat else None),
+            "-" if server is None else str(server.peak_in_flight),
+            duration(None if server is None else server.loop_lag_max_s),
+            "-" if speedup is None else f"{speedup:.1f}x",
+            verdict,
+        )
+    return table
+
+
+def comparison_report(comparison: Comparison) -> RenderableType:
+    parts: list[RenderableType] = [
+        Text(comparison.scenario.summary, style="italic"),
+        comparison_table(comparison),
+        Text("overlap: most requests in the server's handlers at once; lag: worst event-loop delay", style="dim"),
+        Text(""),
+    ]
+    for name, result in comparison.variants.items():
+        parts += [
+            Text(f"/{comparison.scenario.name}/{name}", style="bold"),
+            timeline(result.samples, _longest(comparison)),
+        ]
+    explanation = comparison.scenario.explain(comparison.requests, comparison.delay_ms)
+    parts += [Text(""), Text("Why: ", style="bold") + Text(explanation)]
+    return Group(*parts)
+
+
+def _longest(comparison: Comparison) -> float:
+    """One time scale for every timeline, so bars compare across variants."""
+    return max(result.summary.wall_s for result in comparison.variants.values())

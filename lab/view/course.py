@@ -1,0 +1,194 @@
+"""Rendering for the exercises: the catalog list, a check's verdict, a walkthrough side by side.
+
+Results in, rich renderables out; the timelines are `lab.view.burst`'s, drawn on one time scale for
+the learner and the solution, so the picture compares honestly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.console import Group, RenderableType
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from lab.course.catalog import Catalog, Exercise
+from lab.course.lint import Finding
+from lab.course.progress import Progress
+from lab.course.results import CheckResult, Run
+from lab.durations import duration
+from lab.view.burst import timeline
+
+MAX_TIMELINE_ROWS = 20  # beyond this a timeline stops being a picture (evenly spaced rows stand for the rest)
+
+
+def exercise_list(catalog: Catalog, progress: Progress) -> Table:
+    table = Table(title="Exercises", title_justify="left", box=None, pad_edge=False)
+    table.add_column("")
+    table.add_column("id", style="bold")
+    table.add_column("title")
+    table.add_column("file", style="dim")
+    for exercise in catalog.exercises:
+        mark = Text("✓", style="green") if exercise.id in progress.done else Text("·", style="dim")
+        title = Text(exercise.title)
+        if exercise.id == progress.current:
+            title += Text("  ← current", style="yellow")
+        table.add_row(mark, exercise.id, title, f"exercises/{exercise.file}")
+    done = sum(1 for e in catalog.exercises if e.id in progress.done)
+    table.caption = f"{done} of {len(catalog.exercises)} done"
+    return table
+
+
+def verdict_line(result: CheckResult) -> Text:
+    style = "bold green" if result.passed else "bold red"
+    text = Text(f"{result.exercise.id} ", style="bold") + Text(result.exercise.title)
+    return text + Text(" — ") + Text(result.verdict.upper(), style=style) + Text(f"  ({result.elapsed_s:.1f} s)", "dim")
+
+
+def check_report(result: CheckResult) -> RenderableType:
+    """What `lab check` prints: the verdict, why, and (when it failed) the lines to look at."""
+    parts: list[RenderableType] = [verdict_line(result), _reasons(result.reasons, result.passed)]
+    if not result.passed:
+        if result.findings:
+            parts += [Text("Lines to look at:", style="bold"), findings_table(result.exercise, result.findings)]
+        parts.append(Text(f"Stuck? `lab hint {result.exercise.id}` shows one hint at a time.", style="dim"))
+    return Group(*parts)
+
+
+def _reasons(reasons: Sequence[str], passed: bool) -> Text:
+    bullet = "✓ " if passed else "✗ "
+    style = "green" if passed else "red"
+    text = Text()
+    for reason in reasons:
+        text += Text("  " + bullet, style=style) + Text(reason + "\n")
+    return text
+
+
+def findings_table(exercise: Exercise, findings: Iterable[Finding]) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="cyan", no_wrap=True)
+    table.add_column(style="yellow", no_wrap=True)
+    table.add_column()
+    for finding in findings:
+        table.add_row(f"  {exercise.file}:{finding.line}", finding.code, finding.message)
+    return table
+
+
+def comparison_table(learner: Run | None, solution: Run | None) -> Table:
+    """The two servers' numbers in two columns."""
+    table = Table(box=None, pad_edge=False)
+    table.add_column("", style="bold")
+    table.add_column("your code")
+    table.add_column("solution")
+    rows: list[tuple[str, str, str]] = []
+    for label, read in _ROWS:
+        rows.append((label, read(learner), read(solution)))
+    for kind in ("counters", "gauge_peaks"):
+        names = sorted({n for r in (learner, solution) if r for n in getattr(r.measurement, kind)})
+        for name in names:
+            rows.append((name.replace("_", " "), _named(learner, kind, name), _named(solution, kind, name)))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _named(run: Run | None, kind: str, name: str) -> str:
+    if run is None:
+        return "-"
+    value = getattr(run.measurement, kind).get(name)
+    return "-" if value is None else str(value)
+
+
+def _status(run: Run | None) -> str:
+    if run is None:
+        return "-"
+    m = run.measurement
+    text = f"{m.ok}/{m.requests} ok"
+    if m.ok < m.requests:
+        problems = [f"[{code}] {n}" for code, n in m.status_counts.items() if not code.startswith("2")]
+        problems += [f"{kind}: {n}" for kind, n in m.errors.items()]
+        text += "  " + ", ".join(problems)
+    return text
+
+
+def _latency(run: Run | None) -> str:
+    lat = run.summary.latency if run else None
+    return "-" if lat is None else f"{duration(lat.p50)} / {duration(lat.max)}"
+
+
+_ROWS = [
+    ("requests", _status),
+    ("wall", lambda r: "-" if r is None else duration(r.summary.wall_s)),
+    ("latency p50 / max", _latency),
+    ("peak in handlers", lambda r: "-" if r is None else str(r.measurement.peak_in_flight)),
+    (
+        "max loop lag",
+        lambda r: "-" if r is None or not r.measurement.has_stats else duration(r.measurement.loop_lag_max_s),
+    ),
+    ("probe", lambda r: "-" if r is None else duration(r.measurement.probe_s)),
+    ("thread tokens at peak", lambda r: "-" if r is None else f"{r.measurement.tokens_peak}"),
+    ("server processes", lambda r: "-" if r is None else str(r.measurement.pids)),
+]
+
+
+def walkthrough(result: CheckResult) -> RenderableType:
+    """What `lab run` prints: the lesson, both timelines on one scale, the numbers, the verdict."""
+    exercise = result.exercise
+    parts: list[RenderableType] = [
+        Text(f"{exercise.id}: {exercise.title}", style="bold underline"),
+        Text(exercise.lesson, style="italic"),
+        Text(""),
+        Text(_burst_line(exercise), style="dim"),
+    ]
+    runs = [r for r in (result.learner, result.solution) if r is not None]
+    scale = max((r.summary.wall_s for r in runs), default=0.0)
+    for label, run in (("your code", result.learner), ("solution", result.solution)):
+        if run is None:
+            continue
+        parts += [Text(""), Text(f"{label}: {run.file.name}", style="bold")]
+        parts.append(timeline(run.samples, scale, max_rows=MAX_TIMELINE_ROWS))
+    if runs:
+        parts += [Text(""), comparison_table(result.learner, result.solution)]
+    parts += [Text(""), check_report(result)]
+    return Group(*parts)
+
+
+def _burst_line(exercise: Exercise) -> str:
+    b = exercise.burst
+    how = f"for {b.sustained_s:g} s, {b.concurrency or b.requests} at a time" if b.sustained_s else ""
+    how = how or (f"{b.requests} requests, {b.concurrency} at a time" if b.concurrency else f"{b.requests} at once")
+    extra = [f"probe GET {b.probe} mid-burst"] if b.probe else []
+    extra += [f"{b.workers} workers"] if b.workers > 1 else []
+    extra += ["with the fake feature store"] if b.with_store else []
+    return f"Burst: {b.method} {b.path}, {how}" + "".join(f"; {e}" for e in extra)
+
+
+def hint_text(exercise: Exercise, shown: int) -> Text:
+    """The hints so far, newest last."""
+    text = Text(f"{exercise.id}: {exercise.title}\n", style="bold")
+    for number, hint in enumerate(exercise.hints[:shown], start=1):
+        style = "bold" if number == shown else "dim"
+        text += Text(f"  hint {number}/{len(exercise.hints)}: ", style="cyan") + Text(hint + "\n", style=style)
+    if shown >= len(exercise.hints):
+        text += Text(
+            f"That was the last hint. Pass `lab check {exercise.id}` to unlock `lab solution {exercise.id}`.",
+            style="dim",
+        )
+    return text
+
+
+def solution_view(file: str, text: str, *, highlight: bool) -> RenderableType:
+    """The solution's source: highlighted with line numbers on a terminal, plain text in a pipe."""
+    from rich.syntax import Syntax
+
+    body: RenderableType = Syntax(text, "python", line_numbers=True) if highlight else Text(text, end="")
+    return Group(Text(f"# solutions/{file}", style="bold"), body)
+
+
+def exercise_banner(exercise: Exercise) -> RenderableType:
+    return Group(Rule(f"{exercise.id}: {exercise.title}"), Text(exercise.lesson, style="italic"))
+
+
+def watching_line(exercise: Exercise) -> Text:
+    return Text(f"Watching exercises/{exercise.file}: save it to check again.", style="dim")

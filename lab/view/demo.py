@@ -1,0 +1,382 @@
+"""Renderables for `lab demo`: one race of bars per variant, a loop-lag meter, and the scoreboard.
+
+Pure: views in, renderables out (the live runner, `lab.demo.race`, builds the views from what it measures).
+Each bar is one request, drawn on a time axis shared by every variant so that they compare:
+
+    ░░░░░░░░░░░░████     sent at once, queued, then handled: the broken twin's staircase
+    ████                 handled at once: the fixed twin's stack of short bars
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from lab.durations import duration
+from lab.load.measure import Sample
+from lab.scenarios import Scenario
+from lab.view.theme import verdict_style
+
+if TYPE_CHECKING:
+    from lab.load.burst import BurstResult
+
+QUEUED = "░"  # sent, not yet inside the server's handler (or not answered yet)
+HANDLED = "█"  # inside the server: from the timing middleware's stamp to the response
+SPARKS = "▁▂▃▄▅▆▇█"
+LAG_FULL_S = 0.1  # a sparkline at full height: the loop was late by a whole 100 ms handler
+LAG_BAD_S = 0.05  # a lag worth colouring red
+NOT_ANSWERING_S = 0.05  # a healthy server answers its stats in a few ms; longer: its loop is held
+LABEL_WIDTH = 5
+LATENCY_WIDTH = 9
+PANEL_CHROME = 4 + LABEL_WIDTH + LATENCY_WIDTH + 2  # borders, padding, label and latency columns
+MIN_PANEL_WIDTH = 44  # narrower than this, lanes stack one above the other
+_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
+
+
+@dataclass(frozen=True)
+class LagReading:
+    """One answer to the demo's `/lab/stats` poll during a burst."""
+
+    at_s: float  # when it came back, seconds from the burst's start
+    lag_s: float  # the heartbeat's latest lateness: how long the event loop was last kept from it
+    lag_max_s: float  # the worst lateness since the burst started
+    waited_s: float  # how long the stats request itself waited for its answer
+
+
+@dataclass(frozen=True)
+class LaneView:
+    """One variant's burst, as far as it has got: what a frame draws."""
+
+    variant: str
+    caption: str  # the handler in a few words: "async def + time.sleep()"
+    requests: int
+    state: str = "waiting"  # waiting, warming, running, done
+    elapsed_s: float = 0.0  # since the burst's shared start: in-flight bars grow to here
+    samples: tuple[Sample, ...] = ()  # the responses that came back so far
+    lag: tuple[LagReading, ...] = ()
+    stats_waiting_s: float | None = None  # how long the current stats request has waited, if one is out
+    lag_note: str | None = None  # why there is no lag meter (not a lab server)
+    guess_s: float | None = None  # the audience's prediction of the wall time
+    result: BurstResult | None = None  # set once the burst is done
+
+    @property
+    def wall_s(self) -> float | None:
+        return None if self.result is None else self.result.summary.wall_s
+
+    @property
+    def extent_s(self) -> float:
+        """How far along the time axis this lane reaches so far."""
+        ends = [s.end_s for s in self.samples]
+        return max([self.elapsed_s, *ends]) if ends or self.state == "running" else 0.0
+
+
+@dataclass(frozen=True)
+class Row:
+    """One bar: a request, or a group of requests that came back one after another."""
+
+    label: str
+    start_s: float
+    handled_s: float | None  # None: not in the server yet, or the server did not say
+    end_s: float  # the response, or "now" while in flight
+    done: bool
+    ok: bool = True
+    latency_s: float | None = None
+
+
+def nice_axis(seconds: float) -> float:
+    """The smallest round length (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k s) that holds `seconds`."""
+    seconds = max(seconds, 0.01)
+    exponent = math.floor(math.log10(seconds))
+    for power in (exponent, exponent + 1):
+        for mantissa in _MANTISSAS:
+            value = round(mantissa * 10.0**power, 6)
+            if value >= seconds - 1e-9:
+                return value
+    return seconds  # unreachable: 10^(exponent+1) >= seconds
+
+
+def lane_rows(view: LaneView, max_rows: int) -> list[Row]:
+    """Bars in the order the responses came back, then the requests still in flight.
+
+    A burst larger than `max_rows` is drawn in groups of consecutive arrivals: the waves of a
+    thread pool stay visible as steps.
+    """
+    arrived = sorted(view.samples, key=lambda s: (s.end_s, s.index))
+    group = max(1, math.ceil(view.requests / max(1, max_rows)))
+    rows = [_arrived_row(arrived[i : i + group]) for i in range(0, len(arrived), group)]
+    if view.state == "running":
+        pending = view.requests - len(arrived)
+        for first in range(0, pending, group):
+            size = min(group, pending - first)
+            label = "" if group == 1 else f"{size}×"
+            rows.append(Row(label, 0.0, None, view.elapsed_s, done=False))
+    return rows
+
+
+def _arrived_row(samples: Sequence[Sample]) -> Row:
+    handled = [s.server_start_s for s in samples]
+    return Row(
+        label=f"#{samples[0].index + 1}" if len(samples) == 1 else f"{len(samples)}×",
+        start_s=min(s.start_s for s in samples),
+        handled_s=None if None in handled else min(h for h in handled if h is not None),
+        end_s=max(s.end_s for s in samples),
+        done=True,
+        ok=all(s.ok for s in samples),
+        latency_s=max(s.latency_s for s in samples),
+    )
+
+
+def bar(row: Row, axis_s: float, width: int) -> Text:
+    """`width` characters for `axis_s` seconds: spaces, then queued, then handled."""
+    scale = width / axis_s if axis_s > 0 else 0.0
+
+    def column(seconds: float) -> int:
+        return min(width, max(0, round(seconds * scale)))
+
+    begin, end = column(row.start_s), max(column(row.start_s) + 1, column(row.end_s))
+    end = min(end, width)
+    text = Text(" " * begin)
+    if not row.done:
+        return text + Text(QUEUED * (end - begin), style="grey50")
+    # At least one handled cell; with no server stamp (not a lab server) the whole wait counts as handled.
+    handled = begin if row.handled_s is None else min(max(begin, column(row.handled_s)), end - 1)
+    text += Text(QUEUED * (handled - begin), style="yellow")
+    text += Text(HANDLED * (end - handled), style="green" if row.ok else "red")
+    return text
+
+
+def ruler(axis_s: float, width: int) -> Text:
+    """The time axis under the bars: 0, the middle and the end."""
+    cells = [" "] * width
+    marks = [(0, "0"), (width // 2, duration(axis_s / 2)), (width, duration(axis_s))]
+    for position, label in marks:
+        start = min(max(0, position - len(label) // 2), width - len(label))
+        if position == width:
+            start = width - len(label)
+        cells[start : start + len(label)] = list(label)
+    return Text("".join(cells), style="dim")
+
+
+def lag_meter(view: LaneView, width: int) -> Text:
+    """The server's heartbeat, live: a sparkline of loop lag, and a red alarm while it does not answer."""
+    text = Text("loop lag ", style="bold")
+    if view.lag_note is not None:
+        return text + Text(view.lag_note, style="dim")
+    sparks = Text()
+    for reading in view.lag[-max(1, width // 2) :]:
+        level = min(len(SPARKS) - 1, round(reading.lag_s / LAG_FULL_S * (len(SPARKS) - 1)))
+        sparks.append(SPARKS[level], style="red" if reading.lag_s >= LAG_BAD_S else "green")
+    text += sparks
+    if view.stats_waiting_s is not None and view.stats_waiting_s >= NOT_ANSWERING_S:
+        return text + Text(f" server not answering for {duration(view.stats_waiting_s)}", style="bold red")
+    if view.lag:
+        last = view.lag[-1]
+        worst = max(r.lag_max_s for r in view.lag)
+        text += Text(
+            f" {duration(last.lag_s)} (worst {duration(worst)})", style="red" if worst >= LAG_BAD_S else "green"
+        )
+    elif view.state == "running":
+        text += Text(" …", style="dim")
+    return text
+
+
+def guess_text(view: LaneView) -> Text | None:
+    """The audience's prediction next to the answer."""
+    if view.guess_s is None:
+        return None
+    text = Text("guess ", style="bold") + Text(duration(view.guess_s), style="cyan")
+    wall = view.wall_s
+    if wall is None:
+        return text + Text(" → ?", style="dim")
+    text += Text(" → actual ") + Text(duration(wall), style="bold")
+    ratio = wall / view.guess_s if view.guess_s > 0 else math.inf
+    if 0.8 <= ratio <= 1.25:
+        return text + Text("  spot on!", style="bold green")
+    return text + Text(
+        f"  ({ratio:.1f}× your guess)" if ratio > 1 else f"  ({1 / ratio:.1f}× quicker than your guess)", style="dim"
+    )
+
+
+def lane_panel(view: LaneView, axis_s: float, bar_width: int, max_rows: int) -> Panel:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", width=LABEL_WIDTH - 1, style="dim", no_wrap=True)
+    grid.add_column(width=bar_width, no_wrap=True)
+    grid.add_column(justify="right", width=LATENCY_WIDTH - 1, style="dim", no_wrap=True)
+    for row in lane_rows(view, max_rows):
+        latency = "…" if not row.done else duration(row.latency_s) if row.ok else "error"
+        grid.add_row(row.label, bar(row, axis_s, bar_width), latency)
+    if view.state in ("waiting", "warming"):
+        note = "warming up…" if view.state == "warming" else f"{view.requests} requests, ready"
+        grid.add_row("", Text(note, style="dim"), "")
+    grid.add_row("", ruler(axis_s, bar_width), "")
+    parts: list[RenderableType] = [grid, lag_meter(view, bar_width + LABEL_WIDTH)]
+    guess = guess_text(view)
+    if guess is not None:
+        parts.append(guess)
+    return Panel(
+        Group(*parts),
+        title=Text.assemble((view.variant, "bold"), " · ", view.caption),
+        title_align="left",
+        subtitle=_status(view),
+        subtitle_align="right",
+        border_style=_border(view),
+        padding=(0, 1),
+    )
+
+
+def _status(view: LaneView) -> Text:
+    if view.result is not None:
+        verdict = view.result.verdict
+        return Text.assemble(
+            (duration(view.result.summary.wall_s), "bold"),
+            " · ",
+            (str(verdict), verdict_style(verdict.kind)),
+        )
+    if view.state == "running":
+        return Text(f"{len(view.samples)}/{view.requests} answered · {duration(view.elapsed_s)}")
+    return Text(view.state, style="dim")
+
+
+def _border(view: LaneView) -> str:
+    if view.result is None:
+        return "cyan" if view.state in ("running", "warming") else "grey50"
+    return {"concurrent": "green", "serialized": "red", "waves": "yellow"}.get(view.result.verdict.kind, "white")
+
+
+def race(views: Sequence[LaneView], width: int, max_rows: int, min_axis_s: float = 0.0) -> RenderableType:
+    """Every lane on one time axis: side by side when the width allows, else one above the other."""
+    axis_s = nice_axis(max([min_axis_s, *(v.extent_s for v in views)]))
+    side_by_side = width // max(1, len(views)) >= MIN_PANEL_WIDTH
+    panel_width = width // len(views) if side_by_side else width
+    bar_width = max(10, panel_width - PANEL_CHROME)
+    panels = [lane_panel(v, axis_s, bar_width, max_rows) for v in views]
+    if not side_by_side:
+        return Group(*panels)
+    grid = Table.grid(expand=True)
+    for _ in panels:
+        grid.add_column(ratio=1)
+    grid.add_row(*panels)
+    return grid
+
+
+def scoreboard(views: Sequence[LaneView]) -> Table:
+    """The final table: wall, speedup over the broken twin, verdict, and the server's own readings."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, title_justify="left")
+    guessed = any(v.guess_s is not None for v in views)  # the column only when the room was asked
+    columns = ("variant", "handler", "wall", "speedup", "verdict", "overlap", "max lag") + (
+        ("guess",) if guessed else ()
+    )
+    for column in columns:
+        left = column in ("variant", "handler", "verdict")
+        table.add_column(column, justify="left" if left else "right", no_wrap=column != "handler")
+    baseline = next((v.wall_s for v in views if v.variant == "broken" and v.wall_s), None)
+    for view in views:
+        result = view.result
+        if result is None:
+            continue
+        server = result.server
+        wall = result.summary.wall_s
+        speedup = "-" if baseline is None or wall <= 0 else f"{baseline / wall:.1f}×"
+        cells: list[RenderableType] = [
+            view.variant,
+            view.caption,
+            duration(wall),
+            speedup,
+            Text(str(result.verdict), style=verdict_style(result.verdict.kind)),
+            "-" if server is None else str(server.peak_in_flight),
+            duration(None if server is None else server.loop_lag_max_s),
+        ]
+        if guessed:
+            cells.append("-" if view.guess_s is None else duration(view.guess_s))
+        table.add_row(*cells)
+    return table
+
+
+def legend() -> Text:
+    return Text.assemble(
+        (QUEUED, "yellow"),
+        " queued, not in a handler yet   ",
+        (HANDLED, "green"),
+        " in the server's handler   ",
+        (QUEUED, "grey50"),
+        " no answer yet",
+        style="dim",
+    )
+
+
+def prompt_panel(question: str, typed: str) -> Panel:
+    """The question to the room, with what the instructor is typing."""
+    return Panel(
+        Text.assemble((question, "bold"), " ", (typed, "bold cyan"), ("▏", "blink")),
+        border_style="magenta",
+        padding=(0, 1),
+    )
+
+
+def demo_frame(
+    heading: Text,
+    views: Sequence[LaneView],
+    *,
+    width: int,
+    max_rows: int,
+    min_axis_s: float = 0.0,
+    prompt: RenderableType | None = None,
+    takeaway: str | None = None,
+) -> RenderableType:
+    """The whole screen: heading, the race, the scoreboard once something finished, the lesson at the end."""
+    parts: list[RenderableType] = [heading, race(views, width, max_rows, min_axis_s), legend()]
+    if prompt is not None:
+        parts.append(prompt)
+    if any(v.result is not None for v in views):
+        parts.append(scoreboard(views))
+    if takeaway is not None and all(v.result is not None for v in views):
+        parts.append(Text.assemble(("Why: ", "bold"), takeaway))
+    return Group(*parts)
+
+
+def heading(scenario: Scenario, requests: int, delay_ms: int, base_url: str) -> Text:
+    return Text.assemble(
+        ("lab demo", "bold magenta"),
+        " · ",
+        (scenario.name, "bold"),
+        f": {scenario.summary}\n",
+        (f"{requests} requests at once, {delay_ms} ms each · {base_url}", "dim"),
+    )
+
+
+def live_display(console: Console, frame: Callable[[], RenderableType], *, screen: bool) -> Live:
+    """The full-screen view: redrawn 12 times a second from `frame()`, cropped to the terminal."""
+    return Live(
+        get_renderable=frame,
+        console=console,
+        screen=screen,
+        refresh_per_second=12,
+        redirect_stdout=False,
+        redirect_stderr=False,
+        vertical_overflow="crop",
+    )
+
+
+SAVE_WIDTH = 120
+
+
+def export(renderable: RenderableType, path: Path, width: int = SAVE_WIDTH) -> None:
+    """Write one frame as SVG or HTML from a console of its own: a terminal's console records every
+    `Live` frame, this one only the frame handed to it."""
+    recorder = Console(record=True, file=io.StringIO(), width=width, force_terminal=True, color_system="truecolor")
+    recorder.print(renderable)
+    if path.suffix.lower() == ".svg":
+        recorder.save_svg(str(path), title="lab demo")
+    else:
+        recorder.save_html(str(path))

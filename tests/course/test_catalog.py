@@ -1,0 +1,178 @@
+"""The catalog: `info.toml` in, `Exercise` objects out; every mistake in it is one line naming the entry and key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.course.catalog import find_root, load_catalog, parse_catalog
+from lab.errors import CatalogError, UnknownExercise
+
+FIXTURE_ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "exercises"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+VALID: dict[str, Any] = {
+    "exercise": [
+        {
+            "id": "exercise-1",
+            "title": "One",
+            "file": "exercise_01_one.py",
+            "lesson": "l",
+            "hints": ["a", "b"],
+            "burst": {"path": "/x", "requests": 4},
+            "expect": {"max_loop_lag_ms": 50, "counters_equal": {"model_loads": 1}},
+        },
+        {
+            "id": "exercise-2",
+            "title": "Two",
+            "file": "exercise_02_two.py",
+            "burst": {"path": "/y", "method": "post", "requests": 10, "concurrency": 5, "json": {"a": 1}},
+        },
+    ]
+}
+
+
+def test_the_fixture_catalog_loads() -> None:
+    catalog = load_catalog(FIXTURE_ROOT)
+    assert catalog.ids == ["exercise-1", "exercise-2", "exercise-3"]
+    first = catalog.exercises[0]
+    assert first.path == FIXTURE_ROOT.resolve() / "exercises" / "exercise_01_sleep.py"
+    assert first.solution_path == FIXTURE_ROOT.resolve() / "solutions" / "exercise_01_sleep.py"
+    assert first.burst.probe == "/health" and first.expect.max_probe_ms == 400
+    assert first.expect.same_response and first.expect.all_ok  # the defaults
+    assert catalog.exercises[2].burst.workers == 2 and catalog.exercises[2].burst.sustained_s == 0.5
+
+
+def test_the_project_catalog_loads_when_present() -> None:
+    if not (PROJECT_ROOT / "exercises" / "info.toml").is_file():
+        pytest.skip("no exercises/info.toml yet")
+    catalog = load_catalog(PROJECT_ROOT)
+    for exercise in catalog.exercises:
+        assert exercise.path.is_file(), exercise.path
+        assert exercise.solution_path.is_file(), exercise.solution_path
+
+
+def test_defaults_and_normalisation() -> None:
+    catalog = parse_catalog(VALID, Path("/p"))
+    second = catalog.exercises[1]
+    assert second.burst.method == "POST" and second.burst.at_once == 5
+    assert second.hints == () and second.lesson == ""
+    assert second.expect.max_loop_lag_ms is None and second.expect.counters_equal == {}
+    assert catalog.exercises[0].burst.at_once == 4
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("2", "exercise-2"),
+        ("02", "exercise-2"),
+        ("exercise-2", "exercise-2"),
+        ("exercise-02", "exercise-2"),
+        ("exercise_02_two.py", "exercise-2"),
+        ("exercise_02_two", "exercise-2"),
+        ("exercises/exercise_02_two.py", "exercise-2"),
+        (" 1 ", "exercise-1"),
+    ],
+)
+def test_resolve_accepts_every_way_of_naming_an_exercise(ref: str, expected: str) -> None:
+    assert parse_catalog(VALID, Path("/p")).resolve(ref).id == expected
+
+
+@pytest.mark.parametrize("ref", ["3", "exercise-3", "ex1", "", "exercise_03_x.py", "-1"])
+def test_an_unknown_id_lists_the_valid_ones(ref: str) -> None:
+    with pytest.raises(UnknownExercise) as caught:
+        parse_catalog(VALID, Path("/p")).resolve(ref)
+    message = str(caught.value)
+    assert "\n" not in message and "exercise-1, exercise-2" in message
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    """VALID with one key of the first entry set (or deleted, for `value is DELETE`)."""
+    data = copy.deepcopy(VALID)
+    *parents, key = path.split(".")
+    table = data["exercise"][0]
+    for parent in parents:
+        table = table[parent]
+    if value is DELETE:
+        del table[key]
+    else:
+        table[key] = value
+    return data
+
+
+DELETE = object()
+
+BAD = [
+    ("missing-title", _with("title", DELETE), ["exercise-1", "'title'"]),
+    ("missing-burst", _with("burst", DELETE), ["exercise-1", "'burst'"]),
+    ("missing-path", _with("burst.path", DELETE), ["burst", "'path'"]),
+    ("unknown-key", _with("expect.max_lag_ms", 5), ["expect", "unknown key 'max_lag_ms'"]),
+    ("unknown-burst-key", _with("burst.request", 5), ["burst", "unknown key 'request'"]),
+    ("bad-id", _with("id", "ex-1"), ["id must look like exercise-1"]),
+    ("file-with-folder", _with("file", "../x.py"), ["bare .py file name"]),
+    ("requests-string", _with("burst.requests", "20"), ["burst.requests", "expected int"]),
+    ("requests-bool", _with("burst.requests", True), ["burst.requests", "expected int"]),
+    ("requests-zero", _with("burst.requests", 0), ["burst.requests", "between 1 and"]),
+    ("concurrency-above", _with("burst.concurrency", 5), ["concurrency", "at most requests (4)"]),
+    ("bad-method", _with("burst.method", "FETCH"), ["method", "GET"]),
+    ("path-no-slash", _with("burst.path", "x"), ["path", "must start with '/'"]),
+    ("negative-ratio", _with("expect.max_wall_ratio", -1), ["max_wall_ratio", "more than 0"]),
+    ("counter-float", _with("expect.counters_max", {"x": 1.5}), ["counters_max", "whole numbers"]),
+    ("hints-not-strings", _with("hints", [1]), ["hints must be a list of strings"]),
+    ("sustained-too-long", _with("burst.sustained_s", 100), ["sustained_s", "between 0 and 30"]),
+]
+
+
+@pytest.mark.parametrize(("data", "words"), [pytest.param(d, w, id=i) for i, d, w in BAD])
+def test_a_bad_entry_is_one_line_naming_it(data: dict[str, Any], words: list[str]) -> None:
+    with pytest.raises(CatalogError) as caught:
+        parse_catalog(data, Path("/p"), "info.toml")
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("info.toml")
+    for word in words:
+        assert word in message
+
+
+def test_duplicate_ids_and_files_are_refused() -> None:
+    data = copy.deepcopy(VALID)
+    data["exercise"][1]["id"] = "exercise-1"
+    with pytest.raises(CatalogError, match="id 'exercise-1' appears twice"):
+        parse_catalog(data, Path("/p"))
+    data = copy.deepcopy(VALID)
+    data["exercise"][1]["file"] = data["exercise"][0]["file"]
+    with pytest.raises(CatalogError, match="appears twice"):
+        parse_catalog(data, Path("/p"))
+
+
+def test_an_empty_or_malformed_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "exercises").mkdir()
+    with pytest.raises(CatalogError, match="not found"):
+        load_catalog(tmp_path)
+    (tmp_path / "exercises" / "info.toml").write_text("[[exercise]\nid = 1\n")
+    with pytest.raises(CatalogError, match="not valid TOML"):
+        load_catalog(tmp_path)
+    (tmp_path / "exercises" / "info.toml").write_text("")
+    with pytest.raises(CatalogError, match=r"one or more \[\[exercise\]\]"):
+        load_catalog(tmp_path)
+
+
+def test_find_root_searches_upward_then_honours_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LAB_ROOT", raising=False)
+    (tmp_path / "exercises").mkdir()
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "exercises" / "info.toml").write_text("")
+    deep = tmp_path / "exercises" / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_root(deep) == tmp_path.resolve()
+    monkeypatch.setenv("LAB_ROOT", str(FIXTURE_ROOT))
+    assert find_root(deep) == FIXTURE_ROOT.resolve()
+
+
+def test_find_root_falls_back_to_the_package_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAB_ROOT", raising=False)
+    assert find_root(tmp_path) == PROJECT_ROOT

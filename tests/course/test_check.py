@@ -1,0 +1,213 @@
+"""The checker against real servers, on the synthetic fixture exercises in tests/fixtures/exercises.
+
+Every learner fault (does not load, raises, hangs, exits, leaks threads) must end in one verdict naming
+the file (and line where known) within bounded time, and leave no process running.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+import lab.course.check as checker
+import lab.load.stats as stats_client
+from lab.course.catalog import Catalog, Exercise, load_catalog
+from lab.course.check import check_exercise
+from lab.course.results import CheckResult
+
+FIXTURE_ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "exercises"
+FAULTS = FIXTURE_ROOT / "faults"
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog(FIXTURE_ROOT)
+
+
+@pytest.fixture
+def sleepy(catalog: Catalog) -> Exercise:
+    return catalog.resolve("1")
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies waiting for init do not count)."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(entry.name))
+    return alive
+
+
+def assert_nothing_left(result: CheckResult) -> None:
+    assert result.pids, "the checker reports the servers it started"
+    deadline = time.monotonic() + 5  # SIGKILLed workers disappear a moment after their parent
+    while any(_alive_in_group(pid) for pid in result.pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in result.pids:
+        assert _alive_in_group(pid) == [], f"process group {pid} still running"
+
+
+def test_the_broken_exercise_fails_in_terms_of_the_lesson(sleepy: Exercise) -> None:
+    result = check_exercise(sleepy)
+    assert not result.passed and result.verdict == "failed" and result.fault is None
+    text = " | ".join(result.reasons)
+    assert "event loop was blocked" in text and "one after another" in text and "/health" in text
+    assert result.learner is not None and result.solution is not None
+    assert result.learner.measurement.peak_in_flight == 1
+    assert result.learner.measurement.loop_lag_max_s > 2 * result.solution.measurement.loop_lag_max_s
+    assert [(f.line, f.code) for f in result.findings] == [(18, "ASYNC251")]
+    assert_nothing_left(result)
+
+
+def test_a_fix_passes_and_a_solution_passes_itself(sleepy: Exercise) -> None:
+    started = time.monotonic()
+    result = check_exercise(sleepy, FAULTS / "fixed_sleep.py")
+    elapsed = time.monotonic() - started
+    assert result.passed, result.reasons
+    assert result.verdict == "passed" and result.findings == []
+    assert result.to_json()["passed"] is True
+    assert elapsed < 15  # about 1.5 s on an idle 2-core machine; generous for a loaded one
+    assert_nothing_left(result)
+
+
+def test_counters_catch_the_lazy_model_race(catalog: Catalog) -> None:
+    model = catalog.resolve("2")
+    result = check_exercise(model)
+    assert not result.passed
+    assert any("model loads" in r and "racing" in r for r in result.reasons), result.reasons
+    assert [f.code for f in result.findings] == ["LAB106"]
+    assert result.learner is not None and result.learner.measurement.counters["model_loads"] > 1
+    fixed = check_exercise(model, model.solution_path)
+    assert fixed.passed, fixed.reasons
+
+
+def test_sustained_load_reaches_both_workers(catalog: Catalog) -> None:
+    result = check_exercise(catalog.resolve("3"))
+    assert result.passed, result.reasons
+    assert result.learner is not None and result.learner.measurement.pids == 2
+    assert result.learner.measurement.requests > 4  # kept going for the whole duration
+    assert_nothing_left(result)
+
+
+def test_a_syntax_error_names_file_and_line(sleepy: Exercise, tmp_path: Path) -> None:
+    file = tmp_path / "attempt.py"
+    file.write_text("from fastapi import FastAPI\n\napp = FastAPI()\n\n\ndef broken(:\n    pass\n")
+    result = check_exercise(sleepy, file)
+    assert not result.passed and result.fault is not None and result.fault.kind == "load"
+    assert result.verdict == "does not load"
+    assert f"{file}:6: SyntaxError" in result.reasons[0] and "\n" not in result.reasons[0]
+    assert_nothing_left(result)
+
+
+def test_an_import_error_names_file_and_line(sleepy: Exercise) -> None:
+    result = check_exercise(sleepy, FAULTS / "import_error.py")
+    assert result.fault is not None and result.fault.kind == "load"
+    assert "import_error.py:3: ModuleNotFoundError" in result.fault.message
+    assert_nothing_left(result)
+
+
+def test_a_lifespan_that_raises_names_file_and_line(sleepy: Exercise) -> None:
+    result = check_exercise(sleepy, FAULTS / "lifespan_fails.py")
+    assert result.fault is not None and result.fault.kind == "load"
+    assert result.fault.message.startswith("lifespan_fails.py:11 (in lifespan): RuntimeError: model file missing")
+    assert_nothing_left(result)
+
+
+def test_a_missing_file_is_a_fault_not_a_crash(sleepy: Exercise, tmp_path: Path) -> None:
+    result = check_exercise(sleepy, tmp_path / "nope.py")
+    assert result.fault is not None and result.fault.kind == "missing" and "no such file" in result.reasons[0]
+
+
+def test_an_endpoint_that_raises_names_the_line_and_exception(sleepy: Exercise) -> None:
+    result = check_exercise(sleepy, FAULTS / "raises.py")
+    assert result.verdict == "raises errors"
+    assert result.fault is not None
+    assert "raises.py:15 (in wait): ZeroDivisionError" in result.fault.message
+    assert "8 of 8 requests answered 5xx" in result.fault.message
+    assert_nothing_left(result)
+
+
+def test_an_endpoint_that_hangs_is_cut_off_and_located(sleepy: Exercise, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checker, "MIN_TIMEOUT_S", 2.0)
+    started = time.monotonic()
+    result = check_exercise(sleepy, FAULTS / "hangs.py")
+    assert time.monotonic() - started < 30
+    assert result.verdict == "hangs"
+    assert result.fault is not None and "hangs.py:18 (in wait)" in result.fault.message
+    assert "no answer within 2 s" in result.fault.message
+    assert_nothing_left(result)
+
+
+def test_a_stuck_event_loop_is_cut_off_and_located(sleepy: Exercise, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loop itself never comes back: not even /lab/stats answers, and the stack says where it spins.
+    monkeypatch.setattr(checker, "MIN_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(stats_client, "STATS_TIMEOUT_S", 1.0)
+    started = time.monotonic()
+    result = check_exercise(sleepy, FAULTS / "spins.py")
+    assert time.monotonic() - started < 30
+    assert result.verdict == "hangs"
+    assert result.fault is not None and re.match(r"spins\.py:1[56] \(in wait\)", result.fault.message)
+    assert any("could not report" in reason for reason in result.reasons)
+    assert_nothing_left(result)
+
+
+def test_a_process_that_exits_mid_burst(sleepy: Exercise) -> None:
+    result = check_exercise(sleepy, FAULTS / "exits.py")
+    assert result.verdict == "crashed"
+    assert result.fault is not None and "exited during the burst" in result.fault.message
+    assert_nothing_left(result)
+
+
+def test_leaked_threads_are_reported_and_killed(sleepy: Exercise) -> None:
+    result = check_exercise(sleepy, FAULTS / "leaks.py")
+    assert result.verdict == "leaks threads", result.reasons
+    assert result.fault is not None and "leaks.py:13 (in warm_cache)" in result.fault.message
+    assert "still running in a thread after every response" in result.fault.message
+    assert_nothing_left(result)
+
+
+def test_idle_pool_threads_are_not_a_leak(sleepy: Exercise, tmp_path: Path) -> None:
+    # A `def` route leaves AnyIO's worker threads idle after the burst: no learner code runs in them.
+    file = tmp_path / "def_route.py"
+    text = (FAULTS / "fixed_sleep.py").read_text()
+    text = text.replace("async def wait", "def wait").replace("await asyncio.sleep", "__import__('time').sleep")
+    file.write_text(text)
+    result = check_exercise(sleepy, file)
+    assert result.passed, result.reasons
+    assert_nothing_left(result)
+
+
+def test_json_shape(sleepy: Exercise, tmp_path: Path) -> None:
+    file = tmp_path / "attempt.py"
+    file.write_text("app = 1\n")
+    data = check_exercise(sleepy, file).to_json()
+    assert set(data) >= {"exercise", "passed", "verdict", "reasons", "checks", "findings", "fault", "learner"}
+    assert data["exercise"] == "exercise-1" and data["passed"] is False
+    assert "not usable" in data["reasons"][0] or "FastAPI" in data["reasons"][0]
+
+
+def test_no_process_of_ours_is_left(sleepy: Exercise) -> None:
+    # Belt and braces after the fault tests: no lab.server.host child of this test process survives.
+    mine = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            # Only exercise servers count: the session's shared lab server (conftest) is meant to live on.
+            if fields[1] == mine and fields[0] != "Z" and b"lab.server.app:app" not in cmdline:
+                assert b"lab.server.host" not in cmdline

@@ -1,0 +1,139 @@
+"""The pure judge, table-driven: an expectation and two measurements in, pass or fail with reasons out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from lab.course.catalog import BurstSpec, Expect
+from lab.course.grade import Measurement, canonical, grade
+
+BODY = canonical({"prediction": 0.8, "model_version": "1.0"})
+BURST = BurstSpec(path="/predict", requests=20, probe="/health")
+
+# The sleepy endpoint, as measured (curriculum exercise 1): fixed and broken.
+FIXED = Measurement(
+    requests=20, ok=20, wall_s=0.22, peak_in_flight=20, loop_lag_max_s=0.003, probe_s=0.004, bodies={BODY: 20}
+)
+BROKEN = replace(FIXED, wall_s=4.03, peak_in_flight=1, loop_lag_max_s=0.393, probe_s=3.97)
+
+
+def m(**changes: Any) -> Measurement:
+    return replace(FIXED, **changes)
+
+
+CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
+    ("nothing-expected-fixed", Expect(), FIXED, True, ["all 20 requests succeeded"]),
+    ("lag-fixed", Expect(max_loop_lag_ms=50), FIXED, True, ["stayed free"]),
+    ("lag-broken", Expect(max_loop_lag_ms=50), BROKEN, False, ["event loop was blocked for 393 ms"]),
+    ("overlap-fixed", Expect(min_overlap=0.8), FIXED, True, ["20 requests were handled at the same time"]),
+    ("overlap-broken", Expect(min_overlap=0.8), BROKEN, False, ["one after another"]),
+    ("overlap-partial", Expect(min_overlap=0.8), m(peak_in_flight=6), False, ["at most 6 of 20", "queued"]),
+    ("ratio-fixed", Expect(max_wall_ratio=2), m(wall_s=0.3), True, ["as fast as the solution"]),
+    ("ratio-broken", Expect(max_wall_ratio=2), BROKEN, False, ["18.3 times slower than the solution"]),
+    ("probe-fixed", Expect(max_probe_ms=1000), FIXED, True, ["answered in 4 ms"]),
+    ("probe-broken", Expect(max_probe_ms=1000), BROKEN, False, ["waited 3970 ms"]),
+    ("probe-lost", Expect(max_probe_ms=1000), m(probe_s=None), False, ["got no answer"]),
+    ("loads-once", Expect(counters_equal={"model_loads": 1}), m(counters={"model_loads": 1}), True, ["model loads: 1"]),
+    (
+        "loads-race",
+        Expect(counters_equal={"model_loads": 1}),
+        m(counters={"model_loads": 10}),
+        False,
+        ["model loads: 10 (expected == 1)", "racing"],
+    ),
+    ("loads-never", Expect(counters_equal={"model_loads": 1}), FIXED, False, ["never loaded"]),
+    ("calls-max", Expect(counters_max={"model_calls": 4}), m(counters={"model_calls": 40}), False, ["batch"]),
+    ("calls-min", Expect(counters_min={"model_calls": 20}), m(counters={"model_calls": 3}), False, ["skipping"]),
+    ("gauge-max-ok", Expect(gauge_peak_max={"store_in_flight": 5}), m(gauge_peaks={"store_in_flight": 5}), True, []),
+    (
+        "gauge-max-over",
+        Expect(gauge_peak_max={"store_in_flight": 5}),
+        m(gauge_peaks={"store_in_flight": 40}),
+        False,
+        ["peaked at 40", "per request limits nothing"],
+    ),
+    (
+        "gauge-min-under",
+        Expect(gauge_peak_min={"store_in_flight": 15}),
+        m(gauge_peaks={"store_in_flight": 1}),
+        False,
+        ["one at a time"],
+    ),
+    (
+        "gauge-min-waves",
+        Expect(gauge_peak_min={"sdk_in_flight": 20}),
+        m(gauge_peaks={"sdk_in_flight": 6}),
+        False,
+        ["at most 6 at once", "waited for a thread"],
+    ),
+    ("gauge-absent-is-zero", Expect(gauge_peak_min={"store_in_flight": 1}), FIXED, False, ["at most 0"]),
+    ("tokens-over", Expect(max_tokens_peak=10), m(tokens_peak=40, tokens_total=40), False, ["40 of the 40"]),
+    ("pids-one", Expect(min_pids=2), m(pids=1), False, ["only 1 server process"]),
+    ("pids-two", Expect(min_pids=2), m(pids=2), True, ["2 server processes"]),
+    (
+        "some-failed",
+        Expect(),
+        m(ok=17, status_counts={"200": 17, "500": 3}),
+        False,
+        ["3 of 20 requests failed", "HTTP 500: 3"],
+    ),
+    (
+        "renamed-route",
+        Expect(same_response=False),
+        m(ok=0, status_counts={"404": 20}),
+        False,
+        ["HTTP 404: 20", "renamed"],
+    ),
+    ("timeouts", Expect(), m(ok=18, errors={"ReadTimeout": 2}), False, ["ReadTimeout: 2"]),
+    ("failures-allowed", Expect(all_ok=False, same_response=False), m(ok=0, bodies={}), True, []),
+    ("wrong-answer", Expect(), m(bodies={canonical({"prediction": 0.0}): 20}), False, ["20 response(s) differ"]),
+    ("no-body", Expect(), m(bodies={}), False, ["no response to compare"]),
+    ("no-compare", Expect(same_response=False), m(bodies={"x": 1}), True, []),
+    ("no-stats", Expect(max_loop_lag_ms=50), m(has_stats=False), False, ["could not report"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("expect", "learner", "passed", "words"), [pytest.param(e, lm, p, w, id=i) for i, e, lm, p, w in CASES]
+)
+def test_grade(expect: Expect, learner: Measurement, passed: bool, words: list[str]) -> None:
+    judged = grade(expect, BURST, learner, FIXED)
+    assert judged.passed is passed, judged.reasons
+    text = " | ".join(judged.reasons)
+    for word in words:
+        assert word in text
+
+
+def test_all_expectations_together_fail_the_broken_and_pass_the_fixed() -> None:
+    expect = Expect(max_loop_lag_ms=50, min_overlap=0.8, max_wall_ratio=2, max_probe_ms=1000)
+    assert grade(expect, BURST, FIXED, FIXED).passed
+    broken = grade(expect, BURST, BROKEN, FIXED)
+    assert not broken.passed
+    assert {c.name for c in broken.checks if not c.passed} == {"loop_lag", "overlap", "wall_ratio", "probe"}
+    assert len(broken.reasons) == 4  # only the failures are the reasons
+
+
+def test_the_probe_is_only_judged_when_the_burst_sends_one() -> None:
+    judged = grade(Expect(max_probe_ms=10), replace(BURST, probe=None), m(probe_s=None), FIXED)
+    assert judged.passed
+
+
+def test_overlap_counts_against_the_concurrency_not_the_requests() -> None:
+    burst = BurstSpec(path="/x", requests=40, concurrency=5)
+    assert grade(Expect(min_overlap=0.8, same_response=False), burst, m(peak_in_flight=4), FIXED).passed
+    assert not grade(Expect(min_overlap=0.8, same_response=False), burst, m(peak_in_flight=3), FIXED).passed
+
+
+def test_sustained_mode_speaks_of_time_per_request() -> None:
+    burst = BurstSpec(path="/x", requests=4, concurrency=4, sustained_s=3)
+    judged = grade(Expect(max_wall_ratio=1.5), burst, m(wall_s=0.6), m(wall_s=0.3))
+    assert not judged.passed and "per request under sustained load" in judged.reasons[0]
+
+
+def test_ignored_keys_make_responses_equal() -> None:
+    expected = canonical({"prediction": 0.8, "pid": 1}, ("pid",))
+    assert canonical({"pid": 2, "prediction": 0.8}, ("pid",)) == expected
+    assert canonical([1, 2]) == "[1,2]"

@@ -1,0 +1,79 @@
+import pytest
+
+from lab.load.verdict import CONCURRENT, FAILED, INCONCLUSIVE, SERIALIZED, WAVES, judge
+from lab.protocol import ServerStats
+
+
+def server_view(peak_in_flight: int, loop_lag_max_s: float, tokens_total: int, tokens_peak: int) -> ServerStats:
+    """A lab server's own readings of one burst, as `/lab/stats` reports them."""
+    return ServerStats(
+        since=0.0,
+        in_flight=0,
+        peak_in_flight=peak_in_flight,
+        loop_lag_max_s=loop_lag_max_s,
+        loop_lag_last_s=0.0,
+        heartbeats=100,
+        thread_tokens_total=tokens_total,
+        thread_tokens_peak=tokens_peak,
+    )
+
+
+LAB_CONCURRENT = server_view(peak_in_flight=10, loop_lag_max_s=0.001, tokens_total=40, tokens_peak=10)
+LAB_BLOCKED = server_view(peak_in_flight=1, loop_lag_max_s=0.4, tokens_total=40, tokens_peak=0)
+LAB_TOKENS_OUT = server_view(peak_in_flight=100, loop_lag_max_s=0.002, tokens_total=40, tokens_peak=40)
+
+
+@pytest.mark.parametrize(
+    ("requests", "concurrency", "wall", "single", "server", "server_max", "kind", "wave"),
+    [
+        (10, 10, 0.11, 0.10, None, None, CONCURRENT, None),
+        (10, 10, 1.02, 0.10, None, None, SERIALIZED, None),
+        (20, 20, 0.81, 0.20, None, None, WAVES, 5),  # asyncio's executor, 6 threads: ~4 rounds
+        (10, 10, 0.11, 0.10, LAB_CONCURRENT, 0.10, CONCURRENT, None),
+        (10, 10, 1.02, 0.10, LAB_BLOCKED, 0.10, SERIALIZED, None),
+        # 100 at once: the client's own launch cost doubles the wall, the server saw no queueing.
+        (100, 100, 0.19, 0.10, LAB_CONCURRENT, 0.11, CONCURRENT, None),
+        (100, 100, 0.70, 0.21, LAB_TOKENS_OUT, 0.62, WAVES, 40),
+        # GIL: handlers overlapped, yet N x slower than one alone.
+        (10, 10, 1.0, 0.10, LAB_CONCURRENT, 1.0, SERIALIZED, None),
+        # Client-limited: 4 at a time, 3 rounds, as expected.
+        (12, 4, 0.31, 0.10, None, None, CONCURRENT, None),
+    ],
+)
+def test_judge(
+    requests: int,
+    concurrency: int,
+    wall: float,
+    single: float,
+    server: ServerStats | None,
+    server_max: float | None,
+    kind: str,
+    wave: int | None,
+) -> None:
+    verdict = judge(requests, concurrency, wall, single, requests, server, server_max)
+    assert verdict.kind == kind, verdict.reasons
+    assert verdict.wave_size == wave
+    assert verdict.reasons
+
+
+def test_blocked_loop_is_explained() -> None:
+    verdict = judge(10, 10, 1.0, 0.1, 10, LAB_BLOCKED, 0.1)
+    assert any("event loop was blocked for up to 400 ms" in r for r in verdict.reasons)
+
+
+@pytest.mark.parametrize(
+    ("requests", "concurrency", "single", "ok", "kind"),
+    [
+        (10, 10, 0.1, 0, FAILED),
+        (1, 1, 0.1, 1, INCONCLUSIVE),
+        (10, 1, 0.1, 10, INCONCLUSIVE),
+        (10, 10, 0.001, 10, INCONCLUSIVE),
+    ],
+)
+def test_what_cannot_be_judged(requests: int, concurrency: int, single: float, ok: int, kind: str) -> None:
+    assert judge(requests, concurrency, 0.2, single, ok).kind == kind
+
+
+def test_verdict_reads_well() -> None:
+    assert str(judge(20, 20, 0.81, 0.2, 20)) == "waves of ~5"
+    assert judge(10, 10, 0.11, 0.1, 10).as_dict()["kind"] == CONCURRENT

@@ -1,0 +1,69 @@
+"""The server's own instruments, without a server: gauges, counters, the measurement window, the heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from lab.instruments import Instruments, PeakGauge, heartbeat
+from lab.protocol import RequestRecord, ServerStats
+
+
+def test_a_gauge_remembers_the_most_at_once_across_threads() -> None:
+    gauge = PeakGauge()
+    inside = threading.Barrier(8)
+
+    def work() -> None:
+        with gauge.track():
+            inside.wait(timeout=10)  # all eight are inside at the same moment
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert (gauge.current, gauge.peak) == (0, 8)
+    gauge.enter()
+    gauge.reset()  # a new window starts from what runs now
+    assert (gauge.current, gauge.peak) == (1, 1)
+
+
+def test_reset_opens_a_new_window_but_keeps_counters() -> None:
+    instruments = Instruments()
+    instruments.count("model_loads")
+    instruments.in_flight.enter()
+    instruments.in_flight.leave()
+    instruments.note_lag(0.4)
+    instruments.record(RequestRecord("GET", "/x", 200, 1.0, 2.0))
+    before = instruments.snapshot()
+    assert (before.peak_in_flight, before.loop_lag_max_s, len(before.requests)) == (1, 0.4, 1)
+    instruments.reset()
+    after = instruments.snapshot()
+    assert (after.peak_in_flight, after.loop_lag_max_s, after.requests) == (0, 0.0, ())
+    assert after.counters == {"model_loads": 1}  # since the process started, by design
+    assert after.since > before.since
+
+
+def test_the_snapshot_is_the_wire_format() -> None:
+    instruments = Instruments()
+    instruments.gauge("sdk_in_flight").enter()
+    snapshot = instruments.snapshot()
+    assert isinstance(snapshot, ServerStats)
+    assert ServerStats.from_json(snapshot.to_json()).gauges["sdk_in_flight"].peak == 1
+
+
+def test_the_heartbeat_measures_how_long_the_loop_was_blocked() -> None:
+    instruments = Instruments()
+
+    async def block_once() -> None:
+        beat = asyncio.create_task(heartbeat(instruments))
+        await asyncio.sleep(0.05)  # a few healthy beats first
+        time.sleep(0.3)  # noqa: ASYNC251 - the point: hold the loop, as a broken handler does
+        await asyncio.sleep(0.05)
+        beat.cancel()
+
+    asyncio.run(block_once())
+    # Whatever the machine's load, the beat that waited behind the block was at least that late.
+    assert instruments.lag_max_s >= 0.25
+    assert instruments.heartbeats >= 3

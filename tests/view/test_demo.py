@@ -1,0 +1,196 @@
+"""The demo's renderables, on synthetic bursts: no server, no clock. Rendered to a fixed-width console."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from lab.load.burst import BurstResult
+from lab.load.measure import Sample, summarize
+from lab.load.verdict import Verdict
+from lab.protocol import ServerStats
+from lab.view.demo import (
+    HANDLED,
+    LagReading,
+    LaneView,
+    Row,
+    bar,
+    demo_frame,
+    lag_meter,
+    lane_panel,
+    lane_rows,
+    nice_axis,
+    race,
+    ruler,
+    scoreboard,
+)
+
+WIDTH = 120
+BAR_ROW = re.compile(r"(#\d+|\d+×)\s([ ░█]+?)\s+(\d[\d,]* ms|…|error)")
+
+
+def render(renderable: RenderableType, width: int = WIDTH) -> str:
+    console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def bar_spans(text: str) -> list[tuple[str, int, int]]:
+    """(label, first handled column, last column) of every bar, top to bottom."""
+    spans = []
+    for match in BAR_ROW.finditer(text):
+        cells = match.group(2)
+        first = cells.find(HANDLED)
+        spans.append((match.group(1), first, len(cells.rstrip())))
+    return spans
+
+
+def serialized(n: int, t: float = 0.1) -> list[Sample]:
+    # Sent at once; the server takes them one at a time, in an order that is not the index order.
+    order = [3, 0, 5, 1, 4, 2, 7, 6, 9, 8][:n]
+    return [Sample(i, 0.001, (k + 1) * t, 200, None, k * t, t) for k, i in enumerate(order)]
+
+
+def concurrent(n: int, t: float = 0.1) -> list[Sample]:
+    return [Sample(i, 0.001, t + 0.002 * i, 200, None, 0.002, t) for i in range(n)]
+
+
+def result(samples: list[Sample], kind: str, peak: int) -> BurstResult:
+    lag = 0.1 if kind == "serialized" else 0.001
+    server = ServerStats(0.0, 0, peak, lag, lag, 10, 40, 0)
+    n = len(samples)
+    return BurstResult("http://x/sleep", "GET", n, n, samples, summarize(samples), Verdict(kind), server, 0.1)
+
+
+def done(variant: str, samples: list[Sample], kind: str, peak: int, guess: float | None = None) -> LaneView:
+    outcome = result(samples, kind, peak)
+    return LaneView(variant, variant, len(samples), "done", samples=tuple(samples), guess_s=guess, result=outcome)
+
+
+def twins(n: int) -> list[LaneView]:
+    return [done("broken", serialized(n), "serialized", 1), done("async", concurrent(n), "concurrent", n)]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "axis"), [(0.0, 0.01), (0.1, 0.1), (0.101, 0.12), (0.95, 1.0), (1.02, 1.2), (3.3, 4.0), (9.0, 10.0)]
+)
+def test_nice_axis_is_the_next_round_length(seconds: float, axis: float) -> None:
+    assert nice_axis(seconds) == pytest.approx(axis)
+
+
+def test_the_broken_twin_draws_a_staircase() -> None:
+    view = done("broken", serialized(10), "serialized", 1)
+    spans = bar_spans(render(lane_panel(view, axis_s=1.2, bar_width=60, max_rows=25)))
+    assert len(spans) == 10
+    firsts = [first for _, first, _ in spans]
+    lasts = [last for _, _, last in spans]
+    assert firsts == sorted(set(firsts)), "each bar is handled after the one above it"
+    assert lasts == sorted(set(lasts))
+    assert all(last <= first + 7 for (_, first, last) in spans), "each handled part is short: one at a time"
+    assert [label for label, _, _ in spans][:3] == ["#4", "#1", "#6"], "ordered by arrival, labelled by request"
+
+
+def test_the_fixed_twin_draws_bars_that_overlap() -> None:
+    view = done("async", concurrent(10), "concurrent", 10)
+    spans = bar_spans(render(lane_panel(view, axis_s=1.2, bar_width=60, max_rows=25)))
+    assert len(spans) == 10
+    assert max(first for _, first, _ in spans) < min(last for _, _, last in spans), "all handled at once"
+    assert {first for _, first, _ in spans} == {0}
+
+
+def test_both_twins_share_one_time_axis_side_by_side() -> None:
+    text = render(race(twins(10), WIDTH, max_rows=25))
+    first_row = next(line for line in text.splitlines() if "#" in line)
+    assert first_row.count("│") >= 3, "two panels on one line"
+    assert len(re.findall(r"0 +500 ms +1,000 ms", text)) == 2, "one axis (0 to 1 s), drawn under each lane"
+    broken_last = max(last for _, _, last in bar_spans(text.split("│ loop lag")[0]))
+    async_rows = [line.split("││")[1] for line in text.splitlines() if "││" in line and "#" in line]
+    async_last = max(last for _, _, last in bar_spans("\n".join(async_rows)))
+    assert broken_last >= 5 * async_last, "the fixed twin's bars are short on the broken twin's axis"
+
+
+def test_narrow_screens_stack_the_lanes() -> None:
+    text = render(race(twins(4), 70, max_rows=25), width=70)
+    assert "││" not in text
+    assert text.index("broken") < text.index("async")
+
+
+def test_in_flight_requests_grow_to_now() -> None:
+    arrived = serialized(3)
+    view = LaneView("broken", "async def + time.sleep", 10, "running", elapsed_s=0.35, samples=tuple(arrived))
+    rows = lane_rows(view, max_rows=25)
+    assert [r.done for r in rows] == [True] * 3 + [False] * 7
+    assert all(r.end_s == 0.35 for r in rows if not r.done)
+    text = render(lane_panel(view, axis_s=1.0, bar_width=50, max_rows=25))
+    in_flight = [line for line in text.splitlines() if line.rstrip(" │").endswith("…") and "loop lag" not in line]
+    assert len(in_flight) == 7
+    assert "3/10 answered" in text
+
+
+def test_large_bursts_are_drawn_in_groups_of_arrivals() -> None:
+    samples = [Sample(i, 0.0, 0.1 * (1 + i // 40), 200, None, 0.0, 0.1) for i in range(100)]  # waves of 40
+    rows = lane_rows(LaneView("sync", "def", 100, "done", samples=tuple(samples)), max_rows=20)
+    assert len(rows) == 20
+    assert all(r.label == "5×" for r in rows)
+    assert sorted({round(r.end_s, 3) for r in rows}) == [0.1, 0.2, 0.3], "the three waves stay visible"
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (Row("#1", 0.0, 0.0, 0.5, True), "█████     "),
+        (Row("#2", 0.0, 0.3, 0.5, True), "░░░██     "),
+        (Row("#3", 0.0, None, 0.5, True), "█████     "),  # no server stamp: all handled
+        (Row("#4", 0.0, None, 0.5, False), "░░░░░     "),  # in flight
+        (Row("#5", 0.0, 0.0, 0.01, True), "█         "),  # never invisible
+        (Row("#6", 0.0, 0.9, 2.0, True), "░░░░░░░░░█"),  # clipped to the axis
+    ],
+)
+def test_bar_cells(row: Row, expected: str) -> None:
+    assert bar(row, axis_s=1.0, width=10).plain.ljust(10) == expected
+
+
+def test_ruler_marks_zero_middle_and_end() -> None:
+    text = ruler(1.0, 30).plain
+    assert len(text) == 30 and text.startswith("0") and text.endswith("1,000 ms") and "500 ms" in text
+
+
+def test_lag_meter_says_when_the_server_does_not_answer() -> None:
+    lag = (LagReading(0.1, 0.0, 0.0, 0.002), LagReading(0.3, 0.1, 0.1, 0.15))
+    waiting = LaneView("broken", "x", 10, "running", lag=lag, stats_waiting_s=0.42)
+    assert "server not answering for 420 ms" in lag_meter(waiting, 40).plain
+    answered = LaneView("async", "x", 10, "running", lag=lag)
+    assert lag_meter(answered, 40).plain == "loop lag ▁█ 100 ms (worst 100 ms)"
+    foreign = LaneView("async", "x", 10, "running", lag_note="no heartbeat: not a lab server")
+    assert "not a lab server" in lag_meter(foreign, 40).plain
+
+
+def test_guess_is_shown_next_to_the_answer() -> None:
+    text = render(lane_panel(done("broken", serialized(10), "serialized", 1, guess=0.1), 1.2, 50, 25))
+    assert "guess 100 ms → actual 1,000 ms" in text
+    assert "10.0× your guess" in text
+    spot_on = render(lane_panel(done("async", concurrent(10), "concurrent", 10, guess=0.12), 1.2, 50, 25))
+    assert "spot on" in spot_on
+
+
+def test_scoreboard_speedup_is_against_the_broken_twin() -> None:
+    text = render(scoreboard(twins(10)))
+    broken_line = next(line for line in text.splitlines() if line.lstrip().startswith("broken"))
+    async_line = next(line for line in text.splitlines() if line.lstrip().startswith("async"))
+    assert "1.0×" in broken_line and "serialized" in broken_line
+    assert "8.5×" in async_line and "concurrent" in async_line
+
+
+def test_the_frame_ends_with_the_lesson_only_when_every_lane_is_done() -> None:
+    views = [done("broken", serialized(4), "serialized", 1), LaneView("async", "x", 4)]
+    assert "Why:" not in render(demo_frame(render_heading(), views, width=WIDTH, max_rows=25, takeaway="because"))
+    views[1] = done("async", concurrent(4), "concurrent", 4)
+    assert "Why: because" in render(demo_frame(render_heading(), views, width=WIDTH, max_rows=25, takeaway="because"))
+
+
+def render_heading() -> Text:
+    return Text("lab demo")
