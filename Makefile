@@ -8,6 +8,8 @@ BOOTSTRAP := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || { python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv"; } || echo "$(BOOTSTRAP)/bin/uv")
 RUN := $(UV) run --locked
 export COLUMNS ?= 100
+# Write .pyc files at install: PYTHONDONTWRITEBYTECODE=1 would otherwise make every start recompile.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: demo test serve lint bench notebooks install uv
 
