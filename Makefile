@@ -10,6 +10,8 @@ RUN := $(UV) run --locked
 export COLUMNS ?= 100
 # Write .pyc files at install: PYTHONDONTWRITEBYTECODE=1 would otherwise make every start recompile.
 export UV_COMPILE_BYTECODE := 1
+# JupyterLab refuses to run as root (containers) unless told.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: demo test serve lint bench notebooks install uv
 
@@ -41,4 +43,4 @@ bench: install
 	$(RUN) python -m bench
 
 notebooks: install
-	$(RUN) --with jupyterlab jupyter lab notebooks/
+	$(RUN) --with jupyterlab jupyter lab notebooks/ $(ALLOW_ROOT)
