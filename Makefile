@@ -16,6 +16,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 uv: $(filter $(BOOTSTRAP)/bin/uv,$(UV))
 
 $(BOOTSTRAP)/bin/uv:
+	@echo "uv is not on PATH and 'python3 -m uv' does not work: installing a private copy in $(BOOTSTRAP)/"
 	@python3 -m venv --clear $(BOOTSTRAP) >/dev/null 2>&1 || { rm -rf $(BOOTSTRAP); \
 	  echo "make: cannot bootstrap uv: 'python3 -m venv' failed; install the venv module (apt-get install python3-venv) or install uv itself (https://docs.astral.sh/uv/getting-started/installation/)" >&2; exit 1; }
 	$(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check uv
