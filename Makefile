@@ -1,19 +1,30 @@
-# Two commands do all the set-up on a fresh machine that has only Python and pip:
+# Two commands do all the set-up on a fresh machine that has only Python 3.11+:
 #   make demo   installs what is missing (uv included), then runs the main job: `lab compare`
 #   make test   installs what is missing, then runs the whole test suite (notebooks included)
 
-# uv if it is on PATH, else the copy pip installs (`python3 -m uv` needs no PATH change).
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv: the one on PATH, else `python3 -m uv`, else a private copy in $(BOOTSTRAP) (made with
+# `python3 -m venv` + pip, so an externally managed system Python, PEP 668, is never touched).
+BOOTSTRAP := .uv-bootstrap
+UV := $(shell command -v uv 2>/dev/null || { python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv"; } || echo "$(BOOTSTRAP)/bin/uv")
 RUN := $(UV) run --locked
 export COLUMNS ?= 100
+# JupyterLab refuses to run as root (containers) unless told.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: demo test serve lint bench notebooks install uv
 
-uv:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+uv: $(filter $(BOOTSTRAP)/bin/uv,$(UV))
 
+$(BOOTSTRAP)/bin/uv:
+	@echo "uv is not on PATH and 'python3 -m uv' does not work: installing a private copy in $(BOOTSTRAP)/"
+	@python3 -m venv --clear $(BOOTSTRAP) >/dev/null 2>&1 || { rm -rf $(BOOTSTRAP); \
+	  echo "make: cannot bootstrap uv: 'python3 -m venv' failed; install the venv module (apt-get install python3-venv) or install uv itself (https://docs.astral.sh/uv/getting-started/installation/)" >&2; exit 1; }
+	$(BOOTSTRAP)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+# --compile-bytecode writes the .pyc files at install: PYTHONDONTWRITEBYTECODE=1 would otherwise make every
+# start recompile. (Only here: exported as UV_COMPILE_BYTECODE, each `uv run` would re-check all 5,000 files.)
 install: uv
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 
 demo: install
 	$(RUN) lab compare
@@ -33,4 +44,4 @@ bench: install
 	$(RUN) python -m bench
 
 notebooks: install
-	$(RUN) --with jupyterlab jupyter lab notebooks/
+	$(RUN) --with jupyterlab jupyter lab notebooks/ $(ALLOW_ROOT)
