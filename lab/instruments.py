@@ -16,10 +16,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Protocol
 
 import anyio.to_thread
 
-from lab.protocol import GaugeReading, RequestRecord, ServerStats
+from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats, UnawaitedCoroutine
 
 __all__ = [
     "HEARTBEAT_INTERVAL_S",
@@ -32,6 +34,9 @@ __all__ = [
 
 HEARTBEAT_INTERVAL_S = 0.010
 MAX_RECORDS = 10_000
+MAX_UNAWAITED_SITES = 20
+MAX_PATHS = 50  # path params make paths many: the counts stay bounded
+OTHER_PATHS = "(other paths)"
 
 
 class PeakGauge:
@@ -68,11 +73,24 @@ class PeakGauge:
             self.leave()
 
 
+class BlockingFinder(Protocol):
+    """What the instruments need of the watchdog that names the lines blocking the loop."""
+
+    @property
+    def samples(self) -> int: ...
+
+    def sites(self, limit: int = 10) -> list[BlockingSite]: ...
+
+    def reset(self) -> None: ...
+
+
 class Instruments:
     """Everything one server process measures about itself; `snapshot()` is its `/lab/stats`."""
 
     def __init__(self) -> None:
-        self.in_flight = PeakGauge()  # requests inside the app (includes waiting for a thread)
+        self.in_flight = PeakGauge()  # requests inside the app (includes waiting for a body or a thread)
+        self.in_handler = PeakGauge()  # requests whose endpoint or dependency function is running
+        self.handler_paths: dict[str, PeakGauge] = {}  # the same, per request path (bounded)
         self.gauges: dict[str, PeakGauge] = {}  # named overlaps, e.g. a fake downstream's requests
         self._lock = threading.Lock()
         self.counters: dict[str, int] = {}
@@ -80,8 +98,12 @@ class Instruments:
         self.lag_max_s = 0.0
         self.lag_last_s = 0.0
         self.heartbeats = 0
+        self.last_beat = time.perf_counter()  # when the heartbeat last woke up (read by the watchdog)
         self.tokens_total = 0
         self.tokens_peak = 0
+        self.token_waiters_peak = 0
+        self.unawaited: dict[tuple[str, int, str], UnawaitedCoroutine] = {}  # (file, line, name) -> how often
+        self.watchdog: BlockingFinder | None = None  # set while the server's watchdog runs (lab.server.watchdog)
         self.since = time.perf_counter()
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -94,19 +116,41 @@ class Instruments:
         with self._lock:
             return self.gauges.setdefault(name, PeakGauge())
 
+    def handler_gauge(self, path: str) -> PeakGauge:
+        """The in-handler gauge of one path; past MAX_PATHS paths, one shared gauge for the rest."""
+        with self._lock:
+            gauge = self.handler_paths.get(path)
+            if gauge is None:
+                key = path if len(self.handler_paths) < MAX_PATHS else OTHER_PATHS
+                gauge = self.handler_paths.setdefault(key, PeakGauge())
+            return gauge
+
     def record(self, record: RequestRecord) -> None:
         self.records.append(record)
 
+    def note_unawaited(self, coroutine: UnawaitedCoroutine) -> None:
+        """A coroutine was dropped without being awaited (see lab.server.unawaited)."""
+        key = (coroutine.file, coroutine.line, coroutine.name)
+        with self._lock:
+            seen = self.unawaited.get(key)
+            if seen is not None:
+                coroutine = replace(seen, count=seen.count + coroutine.count)
+            elif len(self.unawaited) >= MAX_UNAWAITED_SITES:
+                return
+            self.unawaited[key] = coroutine
+
     def note_lag(self, lag_s: float) -> None:
+        self.last_beat = time.perf_counter()
         self.heartbeats += 1
         self.lag_last_s = lag_s
         self.lag_max_s = max(self.lag_max_s, lag_s)
 
     def note_tokens(self) -> None:
         """Read AnyIO's default thread limiter: must be called on the event-loop thread."""
-        limiter = anyio.to_thread.current_default_thread_limiter()
-        self.tokens_total = int(limiter.total_tokens)
-        self.tokens_peak = max(self.tokens_peak, int(limiter.borrowed_tokens))
+        statistics = anyio.to_thread.current_default_thread_limiter().statistics()
+        self.tokens_total = int(statistics.total_tokens)
+        self.tokens_peak = max(self.tokens_peak, int(statistics.borrowed_tokens))
+        self.token_waiters_peak = max(self.token_waiters_peak, statistics.tasks_waiting)
 
     def reset(self) -> None:
         """Start a new measurement window; the gauges keep what is running now.
@@ -115,17 +159,27 @@ class Instruments:
         must still show as one load), so compare two snapshots to count what one burst did.
         """
         self.in_flight.reset()
+        self.in_handler.reset()
+        for gauge in list(self.handler_paths.values()):
+            gauge.reset()
         for gauge in list(self.gauges.values()):
             gauge.reset()
         self.records.clear()
         self.lag_max_s = 0.0
         self.tokens_peak = 0
+        self.token_waiters_peak = 0
+        with self._lock:
+            self.unawaited.clear()
+        if self.watchdog is not None:
+            self.watchdog.reset()
         self.since = time.perf_counter()
 
     def snapshot(self) -> ServerStats:
         """What `GET /lab/stats` serves (as `ServerStats.to_json()`)."""
         with self._lock:
             counters = dict(self.counters)
+            unawaited = tuple(self.unawaited.values())
+        watchdog = self.watchdog
         return ServerStats(
             since=self.since,
             in_flight=self.in_flight.current,
@@ -138,6 +192,12 @@ class Instruments:
             counters=counters,
             gauges={name: GaugeReading(g.current, g.peak) for name, g in list(self.gauges.items())},
             requests=tuple(self.records),
+            peak_in_handler=self.in_handler.peak,
+            handler_peaks={path: g.peak for path, g in list(self.handler_paths.items()) if g.peak},
+            peak_token_waiters=self.token_waiters_peak,
+            blocking=tuple(watchdog.sites()) if watchdog else (),
+            blocking_samples=watchdog.samples if watchdog else 0,
+            unawaited=unawaited,
         )
 
 

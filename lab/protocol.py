@@ -19,15 +19,18 @@ from typing import Any
 from lab.errors import ProtocolError
 
 __all__ = [
+    "HANDLER_HEADER",
     "PID_HEADER",
     "PROCESS_TIME_HEADER",
     "RESET_PATH",
     "START_HEADER",
     "STATS_PATH",
+    "BlockingSite",
     "GaugeReading",
     "RequestRecord",
     "ServerStats",
     "ServerTimes",
+    "UnawaitedCoroutine",
 ]
 
 STATS_PATH = "/lab/stats"
@@ -35,22 +38,29 @@ RESET_PATH = "/lab/stats/reset"
 PROCESS_TIME_HEADER = "x-process-time"  # seconds from arriving to the first byte of the answer
 START_HEADER = "x-lab-start"  # perf_counter when the request arrived
 PID_HEADER = "x-lab-pid"  # which worker process answered
+HANDLER_HEADER = "x-lab-handler"  # "start,end" perf_counter of the handler functions, when any ran
 
 
 @dataclass(frozen=True)
 class ServerTimes:
-    """One response's `X-Lab-*` stamps."""
+    """One response's `X-Lab-*` stamps: when it arrived, how long until its answer started, which
+    process answered, and when its handler ran (None when no handler function ran)."""
 
     start: float
     elapsed_s: float
     pid: int
+    handler_start: float | None = None
+    handler_end: float | None = None
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        return [
+        stamps = [
             (PROCESS_TIME_HEADER.encode(), f"{self.elapsed_s:.6f}".encode()),
             (START_HEADER.encode(), f"{self.start:.6f}".encode()),
             (PID_HEADER.encode(), str(self.pid).encode()),
         ]
+        if self.handler_start is not None and self.handler_end is not None:
+            stamps.append((HANDLER_HEADER.encode(), f"{self.handler_start:.6f},{self.handler_end:.6f}".encode()))
+        return stamps
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> ServerTimes | None:
@@ -59,7 +69,16 @@ class ServerTimes:
             times = cls(float(headers[START_HEADER]), float(headers[PROCESS_TIME_HEADER]), int(headers[PID_HEADER]))
         except (KeyError, ValueError):
             return None
-        return times if math.isfinite(times.start) and math.isfinite(times.elapsed_s) else None
+        if not (math.isfinite(times.start) and math.isfinite(times.elapsed_s)):
+            return None
+        handler = headers.get(HANDLER_HEADER, "")
+        try:
+            begun, ended = (float(part) for part in handler.split(","))
+        except ValueError:
+            return times  # no handler ran (a 404, a 422), or an older server
+        if math.isfinite(begun) and math.isfinite(ended) and times.start <= begun <= ended:
+            return replace(times, handler_start=begun, handler_end=ended)
+        return times
 
 
 @dataclass(frozen=True)
@@ -70,13 +89,113 @@ class GaugeReading:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request as the server saw it, from arriving to its last byte sent."""
+    """One request as the server saw it, from arriving to its last byte sent.
+
+    `handler_start`/`handler_end`: when its endpoint (or first dependency) began running and when
+    the last of them returned; None if no handler ran (a 404, a 422 before the endpoint). Before
+    `handler_start` the request was queued: waiting for its body, for a thread token, for the loop.
+    """
 
     method: str
     path: str
     status: int
     start: float
     end: float
+    handler_start: float | None = None
+    handler_end: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "start": self.start,
+            "end": self.end,
+            "handler_start": self.handler_start,
+            "handler_end": self.handler_end,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RequestRecord:
+        handler_start, handler_end = data.get("handler_start"), data.get("handler_end")
+        return cls(
+            str(data["method"]),
+            str(data["path"]),
+            int(data["status"]),
+            float(data["start"]),
+            float(data["end"]),
+            None if handler_start is None else float(handler_start),
+            None if handler_end is None else float(handler_end),
+        )
+
+
+@dataclass(frozen=True)
+class BlockingSite:
+    """One line that kept the event loop from running, found at run time by the server's watchdog."""
+
+    file: str  # as the code object names it (`co_filename`); "" for the event loop itself
+    line: int
+    function: str
+    code: str  # the stripped source line
+    call: str  # the library call the line was in, e.g. `time.sleep(...)`, `lab.workloads.remote_model_call`
+    stalled_s: float
+    share: float  # of the window's total stalled time, 0..1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "function": self.function,
+            "code": self.code,
+            "call": self.call,
+            "stalled_s": round(self.stalled_s, 6),
+            "share": round(self.share, 4),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BlockingSite:
+        return cls(
+            file=str(data["file"]),
+            line=int(data["line"]),
+            function=str(data["function"]),
+            code=str(data["code"]),
+            call=str(data["call"]),
+            stalled_s=float(data["stalled_s"]),
+            share=float(data["share"]),
+        )
+
+
+@dataclass(frozen=True)
+class UnawaitedCoroutine:
+    """A coroutine created and never awaited (`asyncio.sleep(1)` without `await`): where, and how often."""
+
+    name: str  # the coroutine function's name, e.g. "sleep"
+    file: str
+    line: int
+    function: str  # the function that created it
+    code: str  # the stripped source line
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.file,
+            "line": self.line,
+            "function": self.function,
+            "code": self.code,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UnawaitedCoroutine:
+        return cls(
+            str(data["name"]),
+            str(data["file"]),
+            int(data["line"]),
+            str(data["function"]),
+            str(data["code"]),
+            int(data["count"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -84,8 +203,13 @@ class ServerStats:
     """`GET /lab/stats`: what one server process measured about itself since `since` (its last reset).
 
     `peak_in_flight` counts requests inside the app (waiting for a body or a thread token included);
-    counters count since the process started (compare two snapshots to count what one burst did).
-    `workers` is how many worker processes' snapshots were merged into this one.
+    `peak_in_handler` only those whose endpoint or dependency function was running (on the loop or in
+    a worker thread); `peak_token_waiters` the most requests waiting for a thread-pool token at once.
+    Counters count since the process started (compare two snapshots to count what one burst did).
+    `blocking` names the lines that held the event loop, most stalled first (`blocking_samples`:
+    how many stack samples that took; none while the loop stayed healthy); `unawaited` the
+    coroutines created and never awaited. `workers` is how many
+    worker processes' snapshots were merged into this one.
     """
 
     since: float
@@ -99,6 +223,12 @@ class ServerStats:
     counters: dict[str, int] = field(default_factory=dict)
     gauges: dict[str, GaugeReading] = field(default_factory=dict)
     requests: tuple[RequestRecord, ...] = ()
+    peak_in_handler: int = 0
+    handler_peaks: dict[str, int] = field(default_factory=dict)  # path -> most of its requests in a handler
+    peak_token_waiters: int = 0
+    blocking: tuple[BlockingSite, ...] = ()
+    blocking_samples: int = 0
+    unawaited: tuple[UnawaitedCoroutine, ...] = ()
     workers: int = 1
 
     def to_json(self, *, with_requests: bool = True) -> dict[str, Any]:
@@ -113,13 +243,16 @@ class ServerStats:
             "thread_tokens_peak": self.thread_tokens_peak,
             "counters": dict(self.counters),
             "gauges": {name: {"current": g.current, "peak": g.peak} for name, g in self.gauges.items()},
+            "peak_in_handler": self.peak_in_handler,
+            "handler_peaks": dict(self.handler_peaks),
+            "peak_token_waiters": self.peak_token_waiters,
+            "blocking": [site.to_json() for site in self.blocking],
+            "blocking_samples": self.blocking_samples,
+            "unawaited": [coroutine.to_json() for coroutine in self.unawaited],
             "workers": self.workers,
         }
         if with_requests:
-            data["requests"] = [
-                {"method": r.method, "path": r.path, "status": r.status, "start": r.start, "end": r.end}
-                for r in self.requests
-            ]
+            data["requests"] = [r.to_json() for r in self.requests]
         return data
 
     @classmethod
@@ -141,12 +274,13 @@ class ServerStats:
                 gauges={
                     str(k): GaugeReading(int(v["current"]), int(v["peak"])) for k, v in _table(data, "gauges").items()
                 },
-                requests=tuple(
-                    RequestRecord(
-                        str(r["method"]), str(r["path"]), int(r["status"]), float(r["start"]), float(r["end"])
-                    )
-                    for r in data.get("requests", ())
-                ),
+                requests=tuple(RequestRecord.from_json(r) for r in data.get("requests", ())),
+                peak_in_handler=int(data.get("peak_in_handler", 0)),
+                handler_peaks={str(k): int(v) for k, v in _table(data, "handler_peaks").items()},
+                peak_token_waiters=int(data.get("peak_token_waiters", 0)),
+                blocking=tuple(BlockingSite.from_json(site) for site in data.get("blocking", ())),
+                blocking_samples=int(data.get("blocking_samples", 0)),
+                unawaited=tuple(UnawaitedCoroutine.from_json(c) for c in data.get("unawaited", ())),
                 workers=int(data.get("workers", 1)),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -172,6 +306,12 @@ class ServerStats:
         return replace(
             chosen[0],
             peak_in_flight=max(s.peak_in_flight for s in chosen),
+            peak_in_handler=max(s.peak_in_handler for s in chosen),
+            handler_peaks=_max_each(s.handler_peaks for s in chosen),
+            peak_token_waiters=max(s.peak_token_waiters for s in chosen),
+            blocking=_merge_sites(s.blocking for s in chosen),
+            blocking_samples=sum(s.blocking_samples for s in chosen),
+            unawaited=tuple(c for s in chosen for c in s.unawaited),
             loop_lag_max_s=max(s.loop_lag_max_s for s in chosen),
             thread_tokens_total=max(s.thread_tokens_total for s in chosen),
             thread_tokens_peak=max(s.thread_tokens_peak for s in chosen),
@@ -180,6 +320,29 @@ class ServerStats:
             requests=tuple(r for s in chosen for r in s.requests),
             workers=sum(s.workers for s in chosen),
         )
+
+
+def _max_each(tables: Iterable[dict[str, int]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for table in tables:
+        for key, value in table.items():
+            merged[key] = max(value, merged.get(key, 0))
+    return merged
+
+
+def _merge_sites(per_worker: Iterable[tuple[BlockingSite, ...]]) -> tuple[BlockingSite, ...]:
+    """The workers' blocking sites as one list: the same line's time added up, shares of the total."""
+    stalled: dict[tuple[str, int, str, str], tuple[BlockingSite, float]] = {}
+    for sites in per_worker:
+        for site in sites:
+            key = (site.file, site.line, site.function, site.call)
+            seen = stalled.get(key)
+            stalled[key] = (site, site.stalled_s + (seen[1] if seen else 0.0))
+    total = sum(seconds for _, seconds in stalled.values())
+    merged = [
+        replace(site, stalled_s=seconds, share=seconds / total if total else 0.0) for site, seconds in stalled.values()
+    ]
+    return tuple(sorted(merged, key=lambda site: site.stalled_s, reverse=True))
 
 
 def _number(data: Mapping[str, Any], key: str) -> float:

@@ -24,6 +24,7 @@ __all__ = [
     "BATCH_GAUGE",
     "BLOCKING_CALLS",
     "JOB_GAUGE",
+    "SDK_CALLS",
     "SDK_GAUGE",
     "BatchModel",
     "NotThreadSafeError",
@@ -42,6 +43,7 @@ BLOCKING_CALLS = frozenset(
 
 # Gauge and counter names, shared by the exercises, `exercises/info.toml` and the tests.
 SDK_GAUGE = "sdk_in_flight"
+SDK_CALLS = "sdk_calls"  # completed calls: proof that the work was done, not skipped
 AUDIT_GAUGE = "audit_in_flight"
 BATCH_GAUGE = "batch_model_in_flight"
 JOB_GAUGE = "jobs_in_flight"
@@ -54,12 +56,14 @@ def remote_model_call(seconds: float) -> None:
     """
     with INSTRUMENTS.gauge(SDK_GAUGE).track():
         time.sleep(seconds)
+    INSTRUMENTS.count(SDK_CALLS)
 
 
 async def remote_model_call_async(seconds: float) -> None:
     """The same call through the SDK's asyncio client: waits without holding a thread."""
     with INSTRUMENTS.gauge(SDK_GAUGE).track():
         await asyncio.sleep(seconds)
+    INSTRUMENTS.count(SDK_CALLS)
 
 
 def lookup_customer_tier(customer_id: str, seconds: float = 0.2) -> str:

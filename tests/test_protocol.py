@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import ProtocolError
-from lab.protocol import GaugeReading, RequestRecord, ServerStats, ServerTimes
+from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats, ServerTimes, UnawaitedCoroutine
 
 
 def stats(**overrides: object) -> ServerStats:
     fields: dict[str, object] = {
         "since": 12.5,
-        "in_flight": 0,
+        "in_flight": 2,
         "peak_in_flight": 10,
         "loop_lag_max_s": 0.0123456789,
         "loop_lag_last_s": 0.001,
@@ -20,13 +20,26 @@ def stats(**overrides: object) -> ServerStats:
         "thread_tokens_peak": 7,
         "counters": {"model_loads": 1},
         "gauges": {"sdk_in_flight": GaugeReading(0, 5)},
-        "requests": (RequestRecord("GET", "/sleep/async", 200, 13.0, 13.1),),
+        "requests": (
+            RequestRecord("GET", "/sleep/async", 200, 13.0, 13.1, 13.01, 13.09),
+            RequestRecord("GET", "/nowhere", 404, 13.2, 13.3),
+        ),
+        "peak_in_handler": 3,
+        "handler_peaks": {"/sleep/async": 3},
+        "peak_token_waiters": 60,
+        "blocking": (BlockingSite("/app.py", 12, "predict", "time.sleep(1)", "time.sleep(...)", 0.9, 0.9),),
+        "blocking_samples": 300,
+        "unawaited": (UnawaitedCoroutine("sleep", "/app.py", 30, "predict", "asyncio.sleep(0.2)", 20),),
+        "workers": 2,
     }
     return ServerStats(**{**fields, **overrides})  # type: ignore[arg-type]
 
 
 def test_json_round_trip_keeps_every_field() -> None:
     original = stats()
+    # Every field is set to something other than its default, so a field the reader forgets shows here.
+    defaults = ServerStats(0.0, 0, 0, 0.0, 0.0, 0, 0, 0)
+    assert [f for f in original.__dict__ if getattr(original, f) == getattr(defaults, f)] == []
     again = ServerStats.from_json(original.to_json())
     assert again == ServerStats(**{**original.__dict__, "loop_lag_max_s": 0.012346})
 
@@ -45,6 +58,12 @@ def test_json_names_are_the_documented_ones() -> None:
         "counters",
         "gauges",
         "requests",
+        "peak_in_handler",
+        "handler_peaks",
+        "peak_token_waiters",
+        "blocking",
+        "blocking_samples",
+        "unawaited",
         "workers",
     }
     assert data["gauges"] == {"sdk_in_flight": {"current": 0, "peak": 5}}
@@ -68,20 +87,32 @@ def test_anything_else_is_one_protocol_error(data: object, words: str) -> None:
 
 
 def test_merging_workers_takes_the_worst_and_sums_the_counters() -> None:
-    a = stats(peak_in_flight=3, loop_lag_max_s=0.5, counters={"calls": 2}, gauges={"g": GaugeReading(1, 2)})
-    b = stats(since=13.0, peak_in_flight=5, loop_lag_max_s=0.1, counters={"calls": 3, "loads": 1}, gauges={})
+    a = stats(peak_in_flight=3, loop_lag_max_s=0.5, counters={"calls": 2}, gauges={"g": GaugeReading(1, 2)}, workers=1)
+    b = stats(since=13.0, peak_in_flight=5, loop_lag_max_s=0.1, counters={"calls": 3, "loads": 1}, gauges={}, workers=1)
     merged = ServerStats.merge([a, b])
     assert (merged.peak_in_flight, merged.loop_lag_max_s) == (5, 0.5)
     assert merged.counters == {"calls": 5, "loads": 1}
     assert merged.gauges == {"g": GaugeReading(0, 2)}
-    assert merged.workers == 2 and len(merged.requests) == 2
+    assert merged.workers == 2 and len(merged.requests) == 4
+    # The same line blocked in both workers: its time adds up, and it is the whole of the blocking.
+    assert [(site.line, site.stalled_s, site.share) for site in merged.blocking] == [(12, 1.8, 1.0)]
+    assert merged.blocking_samples == 600
     assert ServerStats.merge([a]) is a
 
 
-def test_server_times_travel_as_headers() -> None:
-    times = ServerTimes(start=1234.5, elapsed_s=0.25, pid=4321)
+@pytest.mark.parametrize(
+    "times",
+    [ServerTimes(1234.5, 0.25, 4321), ServerTimes(1234.5, 0.25, 4321, handler_start=1234.6, handler_end=1234.7)],
+)
+def test_server_times_travel_as_headers(times: ServerTimes) -> None:
     headers = {k.decode(): v.decode() for k, v in times.headers()}
     assert ServerTimes.from_headers(headers) == times
+
+
+def test_a_handler_stamp_outside_the_request_is_ignored() -> None:
+    headers = {k.decode(): v.decode() for k, v in ServerTimes(10.0, 0.5, 1).headers()}
+    assert ServerTimes.from_headers({**headers, "x-lab-handler": "9.0,9.5"}) == ServerTimes(10.0, 0.5, 1)
+    assert ServerTimes.from_headers({**headers, "x-lab-handler": "garbage"}) == ServerTimes(10.0, 0.5, 1)
 
 
 @pytest.mark.parametrize(

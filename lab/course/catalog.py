@@ -54,12 +54,16 @@ class Expect:
     max_loop_lag_ms: float | None = None
     min_overlap: float | None = None
     max_wall_ratio: float | None = None
+    # Skipped work looks like a perfect fix: a handler far quicker than the solution's skipped its work.
+    min_work_ratio: float | None = 0.5
     max_probe_ms: float | None = None
+    max_p50_ms: float | None = None  # the median response: for lessons where a response must not wait
     counters_equal: dict[str, int] = field(default_factory=dict)
     counters_max: dict[str, int] = field(default_factory=dict)
     counters_min: dict[str, int] = field(default_factory=dict)
     gauge_peak_max: dict[str, int] = field(default_factory=dict)
     gauge_peak_min: dict[str, int] = field(default_factory=dict)
+    work_counters: tuple[str, ...] = ()  # completed-work counters that must reach the solution's count
     max_tokens_peak: int | None = None
     min_pids: int | None = None
     same_response: bool = True
@@ -237,8 +241,8 @@ def _parse_burst(table: dict[str, Any], where: str) -> BurstSpec:
 def _parse_expect(table: dict[str, Any], where: str) -> Expect:
     _check_keys(table, _EXPECT_KEYS, where)
     numbers: dict[str, Any] = {}
-    for key in ("max_loop_lag_ms", "min_overlap", "max_wall_ratio", "max_probe_ms"):
-        value = _get(table, key, (int, float), where, default=None)
+    for key in ("max_loop_lag_ms", "min_overlap", "max_wall_ratio", "min_work_ratio", "max_probe_ms", "max_p50_ms"):
+        value = _get(table, key, (int, float), where, default=getattr(Expect, key))
         if value is not None and value <= 0:
             raise CatalogError(f"{where}.{key}: must be more than 0, got {value}")
         numbers[key] = None if value is None else float(value)
@@ -249,8 +253,10 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
             raise CatalogError(f"{where}.{key}: values must be whole numbers, got {value}")
         counts[key] = value
     ignore_keys = _get(table, "ignore_keys", list, where, default=[])
-    if not all(isinstance(k, str) for k in ignore_keys):
-        raise CatalogError(f"{where}.ignore_keys: must be a list of strings")
+    work_counters = _get(table, "work_counters", list, where, default=[])
+    for key, names in (("ignore_keys", ignore_keys), ("work_counters", work_counters)):
+        if not all(isinstance(k, str) for k in names):
+            raise CatalogError(f"{where}.{key}: must be a list of strings")
     return Expect(
         **numbers,
         **counts,
@@ -258,6 +264,7 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
         min_pids=_positive(table, "min_pids", where, default=None, maximum=64),
         same_response=_get(table, "same_response", bool, where, default=True),
         ignore_keys=tuple(ignore_keys),
+        work_counters=tuple(work_counters),
         all_ok=_get(table, "all_ok", bool, where, default=True),
     )
 

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from lab.client import httpx
 from lab.course.catalog import BurstSpec, Exercise
@@ -36,7 +37,7 @@ from lab.errors import CheckError
 from lab.launch.process import ServerProcess
 from lab.load.fire import fire, run
 from lab.load.measure import Sample, Summary, summarize
-from lab.load.stats import every_worker, open_connections, read_workers
+from lab.load.stats import every_worker, open_connections, read_workers, settle
 from lab.protocol import RESET_PATH, ServerStats
 
 STARTUP_TIMEOUT_S = 20.0  # a learner's module that sleeps at import time must not hold the check forever
@@ -46,6 +47,7 @@ MAX_TIMEOUT_S = 20.0  # ...and at most this, whatever the solution took
 SOLUTION_PROBE_DELAY_S = 0.05
 MAX_SUSTAINED_REQUESTS = 5_000
 MAX_DISTINCT_BODIES = 20
+SETTLE_S = 3.0  # at most this long for background work (counted in gauges) to finish after the burst
 
 
 def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint: bool = True) -> CheckResult:
@@ -162,15 +164,17 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         deadline_s = timeout_s * math.ceil(spec.requests / at_once) + spec.sustained_s + 1
         deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
         await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
-        stats = await read_workers(server.url, spec.workers, window_start)
         threads_after = group_threads(server.pid) if server.pid is not None else 0
+        if exercise.expect.work_counters:  # work that runs after its response (background tasks) must finish
+            await settle(server.url, spec.workers, SETTLE_S)
+        stats = await read_workers(server.url, spec.workers, window_start)
     samples = sorted(firing.samples, key=lambda s: s.index)
     summary = summarize(samples)
     return Run(
         Path(server.target),
         samples,
         summary,
-        _measurement(spec, summary, stats, firing),
+        _measurement(spec, summary, stats, firing, Path(server.target)),
         stats,
         timeout_s,
         threads_before,
@@ -232,7 +236,14 @@ def _keep_body(bodies: Counter[str], response: httpx.Response, ignore_keys: tupl
         bodies[text] += 1
 
 
-def _measurement(spec: BurstSpec, summary: Summary, stats: ServerStats | None, firing: _Firing) -> Measurement:
+def _measurement(
+    spec: BurstSpec, summary: Summary, stats: ServerStats | None, firing: _Firing, file: Path
+) -> Measurement:
+    handled = [
+        s.handler_end_s - s.handler_start_s
+        for s in firing.samples
+        if s.ok and s.handler_start_s is not None and s.handler_end_s is not None
+    ]
     wall_s = summary.wall_s
     if spec.sustained_s > 0:  # a fixed duration: compare the time per answered request instead
         wall_s = summary.wall_s / summary.ok if summary.ok else math.inf
@@ -245,15 +256,29 @@ def _measurement(spec: BurstSpec, summary: Summary, stats: ServerStats | None, f
         "status_counts": summary.status_counts,
         "errors": summary.errors,
         "bodies": dict(firing.bodies),
+        "p50_s": summary.latency.p50 if summary.latency else None,
+        "min_handler_s": min(handled) if handled else None,
     }
     if stats is None:
         return Measurement(**common, has_stats=False)
     return Measurement(
         **common,
         peak_in_flight=stats.peak_in_flight,
+        peak_in_handler=stats.handler_peaks.get(urlsplit(spec.path).path, 0),
         loop_lag_max_s=stats.loop_lag_max_s,
         tokens_peak=stats.thread_tokens_peak,
         tokens_total=stats.thread_tokens_total,
         counters=dict(stats.counters),
         gauge_peaks={name: gauge.peak for name, gauge in stats.gauges.items()},
+        # In the learner's own files: a coroutine dropped inside a library is not theirs to fix.
+        unawaited=tuple(c for c in stats.unawaited if _in_folder(c.file, file.resolve().parent)),
+        # The learner's own lines (their file, or a helper beside it), and the loop itself (the GIL convoy).
+        blocking=tuple(b for b in stats.blocking if not b.file or _in_folder(b.file, file.resolve().parent)),
     )
+
+
+def _in_folder(reported: str, folder: Path) -> bool:
+    try:
+        return Path(reported).resolve().is_relative_to(folder)
+    except OSError:
+        return False

@@ -14,6 +14,7 @@ from typing import Any
 
 from lab.course.catalog import BurstSpec, Expect
 from lab.durations import duration
+from lab.protocol import BlockingSite, UnawaitedCoroutine
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Measurement:
     ok: int  # answered 2xx
     wall_s: float  # the burst's wall time; in sustained mode, seconds per answered request
     peak_in_flight: int = 0
+    peak_in_handler: int = 0  # of the burst's own path: its endpoint or a dependency running
     loop_lag_max_s: float = 0.0
     tokens_peak: int = 0
     tokens_total: int = 0
@@ -35,6 +37,10 @@ class Measurement:
     errors: dict[str, int] = field(default_factory=dict)  # "ReadTimeout": 3 ...
     bodies: dict[str, int] = field(default_factory=dict)  # canonical JSON of each distinct 2xx body -> count
     has_stats: bool = True  # False when the server could not report its own readings
+    p50_s: float | None = None  # the median response time
+    min_handler_s: float | None = None  # the quickest request's time in its handler (the server's stamps)
+    unawaited: tuple[UnawaitedCoroutine, ...] = ()  # coroutines never awaited, in the learner's own files
+    blocking: tuple[BlockingSite, ...] = ()  # what held the event loop: the learner's lines, or the loop itself
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,9 @@ def canonical(body: Any, ignore_keys: tuple[str, ...] = ()) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
+MEANINGFUL_WORK_S = 0.02  # below this a handler does no work worth bounding (noise is of that order)
+
+
 def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement) -> Grade:
     """Judge the learner's measurement against the expectation and the solution's measurement."""
     checks: list[Check] = []
@@ -72,14 +81,23 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
         checks.append(_all_ok(learner))
     if expect.max_loop_lag_ms is not None and learner.has_stats:
         checks.append(_loop_lag(learner, expect.max_loop_lag_ms))
-    if expect.min_overlap is not None and learner.has_stats:
+    work = _work_time(learner, solution, expect.min_work_ratio) if expect.min_work_ratio is not None else None
+    if expect.min_overlap is not None and learner.has_stats and (work is None or work.passed):
+        # (Handlers that skip their work return at once: nothing could overlap, and `work` says why.)
         checks.append(_overlap(learner, expect.min_overlap, burst))
     if expect.max_wall_ratio is not None:
         checks.append(_wall_ratio(learner, solution, expect.max_wall_ratio, burst))
+    if work is not None:
+        checks.append(work)
+    if learner.unawaited:
+        checks.append(_unawaited(learner.unawaited))
     if expect.max_probe_ms is not None and burst.probe is not None:
         checks.append(_probe(learner, expect.max_probe_ms, burst.probe))
+    if expect.max_p50_ms is not None:
+        checks.append(_median(learner, expect.max_p50_ms))
     if learner.has_stats:
         checks += _counters(learner, expect)
+        checks += _work_done(learner, solution, expect.work_counters)
         checks += _gauges(learner, expect)
         if expect.max_tokens_peak is not None:
             checks.append(_tokens(learner, expect.max_tokens_peak))
@@ -114,27 +132,111 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
     lag_ms = m.loop_lag_max_s * 1000
     if lag_ms <= max_ms:
         return Check("loop_lag", True, f"the event loop stayed free (longest stall {lag_ms:.0f} ms)")
-    return Check(
-        "loop_lag",
-        False,
-        f"the event loop was blocked for {lag_ms:.0f} ms: while it is blocked no other request, /health "
-        "included, can even start (something in an `async def` does not await)",
+    blocked = (
+        f"the event loop was blocked for {lag_ms:.0f} ms: while it is blocked no other request, /health included, "
+    )
+    site = m.blocking[0] if m.blocking else None
+    if site is None:
+        return Check("loop_lag", False, blocked + "can even start (something in an `async def` does not await)")
+    if not site.file:  # the loop thread was running no line of the learner's: it was waiting for the GIL
+        return Check(
+            "loop_lag",
+            False,
+            blocked + "can start, and no line of yours was running on it: it was waiting for the GIL behind busy "
+            "threads (pure-Python work in `def` routes or threads; CPU work like this needs processes)",
+        )
+    return Check("loop_lag", False, blocked + f"can start: {runtime_line(site)}")
+
+
+def runtime_line(site: BlockingSite) -> str:
+    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`."""
+    return (
+        f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` held the event loop {duration(site.stalled_s)} "
+        f"({site.share:.0%} of the stalls), in {site.function}()"
     )
 
 
 def _overlap(m: Measurement, fraction: float, burst: BurstSpec) -> Check:
     wanted = max(1, math.ceil(fraction * burst.at_once))
-    if m.peak_in_flight >= wanted:
-        return Check("overlap", True, f"{m.peak_in_flight} requests were handled at the same time")
-    if m.peak_in_flight <= 1:
+    # In a handler: its endpoint or a dependency was running (a server without that count: inside the app).
+    peak = m.peak_in_handler or m.peak_in_flight
+    if peak >= wanted:
+        return Check("overlap", True, f"{peak} of the {burst.at_once} requests were in their handlers at the same time")
+    if peak <= 1:
         detail = "they ran one after another: each request waited for the one before"
     else:
         detail = "the rest queued (for a thread, a lock or a slot)"
     return Check(
         "overlap",
         False,
-        f"at most {m.peak_in_flight} of {burst.at_once} requests were in the handlers at once (wanted {wanted}): "
-        + detail,
+        f"at most {peak} of {burst.at_once} requests were in their handlers at once (wanted {wanted}): " + detail,
+    )
+
+
+def _work_time(learner: Measurement, solution: Measurement, min_ratio: float) -> Check | None:
+    """A lower bound, from the servers' own stamps: each request's handler must take the time its work takes.
+
+    The solution's quickest request did the work without waiting for anything, so its time in the
+    handler is what the work costs. A learner's handler that returns far sooner (an unawaited wait,
+    a deleted call, a thread nobody waits for) skipped it. Server-side times only grow on a busy
+    machine, so a busy machine cannot make skipped work look done. Not judged where the solution's
+    handlers themselves take no time (its work runs after the response).
+    """
+    owed, spent = solution.min_handler_s, learner.min_handler_s
+    if owed is None or owed < MEANINGFUL_WORK_S or spent is None:
+        return None
+    if spent >= min_ratio * owed:
+        return Check("work_time", True, f"every request did its work: at least {duration(spent)} in its handler")
+    return Check(
+        "work_time",
+        False,
+        f"a request spent only {duration(spent)} in its handler, where the solution's quickest took "
+        f"{duration(owed)} doing the same work: was the work skipped (a wait not awaited, a call deleted, or "
+        "handed to a thread nobody waits for)?",
+    )
+
+
+def _unawaited(coroutines: tuple[UnawaitedCoroutine, ...]) -> Check:
+    first = max(coroutines, key=lambda c: c.count)
+    where = f"{first.file.rsplit('/', 1)[-1]}:{first.line} (in {first.function})"
+    return Check(
+        "unawaited",
+        False,
+        f"{where}: `{first.code}` made a coroutine that was never awaited ({first.count} times): "
+        f"`{first.name}(...)` does nothing until it is awaited; write `await {first.code}`",
+    )
+
+
+def _work_done(learner: Measurement, solution: Measurement, names: tuple[str, ...]) -> list[Check]:
+    """Counters of completed work (SDK calls, lookups, writes) must reach the solution's."""
+    checks = []
+    for name in names:
+        done, owed = learner.counters.get(name, 0), solution.counters.get(name, 0)
+        if done >= owed:
+            checks.append(Check(f"work:{name}", True, f"{_label(name)}: {done}, as many as the solution's"))
+        else:
+            checks.append(
+                Check(
+                    f"work:{name}",
+                    False,
+                    f"{_label(name)}: {done} done by the end of the burst, the solution did {owed}: work that was "
+                    "skipped, or started and not waited for, is not a fix",
+                )
+            )
+    return checks
+
+
+def _median(m: Measurement, max_ms: float) -> Check:
+    if m.p50_s is None:
+        return Check("median", False, "no response came back")
+    p50_ms = m.p50_s * 1000
+    if p50_ms <= max_ms:
+        return Check("median", True, f"the median response took {duration(m.p50_s)}: nothing made it wait")
+    return Check(
+        "median",
+        False,
+        f"the median response took {duration(m.p50_s)} (at most {max_ms:.0f} ms expected): the response waited "
+        "for work it does not need (run it after the response, as a background task)",
     )
 
 
@@ -154,11 +256,12 @@ def _probe(m: Measurement, max_ms: float, probe: str) -> Check:
         return Check("probe", False, f"GET {probe}, sent mid-burst, got no answer")
     probe_ms = m.probe_s * 1000
     if probe_ms <= max_ms:
-        return Check("probe", True, f"GET {probe}, sent mid-burst, answered in {probe_ms:.0f} ms")
+        return Check("probe", True, f"GET {probe}, sent mid-burst, answered in {duration(m.probe_s)}")
     return Check(
         "probe",
         False,
-        f"GET {probe}, sent mid-burst, waited {probe_ms:.0f} ms: a health check this slow gets the server restarted",
+        f"GET {probe}, sent mid-burst, waited {duration(m.probe_s)}: "
+        "a health check this slow gets the server restarted",
     )
 
 

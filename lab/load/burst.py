@@ -15,6 +15,7 @@ up on a slow-but-honest server. When the target is a lab server, its own view of
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -167,8 +168,25 @@ async def burst(
     summary = summarize(samples)
     inside = [x.server_time_s for x in samples if x.server_time_s is not None]
     server_max_s = max(inside) if server is not None and len(inside) == len(samples) else None
-    verdict = judge(requests, concurrency, summary.wall_s, single_s, summary.ok, server, server_max_s)
+    latencies = [x.latency_s for x in samples if x.ok]
+    cores = os.cpu_count() if _is_loopback(url) else None  # the server's machine is this one
+    verdict = judge(
+        requests,
+        concurrency,
+        summary.wall_s,
+        single_s,
+        summary.ok,
+        server,
+        server_max_s,
+        latencies=latencies,
+        cores=cores,
+    )
     return BurstResult(url, method, requests, concurrency, samples, summary, verdict, server, single_s)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def run_burst(url: str, **kwargs: Any) -> BurstResult:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from lab.client import httpx
@@ -24,6 +25,24 @@ __all__ = ["BURST_DEADLINE", "MAX_BURST_S", "fire", "request", "run"]
 MAX_BURST_S = 900.0  # every burst is bounded in time, not only in count
 BURST_DEADLINE = "BurstDeadline"  # the error kind of a request cut off by it
 T = TypeVar("T")
+
+
+def _sample(index: int, start_ns: int, end_ns: int, t0_ns: int, response: httpx.Response) -> Sample:
+    """One answered request on the burst's clock, with the server's own stamps when it is a lab server."""
+    origin = t0_ns / 1e9
+    sample = Sample(index, (start_ns - t0_ns) / 1e9, (end_ns - t0_ns) / 1e9, response.status_code)
+    stamps = ServerTimes.from_headers(response.headers)
+    if stamps is None:
+        return sample
+    handler = (stamps.handler_start, stamps.handler_end)
+    return replace(
+        sample,
+        server_start_s=stamps.start - origin,
+        server_time_s=stamps.elapsed_s,
+        pid=stamps.pid,
+        handler_start_s=None if handler[0] is None else handler[0] - origin,
+        handler_end_s=None if handler[1] is None else handler[1] - origin,
+    )
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -94,17 +113,7 @@ async def fire(
         end = time.perf_counter_ns()
         if on_response is not None:
             on_response(response)
-        stamps = ServerTimes.from_headers(response.headers)
-        return Sample(
-            index,
-            (start - t0) / 1e9,
-            (end - t0) / 1e9,
-            response.status_code,
-            None,
-            None if stamps is None else stamps.start - t0 / 1e9,
-            None if stamps is None else stamps.elapsed_s,
-            None if stamps is None else stamps.pid,
-        )
+        return _sample(index, start, end, t0, response)
 
     tasks = [asyncio.create_task(worker(position)) for position in range(concurrency)]
     await asyncio.sleep(0)  # let every task reach `go.wait()` before the clock starts

@@ -20,6 +20,8 @@ class Sample:
     server_start_s: float | None = None  # when the server's timing middleware saw it, same clock
     server_time_s: float | None = None  # the server's own X-Process-Time
     pid: int | None = None  # the server process (worker) that answered
+    handler_start_s: float | None = None  # when its endpoint (or a dependency) began running, same clock
+    handler_end_s: float | None = None  # when the last of them returned: queued before, answering after
 
     @property
     def latency_s(self) -> float:

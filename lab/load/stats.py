@@ -12,13 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from urllib.parse import urlsplit
 
 from lab.client import httpx
 from lab.errors import ProtocolError
 from lab.protocol import RESET_PATH, STATS_PATH, ServerStats
 
-__all__ = ["every_worker", "fetch", "merge_fresh", "open_connections", "origin", "read", "read_workers", "reset"]
+__all__ = [
+    "every_worker",
+    "fetch",
+    "merge_fresh",
+    "open_connections",
+    "origin",
+    "read",
+    "read_workers",
+    "reset",
+    "settle",
+]
 
 STATS_TIMEOUT_S = 3.0
 WORKER_TRIES = 4  # read-out requests per worker: new connections land on a worker the kernel picks
@@ -98,6 +109,22 @@ async def read_workers(url: str, workers: int, window_start: float) -> ServerSta
             break
         await asyncio.sleep(0.02)
     return merge_fresh(snapshots, window_start)
+
+
+async def settle(url: str, workers: int, timeout_s: float) -> bool:
+    """Wait until nothing runs on the server (no request in flight, every gauge at 0): True if it did.
+
+    Work started by a request but done after its response (a background task) is then finished
+    and counted, however long after the last response it ran. Bounded by `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        snapshots = await every_worker(url, workers)
+        # A background task runs inside its request's call to the app: the request is still in flight.
+        if snapshots and all(s.in_flight == 0 and not any(g.current for g in s.gauges.values()) for s in snapshots):
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 def merge_fresh(snapshots: list[ServerStats], window_start: float) -> ServerStats | None:

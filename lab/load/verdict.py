@@ -8,6 +8,7 @@ tokens) say it more robustly when the target is a lab server, and explain *why*.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,13 +52,19 @@ def judge(
     ok: int,
     server: ServerStats | None = None,
     server_max_s: float | None = None,
+    *,
+    latencies: Sequence[float] = (),
+    cores: int | None = None,
 ) -> Verdict:
     """Classify a burst. `single_s` is one request alone, timed before the burst.
 
     `server_max_s` is the longest time any request spent inside the server's app (its
     X-Process-Time). It includes waiting for a thread or a process, but not the client's own
     cost of opening and reading 100 connections, so at large N it judges waves better than wall time.
+    `latencies` (each answered request's) finds stragglers; `cores` (the server's machine's) names
+    the pool behind a wave size.
     """
+    stragglers = _stragglers(latencies)
     if ok == 0:
         return Verdict(FAILED, reasons=["no request succeeded"])
     if requests < 2 or concurrency < 2:
@@ -65,15 +72,16 @@ def judge(
     if single_s is None or single_s < TOO_FAST_S:
         return Verdict(
             INCONCLUSIVE,
-            reasons=[f"one request takes under {TOO_FAST_S * 1000:.0f} ms: too fast for overlap to show"],
+            reasons=[f"one request takes under {TOO_FAST_S * 1000:.0f} ms: too fast for overlap to show", *stragglers],
         )
     k = wall_s / single_s
     ideal = math.ceil(requests / concurrency)
     reasons = [f"{requests} requests took {wall_s:.2f} s = {k:.1f} x one request alone ({single_s * 1000:.0f} ms)"]
     if server is not None:
         reasons += _server_reasons(server, single_s)
+    reasons += stragglers
 
-    if server is not None and server.peak_in_flight == 1:
+    if server is not None and _in_handlers(server) == 1:
         reasons.append("they ran one after another")
         return Verdict(SERIALIZED, k, reasons=reasons)
     if k >= SERIAL_FRACTION * requests:
@@ -92,17 +100,68 @@ def judge(
         return Verdict(CONCURRENT, k, reasons=reasons)
     wave_size = _wave_size(requests, min(k, k_inside), server)
     reasons.append(f"they ran in waves of about {wave_size}")
+    reasons.append(_why_waves(requests, wave_size, server, cores))
     return Verdict(WAVES, k, wave_size=wave_size, reasons=reasons)
 
 
+def _in_handlers(server: ServerStats) -> int:
+    """Most requests in a handler at once (a server too old to count that: inside the app)."""
+    return server.peak_in_handler or server.peak_in_flight
+
+
+def _tokens_out(server: ServerStats | None) -> bool:
+    return server is not None and 0 < server.thread_tokens_total <= server.thread_tokens_peak
+
+
 def _wave_size(requests: int, k: float, server: ServerStats | None) -> int:
-    if server is not None and server.thread_tokens_total and server.thread_tokens_peak >= server.thread_tokens_total:
+    if server is not None and _tokens_out(server):
         return server.thread_tokens_total  # every thread-pool token was out: the pool size is the wave
     return math.ceil(requests / max(2, round(k)))
 
 
+def _why_waves(requests: int, wave_size: int, server: ServerStats | None, cores: int | None) -> str:
+    """Which pool set the wave size, as far as the evidence says."""
+    if server is None:
+        return (
+            "estimated from times alone: this server does not report its own view (serve the app with "
+            "`lab serve module:app` to see which pool it waits for)"
+        )
+    if _tokens_out(server):
+        return (
+            f"`def` handlers ran {_in_handlers(server)} at a time, as many as AnyIO's {server.thread_tokens_total} "
+            "thread tokens; a `def` route takes a token again to validate its response, so the answers come back "
+            "in groups rather than in clean waves"
+        )
+    if _in_handlers(server) >= 0.8 * requests:
+        pool = f"a pool, a lock or a semaphore of about {wave_size}"
+        if cores is not None and wave_size == min(32, cores + 4):
+            pool = f"asyncio's default executor, min(32, cores + 4) = {wave_size} threads on this machine"
+        elif cores is not None and wave_size == cores:
+            pool = f"a pool of {cores}, one per core (a process pool?)"
+        return f"every request was in its handler at once, waiting inside for {pool}"
+    return f"at most {_in_handlers(server)} handlers ran at once"
+
+
+def _stragglers(latencies: Sequence[float]) -> list[str]:
+    """Requests far slower than the rest, said as such (a full accept backlog costs a 1 s retransmit)."""
+    if len(latencies) < 4:
+        return []
+    median = sorted(latencies)[len(latencies) // 2]
+    slow = [x for x in latencies if x > max(3 * median, median + 0.5)]
+    if not slow or len(slow) > len(latencies) // 2:
+        return []
+    return [
+        f"{len(slow)} of {len(latencies)} requests took {min(slow):.2f} s or more against a median of "
+        f"{median * 1000:.0f} ms: stragglers (a full accept backlog makes the kernel retry a connection after 1 s)"
+    ]
+
+
 def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
-    reasons = [f"the server had at most {server.peak_in_flight} request(s) in its handlers at once"]
+    reasons = [f"the server had at most {_in_handlers(server)} request(s) in a handler at once"]
+    if server.peak_in_flight > _in_handlers(server) and server.peak_in_handler:
+        reasons[0] += f" ({server.peak_in_flight} inside the app)"
+    if server.peak_token_waiters:
+        reasons.append(f"up to {server.peak_token_waiters} waited for a thread token")
     if server.loop_lag_max_s >= max(0.05, single_s / 2):
         reasons.append(f"its event loop was blocked for up to {server.loop_lag_max_s * 1000:.0f} ms")
     if server.thread_tokens_total and server.thread_tokens_peak >= server.thread_tokens_total:

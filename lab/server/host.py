@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -69,13 +70,27 @@ def _import_file(path: Path) -> Any:
 
 
 def _describe(exc: BaseException, where: str) -> str:
-    """`file:line: Kind: message`, pointing at the deepest frame that is not the lab's own."""
+    """`file:line: Kind: message`, pointing at the deepest frame of the user's own code.
+
+    Not a library's: `anyio.to_thread.current_default_thread_limiter()` called at import fails deep
+    inside AnyIO, but the line to change is the one that called it.
+    """
     if isinstance(exc, SyntaxError):
         return f"{exc.filename or where}:{exc.lineno}: SyntaxError: {exc.msg}"
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
-    frame = frames[-1] if frames else None
-    place = f"{frame.filename}:{frame.lineno}" if frame else where
+    own = [f for f in frames if not _is_library(f.filename)]
+    chosen = own or frames
+    place = f"{chosen[-1].filename}:{chosen[-1].lineno}" if chosen else where
     return f"{place}: {type(exc).__name__}: {exc}"
+
+
+def _is_library(filename: str) -> bool:
+    """The standard library, installed packages, or the lab's own server machinery."""
+    path = Path(filename).resolve()
+    if "site-packages" in path.parts or "dist-packages" in path.parts or filename.startswith("<"):
+        return True
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    return path.is_relative_to(stdlib) or path.is_relative_to(Path(__file__).resolve().parent)
 
 
 def app_from_env() -> Any:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Response
 from lab.instruments import INSTRUMENTS
 from lab.protocol import RESET_PATH, STATS_PATH
 from lab.server import metrics
+from lab.server.handlers import track_handlers
 from lab.server.limits import limit
 from lab.server.timing import TimingMiddleware
 
@@ -45,6 +46,7 @@ def instrument(app: FastAPI) -> FastAPI:
         raise TypeError(f"expected a FastAPI app, got {type(app).__name__}")
     if not getattr(app.state, "lab_instrumented", False):
         limit(app)  # a learner's app, too, answers oversized bodies and NaN with a 4xx, not a 500
+        track_handlers(app, INSTRUMENTS)  # "in its handler" means its endpoint or a dependency is running
         app.add_middleware(TimingMiddleware)  # added last: outermost, so it times every answer
         app.include_router(router)
         app.state.lab_instrumented = True

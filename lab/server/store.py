@@ -16,6 +16,7 @@ from fastapi import FastAPI, Query
 from lab.instruments import INSTRUMENTS
 
 STORE_GAUGE = "store_in_flight"
+STORE_REQUESTS = "store_requests"
 DEFAULT_LATENCY_MS = 200
 
 
@@ -35,6 +36,7 @@ def create_store() -> FastAPI:
     ) -> dict[str, float | str]:
         with in_flight.track():
             await asyncio.sleep(latency_ms / 1000)
+        INSTRUMENTS.count(STORE_REQUESTS)  # answered: the caller's work was really done
         feature_1, feature_2 = features_for(entity_id)
         return {"entity_id": entity_id, "feature_1": feature_1, "feature_2": feature_2}
 

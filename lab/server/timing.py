@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lab.instruments import INSTRUMENTS, Instruments, heartbeat
+from lab.instruments import HEARTBEAT_INTERVAL_S, INSTRUMENTS, Instruments, heartbeat
 from lab.protocol import RequestRecord, ServerTimes
 from lab.server import metrics
+from lab.server.handlers import CURRENT, HandlerTimes
+from lab.server.unawaited import watch_unawaited
+from lab.server.watchdog import Watchdog
 
 # The lab's own read-outs are not part of any burst: leave them out of the counts.
 UNTIMED_PREFIXES = ("/lab/", "/metrics", "/docs", "/openapi.json", "/redoc")
+WATCHDOG_ENV = "LAB_WATCHDOG"  # "0": no watchdog thread (to measure what it costs)
 
 
 class TimingMiddleware:
@@ -36,13 +41,23 @@ class TimingMiddleware:
             await self.app(scope, receive, send)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        beat = asyncio.create_task(heartbeat(self.instruments, observe=metrics.LOOP_LAG_SECONDS.observe))
+        instruments = self.instruments
+        watch_unawaited(instruments)
+        beat = asyncio.create_task(heartbeat(instruments, observe=metrics.LOOP_LAG_SECONDS.observe))
+        watchdog = None
+        if os.environ.get(WATCHDOG_ENV, "1") != "0":
+            # Off the loop: names the line that blocks it, read from this (the loop's) thread's stack.
+            watchdog = Watchdog(threading.get_ident(), lambda: instruments.last_beat, interval_s=HEARTBEAT_INTERVAL_S)
+            instruments.watchdog = watchdog.start()
         try:
             await self.app(scope, receive, send)
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+            if watchdog is not None:
+                watchdog.stop()
+                instruments.watchdog = None
 
     async def _timed(self, scope: Scope, receive: Receive, send: Send) -> None:
         instruments = self.instruments
@@ -50,22 +65,26 @@ class TimingMiddleware:
         status = 500  # what the client sees if the app raises before answering
         instruments.in_flight.enter()
         instruments.note_tokens()
+        handler = HandlerTimes(scope["path"])  # filled in by the endpoint and its dependencies (lab.server.handlers)
+        request = CURRENT.set(handler)
 
         async def send_with_times(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 elapsed = time.perf_counter() - start
-                headers = [*message.get("headers", []), *ServerTimes(start, elapsed, os.getpid()).headers()]
-                message = {**message, "headers": headers}
+                times = ServerTimes(start, elapsed, os.getpid(), handler.start, handler.end)
+                message = {**message, "headers": [*message.get("headers", []), *times.headers()]}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_times)
         finally:
+            CURRENT.reset(request)
             end = time.perf_counter()
             instruments.in_flight.leave()
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")  # templates only: bounded label values
-            instruments.record(RequestRecord(scope["method"], scope["path"], status, start, end))
+            record = RequestRecord(scope["method"], scope["path"], status, start, end, handler.start, handler.end)
+            instruments.record(record)
             metrics.REQUEST_SECONDS.labels(scope["method"], route_path, str(status)).observe(end - start)

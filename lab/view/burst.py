@@ -12,6 +12,7 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.measure import Sample
+from lab.protocol import ServerStats
 from lab.view.theme import verdict_style
 
 if TYPE_CHECKING:
@@ -81,13 +82,41 @@ def summary_table(result: BurstResult) -> Table:
     server = result.server
     if server is not None:
         rows += [
-            ("Server: peak overlap", f"{server.peak_in_flight} request(s) in handlers at once"),
+            ("Server: in a handler", in_handlers(server)),
             ("Server: max loop lag", duration(server.loop_lag_max_s)),
             ("Server: thread tokens", f"{server.thread_tokens_peak} of {server.thread_tokens_total} at peak"),
         ]
+        if server.peak_token_waiters:
+            rows.append(("Server: waiting", f"up to {server.peak_token_waiters} request(s) for a thread token"))
+        site = blocking_site(server)
+        if site is not None:
+            rows.append(("Server: blocking line", site))
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def in_handlers(server: ServerStats) -> str:
+    """ "12 at once (30 inside the app)": handlers really running, beside requests merely inside."""
+    if not server.peak_in_handler:
+        return f"{server.peak_in_flight} request(s) inside the app at once"
+    text = f"{server.peak_in_handler} request(s) at once"
+    if server.peak_in_flight > server.peak_in_handler:
+        text += f" ({server.peak_in_flight} inside the app)"
+    return text
+
+
+def blocking_site(server: ServerStats) -> str | None:
+    """The line that held the event loop longest, as the server's watchdog found it at run time."""
+    if not server.blocking:
+        return None
+    site = server.blocking[0]
+    if not site.file:
+        return f"no line of code: {site.call} ({duration(site.stalled_s)}, {site.share:.0%} of the stalls)"
+    return (
+        f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` in {site.function}() held the event loop "
+        f"{duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
+    )
 
 
 def burst_report(result: BurstResult) -> RenderableType:
@@ -122,7 +151,7 @@ def comparison_table(comparison: Comparison) -> Table:
             duration(result.summary.wall_s),
             duration(lat.p50 if lat else None),
             duration(lat.max if lat else None),
-            "-" if server is None else str(server.peak_in_flight),
+            "-" if server is None else str(server.peak_in_handler or server.peak_in_flight),
             duration(None if server is None else server.loop_lag_max_s),
             "-" if speedup is None else f"{speedup:.1f}x",
             verdict,
@@ -134,7 +163,10 @@ def comparison_report(comparison: Comparison) -> RenderableType:
     parts: list[RenderableType] = [
         Text(comparison.scenario.summary, style="italic"),
         comparison_table(comparison),
-        Text("overlap: most requests in the server's handlers at once; lag: worst event-loop delay", style="dim"),
+        Text(
+            "overlap: most requests in a handler at once (their endpoint running); lag: worst event-loop delay",
+            style="dim",
+        ),
         Text(""),
     ]
     for name, result in comparison.variants.items():

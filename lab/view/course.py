@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.course.catalog import Catalog, Exercise
+from lab.course.grade import runtime_line
 from lab.course.lint import Finding
 from lab.course.progress import Progress
 from lab.course.results import CheckResult, Run
@@ -50,10 +51,28 @@ def check_report(result: CheckResult) -> RenderableType:
     """What `lab check` prints: the verdict, why, and (when it failed) the lines to look at."""
     parts: list[RenderableType] = [verdict_line(result), _reasons(result.reasons, result.passed)]
     if not result.passed:
-        if result.findings:
+        runtime = _runtime(result)
+        if result.findings or runtime:
             parts += [Text("Lines to look at:", style="bold"), findings_table(result.exercise, result.findings)]
+            parts += runtime
         parts.append(Text(f"Stuck? `lab hint {result.exercise.id}` shows one hint at a time.", style="dim"))
     return Group(*parts)
+
+
+def _runtime(result: CheckResult) -> list[RenderableType]:
+    """What the server saw at run time: the line that held the event loop, a coroutine never awaited."""
+    if result.learner is None:
+        return []
+    m = result.learner.measurement
+    lines = [
+        Text("  runtime: ", style="bold yellow") + Text(runtime_line(site)) for site in m.blocking[:1] if site.file
+    ]
+    lines += [
+        Text("  runtime: ", style="bold yellow")
+        + Text(f"{c.file.rsplit('/', 1)[-1]}:{c.line} `{c.code}` made a coroutine never awaited ({c.count} times)")
+        for c in m.unawaited[:1]
+    ]
+    return list(lines)
 
 
 def _reasons(reasons: Sequence[str], passed: bool) -> Text:

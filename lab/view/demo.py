@@ -31,8 +31,9 @@ from lab.view.theme import verdict_style
 if TYPE_CHECKING:
     from lab.load.burst import BurstResult
 
-QUEUED = "░"  # sent, not yet inside the server's handler (or not answered yet)
-HANDLED = "█"  # inside the server: from the timing middleware's stamp to the response
+QUEUED = "░"  # sent, its handler not running yet: waiting for the loop, a thread token, its body (or no answer yet)
+HANDLED = "█"  # its endpoint or a dependency running, as the server recorded it
+ANSWERING = "▒"  # its handler returned; the response is validated and sent (a `def` route takes a token again)
 SPARKS = "▁▂▃▄▅▆▇█"
 LAG_FULL_S = 0.1  # a sparkline at full height: the loop was late by a whole 100 ms handler
 LAG_BAD_S = 0.05  # a lag worth colouring red
@@ -87,11 +88,12 @@ class Row:
 
     label: str
     start_s: float
-    handled_s: float | None  # None: not in the server yet, or the server did not say
+    handled_s: float | None  # when its handler began; None: not yet, or the server did not say
     end_s: float  # the response, or "now" while in flight
     done: bool
     ok: bool = True
     latency_s: float | None = None
+    answering_s: float | None = None  # when its handler returned, if the server said
 
 
 def nice_axis(seconds: float) -> float:
@@ -125,7 +127,9 @@ def lane_rows(view: LaneView, max_rows: int) -> list[Row]:
 
 
 def _arrived_row(samples: Sequence[Sample]) -> Row:
-    handled = [s.server_start_s for s in samples]
+    # The server's record of the handler when it has one; else when the server first saw the request.
+    handled = [s.server_start_s if s.handler_start_s is None else s.handler_start_s for s in samples]
+    returned = [s.handler_end_s for s in samples]
     return Row(
         label=f"#{samples[0].index + 1}" if len(samples) == 1 else f"{len(samples)}×",
         start_s=min(s.start_s for s in samples),
@@ -134,6 +138,7 @@ def _arrived_row(samples: Sequence[Sample]) -> Row:
         done=True,
         ok=all(s.ok for s in samples),
         latency_s=max(s.latency_s for s in samples),
+        answering_s=None if None in returned else max(r for r in returned if r is not None),
     )
 
 
@@ -151,8 +156,10 @@ def bar(row: Row, axis_s: float, width: int) -> Text:
         return text + Text(QUEUED * (end - begin), style="grey50")
     # At least one handled cell; with no server stamp (not a lab server) the whole wait counts as handled.
     handled = begin if row.handled_s is None else min(max(begin, column(row.handled_s)), end - 1)
+    answering = end if row.answering_s is None else min(max(handled + 1, column(row.answering_s)), end)
     text += Text(QUEUED * (handled - begin), style="yellow")
-    text += Text(HANDLED * (end - handled), style="green" if row.ok else "red")
+    text += Text(HANDLED * (answering - handled), style="green" if row.ok else "red")
+    text += Text(ANSWERING * (end - answering), style="cyan" if row.ok else "red")
     return text
 
 
@@ -294,7 +301,7 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
             duration(wall),
             speedup,
             Text(str(result.verdict), style=verdict_style(result.verdict.kind)),
-            "-" if server is None else str(server.peak_in_flight),
+            "-" if server is None else str(server.peak_in_handler or server.peak_in_flight),
             duration(None if server is None else server.loop_lag_max_s),
         ]
         if guessed:
@@ -306,9 +313,11 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
 def legend() -> Text:
     return Text.assemble(
         (QUEUED, "yellow"),
-        " queued, not in a handler yet   ",
+        " queued   ",
         (HANDLED, "green"),
-        " in the server's handler   ",
+        " in its handler   ",
+        (ANSWERING, "cyan"),
+        " answering   ",
         (QUEUED, "grey50"),
         " no answer yet",
         style="dim",

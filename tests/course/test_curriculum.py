@@ -120,11 +120,25 @@ def test_alternative_fix_passes(variant: Path) -> None:
     assert result.passed, _explain(result)
 
 
+def _fails_on(variant: Path) -> set[str]:
+    """The checks a wrong fix must fail, from its docstring's `Fails on: a, b` line (none: any reason)."""
+    doc = ast.get_docstring(ast.parse(variant.read_text())) or ""
+    lines = [line for line in doc.splitlines() if line.startswith("Fails on:")]
+    return {name.strip() for line in lines for name in line.removeprefix("Fails on:").split(",")}
+
+
+def _failed(result: CheckResult) -> set[str]:
+    """What failed: the checks by name (`work:sdk_calls` counts as `work`) and the fault's kind."""
+    names = {check.name.split(":")[0] for check in result.checks if not check.passed}
+    return names | ({result.fault.kind} if result.fault else set())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", WRONG_FILES, ids=lambda p: p.stem)
 def test_wrong_fix_fails(variant: Path) -> None:
     result = _check(_exercise_for(variant), variant, should_pass=False)
     assert not result.passed, _explain(result)
+    assert _fails_on(variant) <= _failed(result), f"failed for the wrong reason: {_explain(result)}"
 
 
 def test_every_exercise_has_an_alternative_fix() -> None:

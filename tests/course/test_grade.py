@@ -28,13 +28,19 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ("nothing-expected-fixed", Expect(), FIXED, True, ["all 20 requests succeeded"]),
     ("lag-fixed", Expect(max_loop_lag_ms=50), FIXED, True, ["stayed free"]),
     ("lag-broken", Expect(max_loop_lag_ms=50), BROKEN, False, ["event loop was blocked for 393 ms"]),
-    ("overlap-fixed", Expect(min_overlap=0.8), FIXED, True, ["20 requests were handled at the same time"]),
+    (
+        "overlap-fixed",
+        Expect(min_overlap=0.8),
+        FIXED,
+        True,
+        ["20 of the 20 requests were in their handlers at the same time"],
+    ),
     ("overlap-broken", Expect(min_overlap=0.8), BROKEN, False, ["one after another"]),
     ("overlap-partial", Expect(min_overlap=0.8), m(peak_in_flight=6), False, ["at most 6 of 20", "queued"]),
     ("ratio-fixed", Expect(max_wall_ratio=2), m(wall_s=0.3), True, ["as fast as the solution"]),
     ("ratio-broken", Expect(max_wall_ratio=2), BROKEN, False, ["18.3 times slower than the solution"]),
     ("probe-fixed", Expect(max_probe_ms=1000), FIXED, True, ["answered in 4 ms"]),
-    ("probe-broken", Expect(max_probe_ms=1000), BROKEN, False, ["waited 3970 ms"]),
+    ("probe-broken", Expect(max_probe_ms=1000), BROKEN, False, ["waited 3,970 ms"]),
     ("probe-lost", Expect(max_probe_ms=1000), m(probe_s=None), False, ["got no answer"]),
     ("loads-once", Expect(counters_equal={"model_loads": 1}), m(counters={"model_loads": 1}), True, ["model loads: 1"]),
     (
@@ -137,3 +143,63 @@ def test_ignored_keys_make_responses_equal() -> None:
     expected = canonical({"prediction": 0.8, "pid": 1}, ("pid",))
     assert canonical({"pid": 2, "prediction": 0.8}, ("pid",)) == expected
     assert canonical([1, 2]) == "[1,2]"
+
+
+# --- Work accounting: skipped work is not a fix --------------------------------------------------
+
+
+def test_a_handler_far_quicker_than_the_solutions_skipped_its_work() -> None:
+    solution = m(min_handler_s=0.200)
+    skipped = grade(Expect(), BURST, m(min_handler_s=0.001), solution)
+    assert not skipped.passed
+    (work,) = [c for c in skipped.checks if c.name == "work_time"]
+    assert "1 ms in its handler" in work.reason and "solution's quickest took 200 ms" in work.reason
+    assert grade(Expect(), BURST, m(min_handler_s=0.190), solution).passed
+    # A solution whose handlers do no work (it runs after the response) bounds nothing.
+    assert grade(Expect(), BURST, m(min_handler_s=0.0001), m(min_handler_s=0.002)).passed
+
+
+def test_skipped_work_is_not_also_blamed_on_overlap() -> None:
+    expect = Expect(min_overlap=0.5)
+    judged = grade(expect, BURST, m(min_handler_s=0.001, peak_in_handler=1), m(min_handler_s=0.2))
+    assert [c.name for c in judged.checks if not c.passed] == ["work_time"]
+
+
+def test_a_coroutine_never_awaited_fails_at_its_line() -> None:
+    from lab.protocol import UnawaitedCoroutine
+
+    dropped = UnawaitedCoroutine("sleep", "/x/exercise_01.py", 36, "predict", "asyncio.sleep(0.2)", 20)
+    judged = grade(Expect(), BURST, m(unawaited=(dropped,)), m())
+    assert not judged.passed
+    assert "exercise_01.py:36 (in predict): `asyncio.sleep(0.2)` made a coroutine that was never awaited" in " ".join(
+        judged.reasons
+    )
+
+
+def test_work_counters_must_reach_the_solutions() -> None:
+    expect = Expect(work_counters=("audit_records",))
+    solution = m(counters={"audit_records": 20})
+    assert grade(expect, BURST, m(counters={"audit_records": 20}), solution).passed
+    short = grade(expect, BURST, m(counters={"audit_records": 12}), solution)
+    assert (
+        not short.passed and "audit records: 12 done by the end of the burst, the solution did 20" in short.reasons[0]
+    )
+
+
+def test_a_response_that_waits_for_background_work_is_too_slow() -> None:
+    expect = Expect(max_p50_ms=100)
+    assert grade(expect, BURST, m(p50_s=0.004), m()).passed
+    late = grade(expect, BURST, m(p50_s=0.21), m())
+    assert not late.passed and "the median response took 210 ms" in late.reasons[0]
+
+
+def test_loop_lag_names_the_line_found_at_run_time_or_the_gil() -> None:
+    from lab.protocol import BlockingSite
+
+    expect = Expect(max_loop_lag_ms=150)
+    line = BlockingSite("/x/ex.py", 36, "predict", "time.sleep(0.2)", "time.sleep(...)", 3.9, 0.97)
+    convoy = BlockingSite("", 0, "<event loop>", "", "waiting for the GIL", 0.7, 1.0)
+    named = grade(expect, BURST, m(loop_lag_max_s=4.0, blocking=(line,)), m()).reasons[0]
+    assert "ex.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()" in named
+    gil = grade(expect, BURST, m(loop_lag_max_s=0.7, blocking=(convoy,)), m()).reasons[0]
+    assert "waiting for the GIL behind busy threads" in gil and "`async def` does not await" not in gil

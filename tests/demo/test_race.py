@@ -30,7 +30,7 @@ from lab.launch.process import ThreadServer
 from lab.view.demo import HANDLED
 
 runner = CliRunner()
-BAR_ROW = re.compile(r"│\s+#\d+ ([ ░█]+?)\s+[\d,]+ ms")
+BAR_ROW = re.compile(r"│\s+#\d+ ([ ░█▒]+?)\s+[\d,]+ ms")
 
 
 def lanes_of(text: str) -> dict[str, list[tuple[int, int]]]:
@@ -66,8 +66,8 @@ def render(renderable: object, width: int = 80) -> str:
 def test_broken_twin_queues_as_a_staircase_and_the_fix_overlaps(lab_url: str) -> None:
     demo = Demo(plan("sleep", requests=6, delay_ms=100), lab_url, quiet_console())
     comparison = demo.run()
-    assert comparison.variants["broken"].server.peak_in_flight == 1  # type: ignore[union-attr]
-    assert comparison.variants["async"].server.peak_in_flight >= 4  # type: ignore[union-attr]
+    assert comparison.variants["broken"].server.peak_in_handler == 1  # type: ignore[union-attr]
+    assert comparison.variants["async"].server.peak_in_handler >= 4  # type: ignore[union-attr]
 
     text = render(demo.final_frame(80))  # 80 columns: the lanes stack, one above the other
     lanes = lanes_of(text)

@@ -77,3 +77,40 @@ def test_what_cannot_be_judged(requests: int, concurrency: int, single: float, o
 def test_verdict_reads_well() -> None:
     assert str(judge(20, 20, 0.81, 0.2, 20)) == "waves of ~5"
     assert judge(10, 10, 0.11, 0.1, 10).as_dict()["kind"] == CONCURRENT
+
+
+def test_tokens_out_is_explained_with_the_second_token_of_a_def_route() -> None:
+    from dataclasses import replace
+
+    server = replace(LAB_TOKENS_OUT, peak_in_handler=40, peak_token_waiters=60)
+    verdict = judge(100, 100, 0.70, 0.21, 100, server, 0.62)
+    assert verdict.wave_size == 40
+    text = " ".join(verdict.reasons)
+    assert "at most 40 request(s) in a handler at once (100 inside the app)" in text
+    assert "up to 60 waited for a thread token" in text
+    assert "takes a token again to validate its response" in text
+
+
+def test_waves_inside_async_handlers_name_asyncios_executor() -> None:
+    # 20 async handlers awaiting asyncio.to_thread on 2 cores: all in a handler, 6 at a time working.
+    server = server_view(peak_in_flight=20, loop_lag_max_s=0.002, tokens_total=40, tokens_peak=0)
+    from dataclasses import replace
+
+    server = replace(server, peak_in_handler=20)
+    verdict = judge(18, 18, 0.6, 0.2, 18, server, 0.6, cores=2)
+    assert verdict.kind == WAVES and verdict.wave_size == 6
+    assert any("asyncio's default executor, min(32, cores + 4) = 6 threads" in r for r in verdict.reasons)
+
+
+def test_a_server_without_its_own_view_is_estimated_from_times() -> None:
+    verdict = judge(100, 100, 0.8, 0.2, 100)
+    assert verdict.kind == WAVES
+    assert any("estimated from times alone" in r and "lab serve" in r for r in verdict.reasons)
+
+
+def test_stragglers_are_reported_even_when_nothing_else_can_be_judged() -> None:
+    latencies = [0.002] * 8 + [1.01, 1.02]  # two connections retried after a full accept backlog
+    verdict = judge(10, 10, 1.02, 0.001, 10, latencies=latencies)
+    assert verdict.kind == INCONCLUSIVE
+    assert any(r.startswith("2 of 10 requests took 1.01 s or more against a median of 2 ms") for r in verdict.reasons)
+    assert not any("stragglers" in r for r in judge(10, 10, 0.2, 0.1, 10, latencies=[0.1] * 10).reasons)

@@ -30,7 +30,7 @@ from lab.view.demo import (
 )
 
 WIDTH = 120
-BAR_ROW = re.compile(r"(#\d+|\d+×)\s([ ░█]+?)\s+(\d[\d,]* ms|…|error)")
+BAR_ROW = re.compile(r"(#\d+|\d+×)\s([ ░█▒]+?)\s+(\d[\d,]* ms|…|error)")
 
 
 def render(renderable: RenderableType, width: int = WIDTH) -> str:
@@ -194,3 +194,17 @@ def test_the_frame_ends_with_the_lesson_only_when_every_lane_is_done() -> None:
 
 def render_heading() -> Text:
     return Text("lab demo")
+
+
+def test_a_bar_draws_queued_in_handler_and_answering_from_the_servers_stamps() -> None:
+    # Sent at 0; the server saw it at 0.1, its handler ran 0.4 to 0.7 (waiting for a token before),
+    # the answer (validation, sending) took until 1.0.
+    sample = Sample(0, 0.0, 1.0, 200, None, 0.1, 0.9, None, handler_start_s=0.4, handler_end_s=0.7)
+    view = LaneView("sync", "def", 1, "done", samples=(sample,))
+    (row,) = lane_rows(view, max_rows=10)
+    cells = bar(row, axis_s=1.0, width=10).plain
+    assert cells == "░░░░███▒▒▒"
+    # A server that does not stamp handler times: queued until it saw the request, then all handled.
+    older = Sample(0, 0.0, 1.0, 200, None, 0.1, 0.9)
+    (row,) = lane_rows(LaneView("sync", "def", 1, "done", samples=(older,)), max_rows=10)
+    assert bar(row, axis_s=1.0, width=10).plain == "░█████████"

@@ -1,0 +1,85 @@
+""" "In its handler" means its endpoint or a dependency is running: counted by the server, against a real uvicorn.
+
+The signals here do not move on a busy machine: how many requests were in a handler at once is
+fixed by how FastAPI runs the code (one loop thread, 40 thread tokens), not by how fast it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.launch.process import ServerProcess
+from lab.load.burst import run_burst
+from lab.protocol import ServerStats
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "handlers"
+PREDICT_BODY = {"feature_1": 1.5, "feature_2": 0.3}
+
+
+def server_view(url: str, requests: int, method: str = "GET", body: object = None) -> ServerStats:
+    result = run_burst(url, requests=requests, method=method, json_body=body)
+    assert result.summary.ok == requests and result.server is not None
+    return result.server
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body"),
+    [("/sleep/broken?delay_ms=50", "GET", None), ("/predict/broken?delay_ms=50", "POST", PREDICT_BODY)],
+)
+def test_the_broken_twin_has_exactly_one_request_in_a_handler(
+    lab_url: str, path: str, method: str, body: object
+) -> None:
+    stats = server_view(lab_url + path, 10, method, body)
+    assert stats.peak_in_handler == 1  # the loop ran one handler at a time, whatever else was in flight
+
+
+def test_the_async_twin_has_every_request_in_its_handler_at_once(lab_url: str) -> None:
+    stats = server_view(lab_url + "/sleep/async?delay_ms=1000", 200)
+    # How many got inside at once depends on how fast the client launches them (a busy machine: fewer);
+    # but every request inside an `async def` twin is in its handler, none waits for a token.
+    assert stats.peak_in_flight >= 50
+    assert stats.peak_in_handler >= stats.peak_in_flight - 2
+    assert stats.peak_token_waiters == 0
+
+
+def test_a_def_route_runs_forty_at_a_time_and_the_rest_wait_for_a_token(lab_url: str) -> None:
+    result = run_burst(lab_url + "/sleep/sync?delay_ms=300", requests=100)
+    stats = result.server
+    assert stats is not None and result.summary.ok == 100
+    assert stats.peak_in_flight == 100  # all of them inside the app...
+    assert stats.peak_in_handler == 40  # ...but only AnyIO's 40 tokens' worth running
+    assert stats.peak_token_waiters >= 50  # the others queued for a token (sampled: most of the 60)
+
+
+def test_every_answer_carries_its_handler_phase(lab_url: str) -> None:
+    result = run_burst(lab_url + "/sleep/broken?delay_ms=50", requests=5)
+    for sample in result.samples:
+        assert sample.handler_start_s is not None and sample.handler_end_s is not None
+        assert sample.server_start_s is not None
+        assert sample.server_start_s <= sample.handler_start_s <= sample.handler_end_s <= sample.end_s
+    # Serialized: each handler starts after the one before it ended.
+    phases = sorted((s.handler_start_s or 0.0, s.handler_end_s or 0.0) for s in result.samples)
+    assert all(later[0] >= earlier[1] for earlier, later in zip(phases, phases[1:], strict=False))
+
+
+def test_dependencies_count_as_the_handler_and_keep_their_semantics() -> None:
+    with ServerProcess(str(FIXTURES / "app_dependencies.py")) as server:
+        before = run_burst(server.url + "/sync", requests=2).server
+        result = run_burst(server.url + "/r/mixed", requests=10)
+    assert before is not None and result.server is not None and result.summary.ok == 10
+    assert result.server.peak_in_handler == 10  # the sync dependency ran in threads, the endpoint on the loop
+    # The per-request dependency cache still holds: `settings` once per request (12 warm-up and burst
+    # requests: two warm-ups each), though three dependencies ask for it.
+    calls = result.server.counters["settings_calls"] - before.counters.get("settings_calls", 0)
+    assert calls == 12
+    # Handler time covers the sync dependency (100 ms) and the endpoint's await (100 ms).
+    took = [(s.handler_end_s or 0.0) - (s.handler_start_s or 0.0) for s in result.samples]
+    assert min(took) >= 0.18
+
+
+def test_a_plain_def_route_outside_a_router_is_counted_too() -> None:
+    with ServerProcess(str(FIXTURES / "app_dependencies.py")) as server:
+        stats = run_burst(server.url + "/sync", requests=10).server
+    assert stats is not None and stats.peak_in_handler == 10
