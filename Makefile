@@ -11,7 +11,7 @@ export COLUMNS ?= 100
 # JupyterLab refuses to run as root (containers) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test serve lint bench notebooks install uv
+.PHONY: demo test serve lint bench stress notebooks install uv
 
 uv: $(filter $(BOOTSTRAP)/bin/uv,$(UV))
 
@@ -42,6 +42,10 @@ lint: install
 
 bench: install
 	$(RUN) python -m bench
+
+# Every solution, correct and wrong alternative checked 10 times beside two CPU burners (about an hour).
+stress: install
+	$(RUN) python -m bench.stress
 
 notebooks: install
 	$(RUN) --with jupyterlab jupyter lab notebooks/ $(ALLOW_ROOT)

@@ -83,7 +83,7 @@ def main() -> None:
         compare_with_hey(server.url)
         broken_is_honest(server.url)
     help_start_time()
-    for name in ("bench.exercises", "bench.load"):
+    for name in ("bench.exercises", "bench.load", "bench.watchdog"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError:

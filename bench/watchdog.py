@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 
-from lab.launch.process import ServerProcess
+from lab.launch.process import LAB_APP, ServerProcess
 from lab.load.burst import run_burst
 from lab.server.timing import WATCHDOG_ENV
 
@@ -23,13 +23,13 @@ TARGET = 1.02  # p50 with the watchdog over p50 without
 def p50_and_samples(base: str) -> tuple[float, int]:
     result = run_burst(f"{base}/sleep/async?delay_ms={DELAY_MS}", requests=REQUESTS)
     assert result.summary.latency is not None and result.summary.ok == REQUESTS, result.summary
-    samples = int((result.server or {}).get("blocking_samples", 0))
+    samples = 0 if result.server is None else result.server.blocking_samples
     return result.summary.latency.p50, samples
 
 
 def main() -> None:
     print(f"\n== watchdog overhead: /sleep/async?delay_ms={DELAY_MS} at N={REQUESTS}, {ROUNDS} alternating rounds ==")
-    with ServerProcess("lab.app:app") as on, ServerProcess("lab.app:app", env={WATCHDOG_ENV: "0"}) as off:
+    with ServerProcess(LAB_APP) as on, ServerProcess(LAB_APP, env={WATCHDOG_ENV: "0"}) as off:
         p50_and_samples(on.url)  # warm both servers and the client path once
         p50_and_samples(off.url)
         with_dog: list[float] = []

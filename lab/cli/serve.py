@@ -1,4 +1,4 @@
-"""`lab serve`: the lab's self-measuring inference server on 127.0.0.1 (Ctrl-C stops it)."""
+"""`lab serve [APP]`: the lab's inference server, or any FastAPI app, with the lab's instruments (Ctrl-C stops it)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,26 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 @app.command()
 def serve(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="[APP]",
+            help="What to serve: an import string as uvicorn takes it (`main:app`, found from the current "
+            "directory) or a .py file defining `app`. Default: the lab's own inference server.",
+            show_default=False,
+        ),
+    ] = "lab.server.app:app",
     host: Annotated[
         str, typer.Option(help="Address to bind. Anything but loopback exposes slow, open endpoints.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes.")] = 1,
 ) -> None:
-    """Run the lab's self-measuring inference server (Ctrl-C stops it)."""
+    """Serve the lab's inference server, or your own FastAPI app, measuring itself (Ctrl-C stops it).
+
+    Every app gets the lab's instruments: `/lab/stats` (requests in a handler, loop lag, the line that
+    blocks the event loop), `/metrics`, and the `X-Lab-*` headers that `lab burst` reads.
+    """
     from lab.launch.process import LAB_APP, bind_socket, url_of
     from lab.server.host import load_app
     from lab.server.host import serve as serve_app
@@ -33,7 +46,9 @@ def serve(
         )
     with reporting():
         sock = bind_socket(host, port)  # bound here, so the banner names the real port (also for --port 0)
-        app_ = load_app(LAB_APP)
+        app_ = load_app(target)
     url = url_of(sock)
-    typer.echo(f"lab server on {url}  (stats: {url}/lab/stats, metrics: {url}/metrics, docs: {url}/docs)", err=True)
-    serve_app(app_, LAB_APP, sock, workers)
+    what = "lab server" if target == LAB_APP else f"{target}, measured by the lab,"
+    typer.echo(f"{what} on {url}", err=True)
+    typer.echo(f"  stats: {url}/lab/stats  metrics: {url}/metrics  docs: {url}/docs", err=True)
+    serve_app(app_, target, sock, workers)

@@ -28,7 +28,16 @@ from lab.load.compare import Comparison
 from lab.load.fire import run
 from lab.load.measure import Sample
 from lab.load.stats import fetch, reset
-from lab.view.demo import MIN_PANEL_WIDTH, LagReading, LaneView, demo_frame, heading, live_display, prompt_panel
+from lab.view.demo import (
+    MIN_PANEL_WIDTH,
+    LagReading,
+    LaneView,
+    blocking_text,
+    demo_frame,
+    heading,
+    live_display,
+    prompt_panel,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -251,6 +260,7 @@ class Demo:
                         lag_s=stats.loop_lag_last_s,
                         lag_max_s=stats.loop_lag_max_s,
                         waited_s=time.perf_counter() - sent,
+                        blocking=blocking_text(stats),
                     )
                 except (httpx.HTTPError, LabError):
                     lane.lag_note = "no heartbeat: not a lab server (no /lab/stats)"

@@ -34,12 +34,15 @@ EXIT_LOAD_ERROR = 3
 
 
 def load_app(target: str) -> Any:
-    """Import `module:attr`, or run a Python file and take its `app`, then instrument it."""
+    """Import `module:attr` (from the current directory, as uvicorn does), or run a Python file and take
+    its `app`, then instrument it."""
     if target.endswith(".py"):
         module = _import_file(Path(target))
         attr = "app"
     else:
         module_name, _, attr = target.partition(":")
+        if os.getcwd() not in sys.path:  # as uvicorn does (`--app-dir .`): `main:app` is found from here
+            sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # anything the imported code raises is the learner's to see
@@ -79,8 +82,9 @@ def _describe(exc: BaseException, where: str) -> str:
         return f"{exc.filename or where}:{exc.lineno}: SyntaxError: {exc.msg}"
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
     own = [f for f in frames if not _is_library(f.filename)]
-    chosen = own or frames
-    place = f"{chosen[-1].filename}:{chosen[-1].lineno}" if chosen else where
+    if not own and isinstance(exc, ModuleNotFoundError) and exc.name and where.startswith(exc.name):
+        return f"{where}: {type(exc).__name__}: {exc} (run it from the folder that holds it, as uvicorn would)"
+    place = f"{own[-1].filename}:{own[-1].lineno}" if own else where
     return f"{place}: {type(exc).__name__}: {exc}"
 
 

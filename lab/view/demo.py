@@ -25,6 +25,7 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.measure import Sample
+from lab.protocol import BlockingSite, ServerStats
 from lab.scenarios import Scenario
 from lab.view.theme import verdict_style
 
@@ -53,6 +54,7 @@ class LagReading:
     lag_s: float  # the heartbeat's latest lateness: how long the event loop was last kept from it
     lag_max_s: float  # the worst lateness since the burst started
     waited_s: float  # how long the stats request itself waited for its answer
+    blocking: str | None = None  # the line holding the loop, as the server's watchdog named it so far
 
 
 @dataclass(frozen=True)
@@ -187,15 +189,35 @@ def lag_meter(view: LaneView, width: int) -> Text:
     text += sparks
     if view.stats_waiting_s is not None and view.stats_waiting_s >= NOT_ANSWERING_S:
         return text + Text(f" server not answering for {duration(view.stats_waiting_s)}", style="bold red")
-    if view.lag:
+    server = view.result.server if view.result is not None else None
+    if server is not None:
+        # The burst is over: the worst over the whole window, the very figure the scoreboard shows.
+        worst = max([server.loop_lag_max_s, *(r.lag_max_s for r in view.lag)])
+        text += Text(f" worst {duration(worst)} over the burst", style="red" if worst >= LAG_BAD_S else "green")
+        site = _site_text(server.blocking[0]) if server.blocking and worst >= LAG_BAD_S else None
+    elif view.lag:
         last = view.lag[-1]
-        worst = max(r.lag_max_s for r in view.lag)
+        worst = max([last.lag_s, *(r.lag_max_s for r in view.lag)])  # never a current reading above the worst
         text += Text(
-            f" {duration(last.lag_s)} (worst {duration(worst)})", style="red" if worst >= LAG_BAD_S else "green"
+            f" {duration(last.lag_s)} now (worst {duration(worst)})", style="red" if worst >= LAG_BAD_S else "green"
         )
-    elif view.state == "running":
-        text += Text(" …", style="dim")
+        site = last.blocking if worst >= LAG_BAD_S else None
+    else:
+        return text + Text(" …", style="dim") if view.state == "running" else text
+    if site:
+        text += Text(f" · held by {site}", style="bold red")
     return text
+
+
+def _site_text(site: BlockingSite) -> str:
+    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held."""
+    if not site.file:
+        return "no line of code: waiting for the GIL"
+    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} {site.call}"
+
+
+def blocking_text(stats: ServerStats) -> str | None:
+    return _site_text(stats.blocking[0]) if stats.blocking else None
 
 
 def guess_text(view: LaneView) -> Text | None:

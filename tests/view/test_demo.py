@@ -164,7 +164,28 @@ def test_lag_meter_says_when_the_server_does_not_answer() -> None:
     waiting = LaneView("broken", "x", 10, "running", lag=lag, stats_waiting_s=0.42)
     assert "server not answering for 420 ms" in lag_meter(waiting, 40).plain
     answered = LaneView("async", "x", 10, "running", lag=lag)
-    assert lag_meter(answered, 40).plain == "loop lag ▁█ 100 ms (worst 100 ms)"
+    assert lag_meter(answered, 40).plain == "loop lag ▁█ 100 ms now (worst 100 ms)"
+
+
+def test_the_meter_never_contradicts_the_scoreboard() -> None:
+    # The readings came before the stall (the stats poll waited behind the blocked loop): the finished
+    # lane shows the burst's own worst, the figure the table shows, and the line that held the loop.
+    from dataclasses import replace
+
+    from lab.protocol import BlockingSite
+
+    calm = (LagReading(0.05, 0.0, 0.001, 0.002),)
+    site = BlockingSite("/srv/lab/server/scenarios/sleep.py", 34, "sleep_broken", "", "time.sleep(...)", 0.9, 1.0)
+    outcome = result(serialized(10), "serialized", 1)
+    assert outcome.server is not None
+    outcome = replace(outcome, server=replace(outcome.server, loop_lag_max_s=1.002, blocking=(site,)))
+    view = LaneView("broken", "x", 10, "done", lag=calm, result=outcome)
+    text = lag_meter(view, 40).plain
+    assert text.endswith("worst 1,002 ms over the burst · held by sleep.py:34 time.sleep(...)")
+    assert "1 ms" not in text
+    # Live: the current reading is never above the worst it is shown beside.
+    odd = (LagReading(0.1, 0.091, 0.0, 0.002),)
+    assert lag_meter(LaneView("broken", "x", 10, "running", lag=odd), 40).plain.endswith("91 ms now (worst 91 ms)")
     foreign = LaneView("async", "x", 10, "running", lag_note="no heartbeat: not a lab server")
     assert "not a lab server" in lag_meter(foreign, 40).plain
 

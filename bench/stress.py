@@ -1,0 +1,145 @@
+"""`make stress`: every verdict the curriculum proves, measured again and again on a machine kept busy.
+
+    python -m bench.stress                 # 10 rounds of every solution, correct and wrong alternative
+    python -m bench.stress --rounds 3 -k exercise_01
+
+Two processes burn a core each beside the checks for the whole run, as a class laptop running a
+video call would. Each file is checked `--rounds` times; a verdict that differs from what the file
+is (a solution or a correct alternative must pass, a wrong one must fail) counts as changed (goal: 0).
+For each threshold in `exercises/info.toml`, the smallest margin seen is printed: how far the
+measured value stayed from the threshold, as a factor (2.0: twice as far as needed; under 1: crossed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.course.catalog import Exercise, load_catalog
+from lab.course.check import check_exercise
+from lab.course.results import CheckResult
+
+ROOT = Path(__file__).resolve().parents[1]
+ALTERNATIVES = ROOT / "tests" / "alternatives"
+BURNERS = 2
+MAX_STRESS_S = 4 * 3600.0  # the whole run is bounded, whatever --rounds says
+
+
+def _burn(deadline: float) -> None:
+    while time.monotonic() < deadline:
+        pass
+
+
+@contextmanager
+def busy_machine(seconds: float) -> Iterator[None]:
+    """Two CPU-bound processes for the duration of the `with` block (and never longer than `seconds`)."""
+    deadline = time.monotonic() + seconds
+    burners = [multiprocessing.Process(target=_burn, args=(deadline,), daemon=True) for _ in range(BURNERS)]
+    for burner in burners:
+        burner.start()
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.terminate()
+            burner.join(5)
+
+
+@dataclass(frozen=True)
+class Case:
+    exercise: Exercise
+    file: Path
+    should_pass: bool
+
+    @property
+    def name(self) -> str:
+        return self.file.relative_to(ROOT).as_posix()
+
+
+def cases(catalog_root: Path, pattern: str) -> list[Case]:
+    catalog = load_catalog(catalog_root)
+    by_file = {e.file: e for e in catalog.exercises}
+    found = [Case(e, e.solution_path, True) for e in catalog.exercises]
+    found += [Case(e, e.path, False) for e in catalog.exercises]  # as shipped: must fail
+    for folder, should_pass in ((ALTERNATIVES, True), (ALTERNATIVES / "wrong", False)):
+        for file in sorted(folder.glob("exercise_*__*.py")):
+            found.append(Case(by_file[file.name.split("__")[0] + ".py"], file, should_pass))
+    return [c for c in found if pattern in c.name]
+
+
+def margins(result: CheckResult) -> dict[str, float]:
+    """For each threshold of the exercise: how far the learner's value stayed on its side of it.
+
+    A factor >= 1 means the value was on the side the verdict needed; the factor says by how much.
+    """
+    if result.learner is None or result.solution is None:
+        return {}
+    expect, burst = result.exercise.expect, result.exercise.burst
+    m, s = result.learner.measurement, result.solution.measurement
+    passed = {c.name.split(":")[0]: c.passed for c in result.checks}
+    found: dict[str, float] = {}
+
+    def side(name: str, value: float | None, bound: float | None, upper: bool) -> None:
+        if value is None or bound is None or name not in passed or value <= 0 or bound <= 0:
+            return
+        below = bound / value if upper else value / bound  # > 1: the value is on the passing side
+        found[name] = below if passed[name] else 1 / below
+
+    side("loop_lag", m.loop_lag_max_s * 1000, expect.max_loop_lag_ms, upper=True)
+    side("probe", None if m.probe_s is None else m.probe_s * 1000, expect.max_probe_ms, upper=True)
+    side("median", None if m.p50_s is None else m.p50_s * 1000, expect.max_p50_ms, upper=True)
+    if s.wall_s > 0:
+        side("wall_ratio", m.wall_s / s.wall_s, expect.max_wall_ratio, upper=True)
+    if m.min_handler_s is not None and s.min_handler_s:
+        side("work_time", m.min_handler_s / s.min_handler_s, expect.min_work_ratio, upper=False)
+    if expect.min_overlap is not None:
+        wanted = max(1, math.ceil(expect.min_overlap * burst.at_once))
+        side("overlap", float(m.peak_in_handler or m.peak_in_flight), float(wanted), upper=False)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stress", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("-k", default="", help="only files whose path contains this")
+    args = parser.parse_args(argv)
+    todo = cases(ROOT, args.k)
+    if not todo or not 1 <= args.rounds <= 100:
+        print("error: nothing to check (a -k that matches no file, or --rounds outside 1-100)", file=sys.stderr)
+        return 2
+    began = time.monotonic()
+    changed: list[str] = []
+    smallest: dict[str, tuple[float, str]] = {}
+    with busy_machine(MAX_STRESS_S):
+        for round_number in range(1, args.rounds + 1):
+            for case in todo:
+                if time.monotonic() - began > MAX_STRESS_S:
+                    break
+                result = check_exercise(case.exercise, learner_file=case.file, lint=False)
+                if result.passed != case.should_pass:
+                    changed.append(f"round {round_number}: {case.name}: {result.verdict}: {'; '.join(result.reasons)}")
+                for name, factor in margins(result).items():
+                    if name not in smallest or factor < smallest[name][0]:
+                        smallest[name] = (factor, case.name)
+            print(f"round {round_number}/{args.rounds}: {len(changed)} changed verdict(s) so far", flush=True)
+    took = time.monotonic() - began
+    print(f"\n{len(todo)} files x {args.rounds} rounds with {BURNERS} CPU burners beside them, {took / 60:.1f} min")
+    print(f"verdicts that changed: {len(changed)} (goal: 0)")
+    for line in changed:
+        print(f"  CHANGED {line[:400]}")
+    print("smallest margin per threshold (a factor: >= 2 wanted, < 1 crossed):")
+    for name, (factor, where) in sorted(smallest.items()):
+        mark = "" if factor >= 2 else "  MISSED (under 2x)" if factor >= 1 else "  CROSSED"
+        print(f"  {name:<11} {factor:6.2f}x  {where}{mark}")
+    return 1 if changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
