@@ -78,10 +78,12 @@ SCENARIOS: dict[str, Scenario] = {
             "GET",
             "/cpu/{variant}",
             "CPU-bound inference in pure Python (holds the GIL)",
-            "CPU-bound Python in `async def` blocks the event loop: one request at a time. Moving it to `def` "
-            "keeps the server answering (other requests, /health) but is no faster: threads take turns holding "
-            "the GIL. Only separate processes (a process pool made in the lifespan, or more workers) compute in "
-            "parallel, up to the number of cores.",
+            "CPU-bound pure-Python work in `async def` blocks the event loop: one request at a time. Moving it to "
+            "`def` takes the work off the loop thread but not off the GIL: the threads take turns holding it, so the "
+            "burst is no faster, and the loop thread waits its turn behind every busy thread (the GIL convoy: its "
+            "lag and /health latency grow with the number of busy threads; read the `def` twin's lag). Only "
+            "separate processes (a process pool made in the lifespan, or more workers) compute in parallel, up to "
+            "the number of cores. (Work in NumPy or ONNX Runtime kernels releases the GIL: threads do help there.)",
             Playbook(  # `def` stays responsive but is no faster; only processes are
                 10,
                 100,
@@ -117,7 +119,9 @@ SCENARIOS: dict[str, Scenario] = {
             "thread-pool limits: which pool, and how many threads",
             "`asyncio.to_thread` looks right but uses asyncio's default executor, min(32, cores + 4) threads, not "
             "AnyIO's pool of 40 tokens that `def` handlers use: a large burst runs in small waves. Above 40 requests "
-            "even `def` handlers run in waves. A limiter sized for your load removes the waves.",
+            "even `def` handlers wait for a token, and each `def` route takes a token twice (once to run, once to "
+            "validate its response), so {n} requests answer in groups rather than in clean waves of 40. A limiter "
+            "sized for your load removes the waves.",
             Playbook(  # above AnyIO's 40 tokens even `def` runs in waves: two of them at 60
                 60,
                 200,

@@ -142,8 +142,9 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
         return Check(
             "loop_lag",
             False,
-            blocked + "can start, and no line of yours was running on it: it was waiting for the GIL behind busy "
-            "threads (pure-Python work in `def` routes or threads; CPU work like this needs processes)",
+            f"the event loop was held up for {duration(m.loop_lag_max_s)}, yet no line of yours was running on it: "
+            "it was waiting for the GIL behind busy threads (pure-Python work in `def` routes or threads takes "
+            "turns with the loop; CPU work like this needs processes)",
         )
     return Check("loop_lag", False, blocked + f"can start: {runtime_line(site)}")
 

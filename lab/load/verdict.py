@@ -133,12 +133,12 @@ def _why_waves(requests: int, wave_size: int, server: ServerStats | None, cores:
             "in groups rather than in clean waves"
         )
     if _in_handlers(server) >= 0.8 * requests:
-        pool = f"a pool, a lock or a semaphore of about {wave_size}"
+        inside = f"every request was in its handler at once, yet only about {wave_size} got through at a time: "
         if cores is not None and wave_size == min(32, cores + 4):
-            pool = f"asyncio's default executor, min(32, cores + 4) = {wave_size} threads on this machine"
-        elif cores is not None and wave_size == cores:
-            pool = f"a pool of {cores}, one per core (a process pool?)"
-        return f"every request was in its handler at once, waiting inside for {pool}"
+            return inside + f"the size of asyncio's default executor here, min(32, cores + 4) = {wave_size} threads"
+        return (
+            inside + "they waited inside for a pool, a lock or a semaphore, or took turns at CPU work holding the GIL"
+        )
     return f"at most {_in_handlers(server)} handlers ran at once"
 
 

@@ -40,9 +40,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.process_pool = process_pool
         app.state.store_url = store.url
         limits = httpx.Limits(max_connections=1000)
-        async with httpx.AsyncClient(limits=limits, timeout=downstream.STORE_TIMEOUT_S) as store_client:
-            app.state.store_client = store_client
-            yield
+        with httpx.Client(limits=limits, timeout=downstream.STORE_TIMEOUT_S) as store_sync_client:
+            async with httpx.AsyncClient(limits=limits, timeout=downstream.STORE_TIMEOUT_S) as store_client:
+                app.state.store_client = store_client
+                app.state.store_sync_client = store_sync_client  # thread-safe: shared by the `def` twin
+                yield
 
 
 def create_app() -> FastAPI:

@@ -6,7 +6,6 @@ mistaken for threads leaking from the server.
 """
 
 import asyncio
-import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
@@ -19,7 +18,7 @@ from lab.workloads import cpu_predict
 MODEL = load_model()
 ITERATIONS = iterations_for(250)
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-POOL = ProcessPoolExecutor(max_workers=CORES, mp_context=multiprocessing.get_context("spawn"))
+POOL = ProcessPoolExecutor(max_workers=CORES)  # the platform's default start method: fork, on Linux
 app = FastAPI()
 
 

@@ -99,7 +99,7 @@ def test_waves_inside_async_handlers_name_asyncios_executor() -> None:
     server = replace(server, peak_in_handler=20)
     verdict = judge(18, 18, 0.6, 0.2, 18, server, 0.6, cores=2)
     assert verdict.kind == WAVES and verdict.wave_size == 6
-    assert any("asyncio's default executor, min(32, cores + 4) = 6 threads" in r for r in verdict.reasons)
+    assert any("asyncio's default executor here, min(32, cores + 4) = 6 threads" in r for r in verdict.reasons)
 
 
 def test_a_server_without_its_own_view_is_estimated_from_times() -> None:
