@@ -162,9 +162,10 @@ class Race:
     def views_at(self, t: float) -> list[LaneView]:
         """Every lane as it stood `t` seconds into the replay: done, running (as far as it got), or waiting."""
         views = []
+        end = self.duration_s
         for lane, start in zip(self.lanes, self.starts(), strict=True):
             local = t - start
-            if local >= lane.wall_s:
+            if local >= lane.wall_s or t >= end:  # (the end, whatever the sums' rounding)
                 views.append(_view(lane, "done", lane.wall_s, lane.samples, lane.lag, None, lane.result))
             elif local < 0:
                 views.append(_view(lane, "waiting", 0.0, (), (), None, None))

@@ -96,7 +96,13 @@ def hanging(exercise: str = "exercise-2") -> dict[str, Any]:
 
 
 def lab_error(exercise: str = "exercise-3") -> dict[str, Any]:
-    return {"exercise": exercise, "title": "The 41st request", "passed": False, "verdict": "lab error", "reasons": ["x"]}
+    return {
+        "exercise": exercise,
+        "title": "The 41st request",
+        "passed": False,
+        "verdict": "lab error",
+        "reasons": ["x"],
+    }
 
 
 ROWS = [failing(), hanging(), lab_error(), passing("exercise-4")]
@@ -162,7 +168,11 @@ def test_the_class_summary_counts_passes_and_ranks_the_common_reasons() -> None:
     assert (one.exercise, one.attempted, one.passed) == ("exercise-1", 10, 2)
     assert [(r.check, r.count) for r in one.reasons] == [("wall_ratio", 8), ("loop_lag", 7)]
     assert one.reasons[1].example.startswith("the event loop was blocked for 9")
-    assert (two.exercise, two.passed, [(r.check, r.count) for r in two.reasons]) == ("exercise-2", 6, [("fault:hang", 4)])
+    assert (two.exercise, two.passed, [(r.check, r.count) for r in two.reasons]) == (
+        "exercise-2",
+        6,
+        [("fault:hang", 4)],
+    )
     assert summary.to_json()["exercises"][0]["failed"] == 8
 
 
