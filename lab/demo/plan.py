@@ -88,7 +88,10 @@ def check_url(url: str) -> str:
 def check_save_path(path: Path) -> Path:
     """Refuse, before the demo starts, a file the final frame could not be written to."""
     if path.suffix.lower() not in SAVE_SUFFIXES:
-        raise DemoError(f"--save writes .svg or .html (the final frame) or .json (the whole race) files, got {str(path)!r}", usage=True)
+        raise DemoError(
+            f"--save writes .svg or .html (the final frame) or .json (the whole race) files, got {str(path)!r}",
+            usage=True,
+        )
     if path.is_dir():
         raise DemoError(f"--save cannot write {str(path)!r}: it is a directory", usage=True)
     if not path.parent.is_dir():

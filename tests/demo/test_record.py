@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,16 @@ def test_exported_queued_cells_read_on_white() -> None:
     assert (1.05) / (luminance(PRINT.queued_style.split()[-1]) + 0.05) >= 4.5
     assert (1.05) / (luminance("#808000") + 0.05) < 4.5, "the old colour fails the same test"
     assert PRINT.queued == "▒", "half-filled cells, not the quarter-filled ░"
+
+
+def test_the_terminal_replay_draws_frames_and_half_speed_takes_twice_as_long(saved: dict[str, object]) -> None:
+    race = read_race(saved)
+    took = {}
+    for speed in (1.0, 0.5):
+        out = io.StringIO()
+        console = Console(file=out, width=100, height=40, force_terminal=True, force_interactive=True)
+        began = time.perf_counter()
+        Replay(race, console, speed=speed, screen=False).play()
+        took[speed] = time.perf_counter() - began
+        assert out.getvalue().count("\x1b[2K") > 10, "frames were drawn as the replay went"
+    assert 1.6 <= took[0.5] / took[1.0] <= 2.5, took
