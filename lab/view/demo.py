@@ -56,7 +56,7 @@ class Palette:
 
 
 SCREEN = Palette()
-PRINT = Palette(queued="▒", queued_style="bold #b35900", pending="▒", pending_style="#595959")
+PRINT = Palette(queued="▓", queued_style="#b35900", pending="▒", pending_style="#595959")
 
 
 @dataclass(frozen=True)
@@ -321,14 +321,14 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
 
 
 def legend(palette: Palette = SCREEN) -> Text:
+    # The words dim, the swatches in the bars' own colours: a dimmed swatch matches no bar.
     return Text.assemble(
         (palette.queued, palette.queued_style),
-        " queued, not in a handler yet   ",
+        (" queued, not in a handler yet   ", "dim"),
         (HANDLED, "green"),
-        " in the server's handler   ",
+        (" in the server's handler   ", "dim"),
         (palette.pending, palette.pending_style),
-        " no answer yet",
-        style="dim",
+        (" no answer yet", "dim"),
     )
 
 

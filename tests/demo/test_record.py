@@ -178,7 +178,7 @@ def test_exported_queued_cells_read_on_white() -> None:
     # WCAG's contrast ratio against the export's white page: 4.5 is the bar for text; rich's olive yellow is 3.9.
     assert (1.05) / (luminance(PRINT.queued_style.split()[-1]) + 0.05) >= 4.5
     assert (1.05) / (luminance("#808000") + 0.05) < 4.5, "the old colour fails the same test"
-    assert PRINT.queued == "▒", "half-filled cells, not the quarter-filled ░"
+    assert PRINT.queued == "▓", "three-quarter-filled cells, not the quarter-filled ░"
 
 
 def test_the_terminal_replay_draws_frames_and_half_speed_takes_twice_as_long(saved: dict[str, object]) -> None:
