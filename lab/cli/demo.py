@@ -78,6 +78,8 @@ def demo(
     """Race the broken twin against its fixes, live: the room watches requests queue, then run side by side."""
     if (no_open or port is not None) and not web:
         fail("--no-open and --port go with --web", EXIT_USAGE)
+    if speed != 1.0 and replay is None:
+        fail("--speed goes with --replay (a live race runs at the server's own pace)", EXIT_USAGE)
     if replay is not None:
         if url is not None or pause or step:
             fail("--replay plays a saved race: --url, --pause and --step do not apply", EXIT_USAGE)

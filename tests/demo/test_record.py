@@ -132,6 +132,7 @@ def test_cli_saves_a_race_and_replays_it_with_no_server(lab_url: str, tmp_path: 
         (["--replay", "empty.json", "--url", "http://127.0.0.1:1"], 2, "do not apply"),
         (["--no-open"], 2, "go with --web"),
         (["--port", "8080"], 2, "go with --web"),
+        (["--speed", "0.5"], 2, "goes with --replay"),
     ],
 )
 def test_replay_mistakes_are_one_line(tmp_path: Path, args: list[str], code: int, words: str) -> None:
