@@ -29,8 +29,8 @@ DISPLAY_HOOKS = {"__rich_console__", "__rich__", "_repr_mimebundle_", "_repr_htm
 OWNERS = {
     "rich": ("lab.view",),
     "matplotlib": ("lab.view.plot",),
-    "fastapi": ("lab.server", "lab.schemas"),
-    "starlette": ("lab.server",),
+    "fastapi": ("lab.server", "lab.schemas", "lab.demo.web"),  # the web view is served by `lab demo` itself
+    "starlette": ("lab.server", "lab.demo.web"),
     "prometheus_client": ("lab.server.metrics",),
     "typer": ("lab.cli",),
     "watchfiles": ("lab.course.watch",),

@@ -1,6 +1,6 @@
 """The `lab` command: the root app, and one module per command group. Thin on purpose.
 
-Each module (`serve`, `burst`, `compare`, `demo`, `exercises`) owns a `typer.Typer()` and imports
+Each module (`serve`, `burst`, `compare`, `demo`, `exercises`, `classroom`) owns a `typer.Typer()` and imports
 only typer and `lab.cli.output` at the top; heavy modules (FastAPI, uvicorn, the HTTP client,
 rich) are imported inside the commands, so that `lab --help` starts fast. Nothing imports back
 into this module.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from lab.cli import burst, compare, demo, exercises, serve
+from lab.cli import burst, classroom, compare, demo, exercises, serve
 
 __all__ = ["app"]
 
@@ -21,5 +21,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for group in (serve, burst, compare, exercises, demo):
+for group in (serve, burst, compare, exercises, demo, classroom):
     app.add_typer(group.app)

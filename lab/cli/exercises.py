@@ -7,6 +7,7 @@ through `lab.view.course`, and sets the exit code: 0 passed, 1 not passed (or a 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -115,9 +116,18 @@ def check(
     exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every exercise, in order.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    junit: Annotated[
+        Path | None, typer.Option(help="Also write a JUnit XML report (one test case per exercise) to this file.")
+    ] = None,
+    gradescope: Annotated[
+        Path | None, typer.Option(help="Also write Gradescope's results.json (read by `lab class report`).")
+    ] = None,
 ) -> None:
     """Check an exercise: exit 0 when it passes (and mark it done), 1 when it does not."""
+    from lab.cli.classroom import check_report_paths, write_reports
     from lab.view.course import check_report, verdict_line
+
+    check_report_paths(junit, gradescope)
 
     catalog = _open_catalog()
     store, progress = _store(catalog)
@@ -144,6 +154,7 @@ def check(
         if not as_json:
             show(verdict_line(result) if all_ else check_report(result), on=screen)
     passed = sum(1 for row in data if row["passed"])
+    write_reports(data, junit, gradescope)
     if as_json:
         print_json({"results": data, "passed": passed, "total": len(data)} if all_ else data[0])
     elif all_:

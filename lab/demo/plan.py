@@ -21,7 +21,7 @@ __all__ = ["DemoPlan", "check_save_path", "check_url", "parse_seconds", "plan"]
 
 MAX_DEMO_REQUESTS = 200  # more bars than a screen can show in groups that still read as waves
 MAX_SERIALIZED_S = 60.0  # the broken twin takes requests x delay: keep a demo shorter than a minute
-SAVE_SUFFIXES = (".svg", ".html", ".htm")
+SAVE_SUFFIXES = (".svg", ".html", ".htm", ".json")  # a frame for slides, or the whole race to replay
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,10 @@ def check_url(url: str) -> str:
 def check_save_path(path: Path) -> Path:
     """Refuse, before the demo starts, a file the final frame could not be written to."""
     if path.suffix.lower() not in SAVE_SUFFIXES:
-        raise DemoError(f"--save writes .svg or .html files, got {str(path)!r}", usage=True)
+        raise DemoError(
+            f"--save writes .svg or .html (the final frame) or .json (the whole race) files, got {str(path)!r}",
+            usage=True,
+        )
     if path.is_dir():
         raise DemoError(f"--save cannot write {str(path)!r}: it is a directory", usage=True)
     if not path.parent.is_dir():

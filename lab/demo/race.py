@@ -30,10 +30,13 @@ from lab.load.measure import Sample
 from lab.load.stats import fetch, reset
 from lab.view.demo import (
     MIN_PANEL_WIDTH,
+    SCREEN,
     LagReading,
     LaneView,
+    Palette,
     blocking_text,
     demo_frame,
+    fit_rows,
     heading,
     live_display,
     prompt_panel,
@@ -119,6 +122,7 @@ class Demo:
         step: bool = False,
         screen: bool = True,
         read_line: Callable[[Callable[[str], None]], str | None] | None = None,
+        show_url: bool = True,
     ) -> None:
         self.plan = demo_plan
         self.base_url = base_url.rstrip("/")
@@ -128,6 +132,7 @@ class Demo:
         self.step = step
         self.screen = screen
         self.read_line = read_line or read_keyboard_line
+        self.show_url = show_url  # the CLI shows it only when the user named the server (--url)
         self.lanes = [
             Lane(
                 v,
@@ -142,22 +147,29 @@ class Demo:
 
     # --- what the screen shows -------------------------------------------------------------
 
-    def frame(self, width: int | None = None, max_rows: int | None = None) -> RenderableType:
+    def frame(self, width: int | None = None, max_rows: int | None = None, palette: Palette = SCREEN) -> RenderableType:
         now = time.perf_counter()
         width = width or self.console.width
         done = all(lane.result is not None for lane in self.lanes)
         return demo_frame(
-            heading(self.plan.scenario, self.plan.requests, self.plan.delay_ms, self.base_url),
+            heading(
+                self.plan.scenario, self.plan.requests, self.plan.delay_ms, self.base_url if self.show_url else None
+            ),
             [lane.view(now) for lane in self.lanes],
             width=width,
             max_rows=max_rows or self._rows_that_fit(width),
             min_axis_s=2 * self.plan.delay_ms / 1000,
             prompt=None if self.question is None else prompt_panel(self.question, self.typed),
             takeaway=self.plan.takeaway if done else None,
+            palette=palette,
         )
 
-    def final_frame(self, width: int) -> RenderableType:
-        return self.frame(width=width, max_rows=MAX_ROWS)
+    def final_frame(self, width: int, height: int | None = None, palette: Palette = SCREEN) -> RenderableType:
+        """The last frame; with `height`, its bars grouped until the whole frame fits that many lines."""
+        if height is None:
+            return self.frame(width=width, max_rows=MAX_ROWS, palette=palette)
+        rows = fit_rows(lambda rows: self.frame(width=width, max_rows=rows, palette=palette), width, height, MAX_ROWS)
+        return self.frame(width=width, max_rows=rows, palette=palette)
 
     def _rows_that_fit(self, width: int) -> int:
         """Bars get the screen's height first; the closing "Why" is printed after the live view anyway."""

@@ -47,6 +47,26 @@ _MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 
 
 @dataclass(frozen=True)
+class Palette:
+    """How the bars' cells look. A terminal's dark background shows the light shade well; white paper does
+    not (rich exports yellow as olive, and ░ fills a quarter of its cell), so exports use `PRINT`."""
+
+    queued: str = QUEUED
+    queued_style: str = "yellow"
+    answering: str = ANSWERING
+    answering_style: str = "cyan"
+    pending: str = QUEUED
+    pending_style: str = "grey50"
+
+
+SCREEN = Palette()
+# Okabe-Ito blue for answering (colour-blind safe, 5:1 on white); pending cells appear only mid-race.
+PRINT = Palette(
+    queued="▓", queued_style="#b35900", answering="▒", answering_style="#0072b2", pending="░", pending_style="#595959"
+)
+
+
+@dataclass(frozen=True)
 class LagReading:
     """One answer to the demo's `/lab/stats` poll during a burst."""
 
@@ -144,7 +164,7 @@ def _arrived_row(samples: Sequence[Sample]) -> Row:
     )
 
 
-def bar(row: Row, axis_s: float, width: int) -> Text:
+def bar(row: Row, axis_s: float, width: int, palette: Palette = SCREEN) -> Text:
     """`width` characters for `axis_s` seconds: spaces, then queued, then handled."""
     scale = width / axis_s if axis_s > 0 else 0.0
 
@@ -155,13 +175,13 @@ def bar(row: Row, axis_s: float, width: int) -> Text:
     end = min(end, width)
     text = Text(" " * begin)
     if not row.done:
-        return text + Text(QUEUED * (end - begin), style="grey50")
+        return text + Text(palette.pending * (end - begin), style=palette.pending_style)
     # At least one handled cell; with no server stamp (not a lab server) the whole wait counts as handled.
     handled = begin if row.handled_s is None else min(max(begin, column(row.handled_s)), end - 1)
     answering = end if row.answering_s is None else min(max(handled + 1, column(row.answering_s)), end)
-    text += Text(QUEUED * (handled - begin), style="yellow")
+    text += Text(palette.queued * (handled - begin), style=palette.queued_style)
     text += Text(HANDLED * (answering - handled), style="green" if row.ok else "red")
-    text += Text(ANSWERING * (end - answering), style="cyan" if row.ok else "red")
+    text += Text(palette.answering * (end - answering), style=palette.answering_style if row.ok else "red")
     return text
 
 
@@ -237,14 +257,14 @@ def guess_text(view: LaneView) -> Text | None:
     )
 
 
-def lane_panel(view: LaneView, axis_s: float, bar_width: int, max_rows: int) -> Panel:
+def lane_panel(view: LaneView, axis_s: float, bar_width: int, max_rows: int, palette: Palette = SCREEN) -> Panel:
     grid = Table.grid(padding=(0, 1))
     grid.add_column(justify="right", width=LABEL_WIDTH - 1, style="dim", no_wrap=True)
     grid.add_column(width=bar_width, no_wrap=True)
     grid.add_column(justify="right", width=LATENCY_WIDTH - 1, style="dim", no_wrap=True)
     for row in lane_rows(view, max_rows):
         latency = "…" if not row.done else duration(row.latency_s) if row.ok else "error"
-        grid.add_row(row.label, bar(row, axis_s, bar_width), latency)
+        grid.add_row(row.label, bar(row, axis_s, bar_width, palette), latency)
     if view.state in ("waiting", "warming"):
         note = "warming up…" if view.state == "warming" else f"{view.requests} requests, ready"
         grid.add_row("", Text(note, style="dim"), "")
@@ -283,13 +303,15 @@ def _border(view: LaneView) -> str:
     return {"concurrent": "green", "serialized": "red", "waves": "yellow"}.get(view.result.verdict.kind, "white")
 
 
-def race(views: Sequence[LaneView], width: int, max_rows: int, min_axis_s: float = 0.0) -> RenderableType:
+def race(
+    views: Sequence[LaneView], width: int, max_rows: int, min_axis_s: float = 0.0, palette: Palette = SCREEN
+) -> RenderableType:
     """Every lane on one time axis: side by side when the width allows, else one above the other."""
     axis_s = nice_axis(max([min_axis_s, *(v.extent_s for v in views)]))
     side_by_side = width // max(1, len(views)) >= MIN_PANEL_WIDTH
     panel_width = width // len(views) if side_by_side else width
     bar_width = max(10, panel_width - PANEL_CHROME)
-    panels = [lane_panel(v, axis_s, bar_width, max_rows) for v in views]
+    panels = [lane_panel(v, axis_s, bar_width, max_rows, palette) for v in views]
     if not side_by_side:
         return Group(*panels)
     grid = Table.grid(expand=True)
@@ -332,17 +354,17 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
     return table
 
 
-def legend() -> Text:
+def legend(palette: Palette = SCREEN) -> Text:
+    # The words dim, the swatches in the bars' own colours: a dimmed swatch matches no bar.
     return Text.assemble(
-        (QUEUED, "yellow"),
-        " queued   ",
+        (palette.queued, palette.queued_style),
+        (" queued   ", "dim"),
         (HANDLED, "green"),
-        " in its handler   ",
-        (ANSWERING, "cyan"),
-        " answering   ",
-        (QUEUED, "grey50"),
-        " no answer yet",
-        style="dim",
+        (" in its handler   ", "dim"),
+        (palette.answering, palette.answering_style),
+        (" answering   ", "dim"),
+        (palette.pending, palette.pending_style),
+        (" no answer yet", "dim"),
     )
 
 
@@ -364,9 +386,10 @@ def demo_frame(
     min_axis_s: float = 0.0,
     prompt: RenderableType | None = None,
     takeaway: str | None = None,
+    palette: Palette = SCREEN,
 ) -> RenderableType:
     """The whole screen: heading, the race, the scoreboard once something finished, the lesson at the end."""
-    parts: list[RenderableType] = [heading, race(views, width, max_rows, min_axis_s), legend()]
+    parts: list[RenderableType] = [heading, race(views, width, max_rows, min_axis_s, palette), legend(palette)]
     if prompt is not None:
         parts.append(prompt)
     if any(v.result is not None for v in views):
@@ -376,13 +399,15 @@ def demo_frame(
     return Group(*parts)
 
 
-def heading(scenario: Scenario, requests: int, delay_ms: int, base_url: str) -> Text:
+def heading(scenario: Scenario, requests: int, delay_ms: int, base_url: str | None = None) -> Text:
+    """The slide's title. The server's address only when the user named it: a throwaway port is noise."""
+    where = "" if base_url is None else f" · {base_url}"
     return Text.assemble(
         ("lab demo", "bold magenta"),
         " · ",
         (scenario.name, "bold"),
         f": {scenario.summary}\n",
-        (f"{requests} requests at once, {delay_ms} ms each · {base_url}", "dim"),
+        (f"{requests} requests at once, {delay_ms} ms each{where}", "dim"),
     )
 
 
@@ -400,6 +425,25 @@ def live_display(console: Console, frame: Callable[[], RenderableType], *, scree
 
 
 SAVE_WIDTH = 120
+FIT_STEPS = (25, 20, 16, 12, 10, 8, 6, 5, 4, 3)  # rows per lane to try, most first
+
+
+def lines_of(renderable: RenderableType, width: int) -> int:
+    """How many lines `renderable` takes at `width` columns."""
+    measure = Console(file=io.StringIO(), width=width, color_system=None)
+    return len(measure.render_lines(renderable, measure.options, pad=False))
+
+
+def fit_rows(frame: Callable[[int], RenderableType], width: int, height: int, most: int) -> int:
+    """The most bar rows per lane (up to `most`) for which `frame(rows)` fits `height` lines; else the fewest.
+
+    The final frame is printed after the live view and stays on screen: a 40-row projector must show
+    the broken panel as well as the scoreboard, so long bursts are drawn in groups instead."""
+    steps = [rows for rows in FIT_STEPS if rows <= most] or [most]
+    for rows in steps:
+        if lines_of(frame(rows), width) <= height:
+            return rows
+    return steps[-1]
 
 
 def export(renderable: RenderableType, path: Path, width: int = SAVE_WIDTH) -> None:

@@ -1,0 +1,236 @@
+"""`lab demo --web` in a real browser: Debian's Chromium, driven by Playwright, against a real lab server.
+
+Judged from the DOM (each bar carries its request's phases from the server's own stamps), from counters the
+page keeps (events received), and from ratios (a replay at 0.5x against one at 1x), never from pixels or
+tight absolute times. Skipped, in one line, where there is no Chromium.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from lab.demo.plan import plan
+from lab.demo.race import Demo
+from lab.demo.record import race_json
+from lab.demo.web import LiveFeed, ReplayFeed, WebView, page
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+playwright_api = pytest.importorskip("playwright.sync_api", reason="no playwright package")
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no Chromium (apt-get install chromium)")
+
+ALL_DONE = "[...document.querySelectorAll('.lane')].length > 0 && "
+ALL_DONE += "[...document.querySelectorAll('.lane')].every(l => l.dataset.state === 'done')"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no Chromium (apt-get install chromium)")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page_ = context.new_page()
+    errors: list[str] = []
+    page_.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page_
+    context.close()
+    assert errors == [], "the page's script raised"
+
+
+@contextmanager
+def live(lab_url: str, demo_plan: Any, **options: Any) -> Iterator[tuple[str, Demo]]:
+    """A demo racing in a thread, its web view in another, as `lab demo --web` runs them."""
+    demo = Demo(demo_plan, lab_url, Console(file=io.StringIO(), width=100), **options)
+    feed = LiveFeed(demo)
+    demo.read_line = feed.read_line
+    failures: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            feed.wait_for_viewer(30)
+            demo.run()
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            failures.append(exc)
+
+    with WebView(feed) as view:
+        thread = threading.Thread(target=race, daemon=True)
+        thread.start()
+        yield view.url, demo
+        thread.join(60)
+    assert not failures, failures
+
+
+def bars(tab: Any, variant: str) -> list[dict[str, float]]:
+    return tab.evaluate(
+        """variant => [...document.querySelectorAll(`.lane[data-variant="${variant}"] .bar.done`)].map(b => ({
+            start: +b.dataset.start, end: +b.dataset.end,
+            server_start: +b.dataset.serverStart, server_end: +b.dataset.serverEnd}))""",
+        variant,
+    )
+
+
+def test_the_page_is_one_small_document() -> None:
+    document = page()
+    assert len(document.encode()) < 200_000
+    assert "/*STYLE*/" not in document and "/*SCRIPT*/" not in document, "style and script inlined"
+    assert not re.search(r"""(src|href)=["']https?://""", document), "nothing from a CDN"
+
+
+@needs_chromium
+def test_bars_appear_for_every_request_and_the_broken_twin_is_a_staircase(lab_url: str, tab: Any) -> None:
+    with live(lab_url, plan("sleep", requests=6, delay_ms=100)) as (url, _):
+        tab.goto(url)
+        tab.wait_for_function(ALL_DONE, timeout=30_000)
+        broken, fixed = bars(tab, "broken"), bars(tab, "async")
+        if os.environ.get("LAB_SCREENSHOTS"):  # a folder: look at what the room would see
+            tab.screenshot(path=str(Path(os.environ["LAB_SCREENSHOTS"]) / "lab-web-race.png"), full_page=True)
+    assert len(broken) == len(fixed) == 6, "one bar per request"
+    steps = sorted(broken, key=lambda b: b["server_start"])
+    for before, after in zip(steps, steps[1:], strict=False):
+        assert after["server_start"] >= before["server_end"] - 0.002, "each starts in the server after the last ends"
+    queued = [b["server_start"] - b["start"] for b in steps]
+    assert queued == sorted(queued) and queued[-1] - queued[0] > 0.3, "each waits longer: a staircase"
+    assert max(b["server_start"] for b in fixed) < min(b["server_end"] for b in fixed), "the fix overlaps"
+    assert tab.locator("#scoreboard tbody tr").count() == 2 and "Why:" in tab.inner_text("#why")
+
+
+@needs_chromium
+def test_labels_are_at_least_24px_at_1024x768_in_both_themes(lab_url: str, tab: Any) -> None:
+    with live(lab_url, plan("sleep", requests=3, delay_ms=20)) as (url, _):
+        for theme in ("dark", "light"):
+            tab.goto(f"{url}?theme={theme}")
+            tab.wait_for_function(ALL_DONE, timeout=30_000)
+            sizes = tab.evaluate(
+                """() => [...document.querySelectorAll('body *')].filter(e => e.offsetParent !== null &&
+                    [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim()))
+                    .map(e => [e.tagName + '.' + e.className, parseFloat(getComputedStyle(e).fontSize)])"""
+            )
+            small = [(name, size) for name, size in sizes if size < 24]
+            assert sizes and small == [], small
+            colours = tab.evaluate(
+                "() => [getComputedStyle(document.body).color, getComputedStyle(document.body).backgroundColor]"
+            )
+            assert contrast(*colours) >= 7, f"{theme}: text against background"
+
+
+def contrast(foreground: str, background: str) -> float:
+    def luminance(css: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", css)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@needs_chromium
+def test_the_view_keeps_updating_while_the_server_is_stalled_for_a_second(lab_url: str, tab: Any) -> None:
+    with live(lab_url, plan("sleep", requests=2, delay_ms=1000, variants="broken")) as (url, _):
+        tab.goto(url)
+        lane = '.lane[data-variant="broken"]'
+        tab.wait_for_function(f"document.querySelector('{lane}')?.dataset.state === 'running'", timeout=30_000)
+        readings = []
+        for _ in range(8):  # the first answer needs a whole second of blocked loop
+            readings.append(
+                tab.evaluate(
+                    f"""() => [+document.body.dataset.updates, document.querySelector('{lane}').dataset.answered,
+                        +document.querySelector('{lane}').dataset.elapsed,
+                        document.querySelector('{lane} .lagtext').textContent]"""
+                )
+            )
+            time.sleep(0.08)
+        tab.wait_for_function(ALL_DONE, timeout=30_000)
+    stalled = [r for r in readings if r[1] == "0"]
+    if os.environ.get("LAB_SCREENSHOTS"):
+        print("stall readings (updates, answered, elapsed, lag text):", readings)
+    assert len(stalled) >= 4, f"the server answered nothing for a while: {readings}"
+    updates = stalled[-1][0] - stalled[0][0]
+    elapsed = [r[2] for r in stalled]
+    assert updates >= len(stalled), f"events kept coming while the server was stalled: {readings}"
+    assert elapsed == sorted(elapsed) and len(set(elapsed)) >= len(stalled) - 1, "the clock on the page moved"
+    assert any("not answering" in r[3] for r in stalled), "the loop-lag meter raised the alarm"
+
+
+@needs_chromium
+def test_the_room_guesses_in_the_page_and_sees_the_guess_beside_the_answer(lab_url: str, tab: Any) -> None:
+    with live(lab_url, plan("sleep", requests=3, delay_ms=100), pause=True) as (url, demo):
+        tab.goto(url)
+        for answer in ("1s", "150ms"):
+            tab.wait_for_selector("#question:not([hidden])", timeout=30_000)
+            assert "How long will 3 requests" in tab.inner_text("#question")
+            tab.fill("#answer", answer)
+            tab.press("#answer", "Enter")
+            tab.wait_for_function("document.getElementById('question').hidden", timeout=30_000)
+        tab.wait_for_function(ALL_DONE, timeout=30_000)
+        guesses = tab.eval_on_selector_all(".lane .guess", "boxes => boxes.map(b => b.textContent)")
+    assert [lane.guess_s for lane in demo.lanes] == [1.0, 0.15]
+    assert guesses[0].startswith("guess 1,000 ms → actual") and guesses[1].startswith("guess 150 ms → actual")
+
+
+@needs_chromium
+def test_a_replay_at_half_speed_takes_about_twice_as_long(lab_url: str, tab: Any) -> None:
+    demo = Demo(plan("sleep", requests=4, delay_ms=200), lab_url, Console(file=io.StringIO()))
+    racing = threading.Thread(target=demo.run)  # Playwright's own event loop holds this thread
+    racing.start()
+    racing.join(60)
+    data = json.loads(json.dumps(race_json(demo)))
+    times = {}
+    with WebView(ReplayFeed(data)) as view:
+        for speed in (1.0, 0.5):
+            tab.goto(f"{view.url}?speed={speed}")
+            tab.wait_for_selector("#player:not([hidden])")
+            began = time.perf_counter()
+            tab.click("#play")
+            tab.wait_for_function("document.body.dataset.replay === 'done'", timeout=30_000)
+            times[speed] = time.perf_counter() - began
+            assert tab.locator('.lane[data-variant="broken"] .bar.done').count() == 4, "every bar, replayed"
+    ratio = times[0.5] / times[1.0]
+    assert 1.5 <= ratio <= 2.7, f"0.5x took {times[0.5]:.2f} s, 1x {times[1.0]:.2f} s"
+
+
+@needs_chromium
+def test_cli_web_prints_the_address_waits_for_the_page_and_stays_up(lab_url: str, tab: Any) -> None:
+    command = [sys.executable, "-m", "lab", "demo", "-n", "2", "--delay-ms", "20", "--url", lab_url]
+    proc = subprocess.Popen([*command, "--web", "--no-open"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = ""
+        for _ in range(20):
+            line = proc.stderr.readline()
+            if "web view is at" in line:
+                break
+        address = line.rsplit(" ", 1)[-1].strip()
+        assert address.startswith("http://127.0.0.1:"), line
+        tab.goto(address)
+        tab.wait_for_function(ALL_DONE, timeout=30_000)
+        for _ in range(20):
+            if "stays up" in proc.stderr.readline():
+                break
+        assert proc.poll() is None, "the page stays up after the race, for replays"
+        assert tab.locator("#player").is_visible(), "and offers to replay it"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "serialized" in out
