@@ -21,6 +21,7 @@ from lab.course.results import CheckResult, Run
 from lab.durations import duration
 from lab.view.burst import timeline
 
+RUNTIME_MIN_STALL_S = 0.1
 MAX_TIMELINE_ROWS = 20  # beyond this a timeline stops being a picture (evenly spaced rows stand for the rest)
 
 
