@@ -43,13 +43,27 @@ def timeline(
     for sample in shown:
         begin = round(sample.start_s * scale)
         length = max(1, round(sample.end_s * scale) - begin)
-        style = "green" if sample.ok else "red"
-        bar = Text(" " * begin) + Text("█" * length, style=style)
+        bar = Text(" " * begin) + _phases(sample, begin, length, scale)
         status = str(sample.status) if sample.status is not None else (sample.error or "error")
         table.add_row(f"#{sample.index + 1}", bar, f"{duration(sample.latency_s)} {status}")
     if len(shown) < len(ordered):
         table.add_row("", Text(f"({len(shown)} of {len(ordered)} requests shown, evenly spaced)", style="dim"), "")
     return table
+
+
+def _phases(sample: Sample, begin: int, length: int, scale: float) -> Text:
+    """One request's bar: queued (░) until its handler ran, in the handler (█), answering (▒) after,
+    from the server's own stamps; a server without them gives one solid bar."""
+    style = "green" if sample.ok else "red"
+    if sample.handler_start_s is None or sample.handler_end_s is None:
+        return Text("█" * length, style=style)
+    queued = min(length - 1, max(0, round(sample.handler_start_s * scale) - begin))
+    handled = min(length - queued, max(1, round(sample.handler_end_s * scale) - begin - queued))
+    return (
+        Text("░" * queued, style="yellow")
+        + Text("█" * handled, style=style)
+        + Text("▒" * (length - queued - handled), style="cyan" if sample.ok else "red")
+    )
 
 
 def verdict_text(result: BurstResult) -> Text:
@@ -123,7 +137,10 @@ def burst_report(result: BurstResult) -> RenderableType:
     return Group(
         summary_table(result),
         Text(""),
-        Text("Timeline (each bar: one request, from the shared start)", style="bold"),
+        Text(
+            "Timeline (each bar: one request, from the shared start; ░ queued, █ in its handler, ▒ answering)",
+            style="bold",
+        ),
         timeline(result.samples, result.summary.wall_s),
         Text(""),
         verdict_text(result),
