@@ -28,6 +28,7 @@ __all__ = [
     "RequestRecord",
     "ServerStats",
     "ServerTimes",
+    "ThreadPool",
 ]
 
 STATS_PATH = "/lab/stats"
@@ -80,12 +81,28 @@ class RequestRecord:
 
 
 @dataclass(frozen=True)
+class ThreadPool:
+    """One native thread pool inside a server process, as `threadpoolctl.threadpool_info()` describes it.
+
+    `library` is the implementation (openblas, mkl, libgomp...), `api` what it serves (blas, openmp),
+    `threads` how many threads it runs inside one call: the intra-op threads that multiply with the
+    server's own threads and with its worker processes.
+    """
+
+    library: str
+    api: str
+    threads: int
+
+
+@dataclass(frozen=True)
 class ServerStats:
     """`GET /lab/stats`: what one server process measured about itself since `since` (its last reset).
 
     `peak_in_flight` counts requests inside the app (waiting for a body or a thread token included);
     counters count since the process started (compare two snapshots to count what one burst did).
-    `workers` is how many worker processes' snapshots were merged into this one.
+    `workers` is how many worker processes' snapshots were merged into this one. `threadpools` lists
+    the native thread pools loaded in each of them (one entry per pool per process; empty when no
+    BLAS/OpenMP library is loaded, and from servers older than the field).
     """
 
     since: float
@@ -100,6 +117,12 @@ class ServerStats:
     gauges: dict[str, GaugeReading] = field(default_factory=dict)
     requests: tuple[RequestRecord, ...] = ()
     workers: int = 1
+    threadpools: tuple[ThreadPool, ...] = ()
+
+    @property
+    def intra_op_threads(self) -> int:
+        """The most threads any one native pool runs inside a call, in any process (0: none loaded)."""
+        return max((pool.threads for pool in self.threadpools), default=0)
 
     def to_json(self, *, with_requests: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -114,6 +137,7 @@ class ServerStats:
             "counters": dict(self.counters),
             "gauges": {name: {"current": g.current, "peak": g.peak} for name, g in self.gauges.items()},
             "workers": self.workers,
+            "threadpools": [{"library": p.library, "api": p.api, "threads": p.threads} for p in self.threadpools],
         }
         if with_requests:
             data["requests"] = [
@@ -148,6 +172,9 @@ class ServerStats:
                     for r in data.get("requests", ())
                 ),
                 workers=int(data.get("workers", 1)),
+                threadpools=tuple(
+                    ThreadPool(str(p["library"]), str(p["api"]), int(p["threads"])) for p in data.get("threadpools", ())
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"/lab/stats is not the lab's format: {type(exc).__name__}: {exc}") from None
@@ -155,7 +182,7 @@ class ServerStats:
     @classmethod
     def merge(cls, workers: Iterable[ServerStats]) -> ServerStats:
         """One view of a server from its worker processes' snapshots: peaks and lag are the worst
-        worker's, counters are summed, gauges keep the highest peak."""
+        worker's, counters are summed, gauges keep the highest peak, thread pools are listed per worker."""
         chosen = list(workers)
         if not chosen:
             raise ValueError("merge() needs at least one snapshot")
@@ -179,6 +206,7 @@ class ServerStats:
             gauges=gauges,
             requests=tuple(r for s in chosen for r in s.requests),
             workers=sum(s.workers for s in chosen),
+            threadpools=tuple(p for s in chosen for p in s.threadpools),
         )
 
 

@@ -44,7 +44,7 @@ class Scenario:
 
     @property
     def max_delay_ms(self) -> int:
-        return MAX_CPU_MS if self.name == "cpu" else MAX_DELAY_MS
+        return MAX_CPU_MS if self.name in ("cpu", "numpy") else MAX_DELAY_MS
 
     def url(self, base: str, variant: str, delay_ms: int) -> str:
         return f"{base}{self.path.format(variant=variant)}?delay_ms={delay_ms}"
@@ -78,10 +78,11 @@ SCENARIOS: dict[str, Scenario] = {
             "GET",
             "/cpu/{variant}",
             "CPU-bound inference in pure Python (holds the GIL)",
-            "CPU-bound Python in `async def` blocks the event loop: one request at a time. Moving it to `def` "
-            "keeps the server answering (other requests, /health) but is no faster: threads take turns holding "
-            "the GIL. Only separate processes (a process pool made in the lifespan, or more workers) compute in "
-            "parallel, up to the number of cores.",
+            "CPU-bound pure Python in `async def` blocks the event loop: one request at a time. Moving it to "
+            "`def` keeps the server answering (other requests, /health) but is no faster: threads take turns "
+            "holding the GIL. For pure-Python work only separate processes (a process pool made in the lifespan, "
+            "or more workers) compute in parallel, up to the number of cores. NumPy, BLAS and ONNX Runtime "
+            "kernels release the GIL: there, threads do scale (`lab compare -s numpy`).",
             Playbook(  # `def` stays responsive but is no faster; only processes are
                 10,
                 100,
@@ -138,6 +139,25 @@ SCENARIOS: dict[str, Scenario] = {
                 200,
                 ("broken", "async"),
                 {"broken": "async def + httpx.Client", "sync": "def + httpx.Client", "async": "shared AsyncClient"},
+            ),
+        ),
+        Scenario(
+            "numpy",
+            "GET",
+            "/numpy/{variant}",
+            "CPU-bound inference in NumPy (BLAS kernels release the GIL)",
+            "The model runs in NumPy: its matmuls and ufuncs run in C and release the GIL, so FastAPI's worker "
+            "threads compute on every core at once and `def` is faster than one request at a time (no process "
+            "pool needed, and no model copy per process). Releasing the GIL does not free the event loop: in "
+            "`async def` the same call holds the loop thread until it ends, so {n} requests take {n} x {d} ms. "
+            "`def` or `await run_in_threadpool(...)` fix it. This server caps BLAS to one intra-op thread per "
+            "request thread at start-up (threadpoolctl): left at its default (one per core), BLAS threads times "
+            "request threads times workers oversubscribe the cores.",
+            Playbook(  # threads scale here: the broken twin against `def`, and the awaited twin
+                10,
+                100,
+                ("broken", "sync", "async"),
+                {"broken": "async def + NumPy", "sync": "def: threads, GIL released", "async": "run_in_threadpool"},
             ),
         ),
     )
