@@ -13,9 +13,10 @@ scenario's paths, bounds and teaching text are written once, and the load side n
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_CPU_MS", "MAX_DELAY_MS", "SCENARIOS", "VARIANTS", "Playbook", "Scenario"]
+__all__ = ["MAX_CPU_MS", "MAX_DELAY_MS", "SCENARIOS", "VARIANTS", "Playbook", "Scenario", "gil_enabled"]
 
 MAX_DELAY_MS = 10_000  # no request can hold a server for long
 MAX_CPU_MS = 5_000
@@ -51,6 +52,27 @@ class Scenario:
 
     def explain(self, requests: int, delay_ms: int) -> str:
         return self.why.format(n=requests, d=delay_ms)
+
+    def gil_note(self, enabled: bool | None = None) -> str | None:
+        """What changes for this scenario on a free-threaded Python (None: nothing, or the GIL is on)."""
+        if self.name not in GIL_NOTES or (gil_enabled() if enabled is None else enabled):
+            return None
+        return f"This Python ({sys.version.split()[0]}) runs without the GIL: " + GIL_NOTES[self.name]
+
+
+def gil_enabled() -> bool:
+    """False only on a free-threaded CPython (3.13t/3.14t) running with the GIL off."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+# Where the lesson depends on the GIL, what a free-threaded interpreter changes (and what it does not).
+GIL_NOTES = {
+    "cpu": "pure-Python threads can compute in parallel here, so `def` may scale like a process pool; the "
+    "broken twin still blocks the event loop.",
+    "numpy": "threads scaled already, the GIL was released in the kernels; the broken twin still blocks the "
+    "event loop.",
+}
 
 
 SCENARIOS: dict[str, Scenario] = {
