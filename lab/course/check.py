@@ -256,4 +256,5 @@ def _measurement(spec: BurstSpec, summary: Summary, stats: ServerStats | None, f
         tokens_total=stats.thread_tokens_total,
         counters=dict(stats.counters),
         gauge_peaks={name: gauge.peak for name, gauge in stats.gauges.items()},
+        intra_op_threads=stats.intra_op_threads,
     )
