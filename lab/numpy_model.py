@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -33,7 +34,9 @@ from lab.errors import LabError
 from lab.instruments import INSTRUMENTS
 
 __all__ = [
+    "INTRA_OP_ENV",
     "NumpyModel",
+    "cap_intra_op_threads",
     "intra_op_threads",
     "load_numpy_model",
     "ms_per_pass",
@@ -42,6 +45,7 @@ __all__ = [
 ]
 
 MODEL_FILE = "numpy_model.json"
+INTRA_OP_ENV = "LAB_INTRA_OP_THREADS"  # the lab server's BLAS threads per call: 1 unless told; 0 leaves the default
 Matrix = npt.NDArray[np.float32]
 
 
@@ -115,6 +119,23 @@ def ms_per_pass(model: NumpyModel, rounds: int = 5) -> float:
 def passes_for(ms: float, per_pass_ms: float) -> int:
     """How many passes take about `ms` milliseconds of one core."""
     return max(1, round(ms / max(per_pass_ms, 1e-3)))
+
+
+def cap_intra_op_threads(setting: str | None = None) -> int | None:
+    """Limit this process's BLAS threads per call, once, as `$LAB_INTRA_OP_THREADS` says (default 1).
+
+    `0` leaves the library's default (one thread per core): the oversubscribed server notebook 05 and
+    `make bench` compare against. Returns the limit set, or None when left alone.
+    """
+    text = (os.environ.get(INTRA_OP_ENV, "1") if setting is None else setting).strip()
+    if not text.isdigit() or int(text) > 1024:
+        raise LabError(f"{INTRA_OP_ENV} must be a whole number of threads (0: the library's default), got {text!r}")
+    threads = int(text)
+    if threads == 0:
+        return None
+    # Process-wide (OpenBLAS keeps one setting for every thread): set at start-up, never per request.
+    threadpool_limits(limits=threads, user_api="blas")
+    return threads
 
 
 def intra_op_threads() -> int:

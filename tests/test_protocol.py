@@ -46,6 +46,7 @@ def test_json_names_are_the_documented_ones() -> None:
         "gauges",
         "requests",
         "workers",
+        "threadpools",
     }
     assert data["gauges"] == {"sdk_in_flight": {"current": 0, "peak": 5}}
     assert "requests" not in stats().to_json(with_requests=False)

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from lab.client import httpx
 from lab.launch.process import ThreadServer
 from lab.model import burn, iterations_for, load_model
-from lab.numpy_model import load_numpy_model, ms_per_pass, threadpool_limits
+from lab.numpy_model import cap_intra_op_threads, load_numpy_model, ms_per_pass
 from lab.schemas import Health, PredictRequest, PredictResponse
 from lab.server.observability import instrument
 from lab.server.scenarios import cpu, downstream, numpy, pool, predict, sleep
@@ -31,7 +31,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     iterations_for(1)  # calibrate the CPU work once, not inside a request
     # One BLAS thread per request thread, set once for the whole process (OpenBLAS's setting is
     # global, so a per-request limit would race): FastAPI's threads provide the parallelism.
-    threadpool_limits(limits=1, user_api="blas")
+    # LAB_INTRA_OP_THREADS=0 leaves BLAS's default, to show what that costs.
+    cap_intra_op_threads()
     app.state.numpy_model = load_numpy_model()
     app.state.numpy_ms_per_pass = ms_per_pass(app.state.numpy_model)
     workers = os.cpu_count() or 1
