@@ -169,8 +169,8 @@ SCENARIOS: dict[str, Scenario] = {
             "/numpy/{variant}",
             "CPU-bound inference in NumPy (BLAS kernels release the GIL)",
             "The model runs in NumPy: its matmuls and ufuncs run in C and release the GIL, so FastAPI's worker "
-            "threads compute on every core at once and `def` is faster than one request at a time (no process "
-            "pool needed, and no model copy per process). Releasing the GIL does not free the event loop: in "
+            "threads compute on every free core at once: with cores to spare, `def` beats one request at a time, "
+            "with no process pool and no model copy per process. Releasing the GIL does not free the event loop: in "
             "`async def` the same call holds the loop thread until it ends, so {n} requests take {n} x {d} ms. "
             "`def` or `await run_in_threadpool(...)` fix it. This server caps BLAS to one intra-op thread per "
             "request thread at start-up (threadpoolctl): left at its default (one per core), BLAS threads times "
