@@ -104,7 +104,7 @@ def load_numpy_model() -> NumpyModel:
     return NumpyModel(str(raw["name"]), str(raw["version"]), layers, rows, head)
 
 
-def ms_per_pass(model: NumpyModel, rounds: int = 5) -> float:
+def ms_per_pass(model: NumpyModel, rounds: int = 3) -> float:
     """Milliseconds one `forward` takes on one core here: the fastest of a few rounds, one BLAS thread."""
     with threadpool_limits(limits=1, user_api="blas"):
         model.forward(0.0, 0.0)  # warm the caches before timing
