@@ -1,4 +1,5 @@
-"""The server's own instruments: requests in flight, work in progress, event-loop lag, thread-pool tokens.
+"""The server's own instruments: requests in flight, work in progress, event-loop lag, thread-pool tokens,
+and the native (BLAS/OpenMP) thread pools loaded in the process.
 
 A client can only see when its responses came back. The server can see *why*: whether handlers
 overlapped, whether the event loop was late to wake up, and how many thread-pool tokens were out.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import time
 from collections import deque
@@ -20,8 +22,9 @@ from dataclasses import replace
 from typing import Protocol
 
 import anyio.to_thread
+from threadpoolctl import ThreadpoolController
 
-from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats, UnawaitedCoroutine
+from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats, ThreadPool, UnawaitedCoroutine
 
 __all__ = [
     "HEARTBEAT_INTERVAL_S",
@@ -30,6 +33,7 @@ __all__ = [
     "PeakGauge",
     "RequestRecord",
     "heartbeat",
+    "native_thread_pools",
 ]
 
 HEARTBEAT_INTERVAL_S = 0.010
@@ -198,10 +202,32 @@ class Instruments:
             blocking=tuple(watchdog.sites()) if watchdog else (),
             blocking_samples=watchdog.samples if watchdog else 0,
             unawaited=unawaited,
+            threadpools=native_thread_pools(),
         )
 
 
 INSTRUMENTS = Instruments()
+
+_controller: ThreadpoolController | None = None
+_modules_seen = -1
+_controller_lock = threading.Lock()
+
+
+def native_thread_pools() -> tuple[ThreadPool, ...]:
+    """The BLAS/OpenMP thread pools loaded in this process and how many threads each runs per call.
+
+    Finding the libraries walks every loaded shared object (0.2-2 ms), too slow for each `/lab/stats`
+    on the event loop; reading their thread counts is microseconds. So the scan is redone only when
+    the set of imported modules has grown (new native libraries arrive with imports), and the counts
+    are read fresh every time: a `threadpool_limits` call shows at once.
+    """
+    global _controller, _modules_seen
+    with _controller_lock:
+        if _controller is None or len(sys.modules) != _modules_seen:
+            _modules_seen = len(sys.modules)
+            _controller = ThreadpoolController()
+        pools = _controller.info()
+    return tuple(ThreadPool(str(p["internal_api"]), str(p["user_api"]), int(p["num_threads"])) for p in pools)
 
 
 async def heartbeat(

@@ -30,6 +30,7 @@ __all__ = [
     "RequestRecord",
     "ServerStats",
     "ServerTimes",
+    "ThreadPool",
     "UnawaitedCoroutine",
 ]
 
@@ -199,6 +200,20 @@ class UnawaitedCoroutine:
 
 
 @dataclass(frozen=True)
+class ThreadPool:
+    """One native thread pool inside a server process, as `threadpoolctl.threadpool_info()` describes it.
+
+    `library` is the implementation (openblas, mkl, libgomp...), `api` what it serves (blas, openmp),
+    `threads` how many threads it runs inside one call: the intra-op threads that multiply with the
+    server's own threads and with its worker processes.
+    """
+
+    library: str
+    api: str
+    threads: int
+
+
+@dataclass(frozen=True)
 class ServerStats:
     """`GET /lab/stats`: what one server process measured about itself since `since` (its last reset).
 
@@ -208,8 +223,10 @@ class ServerStats:
     Counters count since the process started (compare two snapshots to count what one burst did).
     `blocking` names the lines that held the event loop, most stalled first (`blocking_samples`:
     how many stack samples that took; none while the loop stayed healthy); `unawaited` the
-    coroutines created and never awaited. `workers` is how many
-    worker processes' snapshots were merged into this one.
+    coroutines created and never awaited. `workers` is how many worker processes' snapshots were
+    merged into this one. `threadpools` lists the native thread pools loaded in each of them (one
+    entry per pool per process; empty when no BLAS/OpenMP library is loaded, and from servers older
+    than the field).
     """
 
     since: float
@@ -230,6 +247,12 @@ class ServerStats:
     blocking_samples: int = 0
     unawaited: tuple[UnawaitedCoroutine, ...] = ()
     workers: int = 1
+    threadpools: tuple[ThreadPool, ...] = ()
+
+    @property
+    def intra_op_threads(self) -> int:
+        """The most threads any one native pool runs inside a call, in any process (0: none loaded)."""
+        return max((pool.threads for pool in self.threadpools), default=0)
 
     def to_json(self, *, with_requests: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -250,6 +273,7 @@ class ServerStats:
             "blocking_samples": self.blocking_samples,
             "unawaited": [coroutine.to_json() for coroutine in self.unawaited],
             "workers": self.workers,
+            "threadpools": [{"library": p.library, "api": p.api, "threads": p.threads} for p in self.threadpools],
         }
         if with_requests:
             data["requests"] = [r.to_json() for r in self.requests]
@@ -282,6 +306,9 @@ class ServerStats:
                 blocking_samples=int(data.get("blocking_samples", 0)),
                 unawaited=tuple(UnawaitedCoroutine.from_json(c) for c in data.get("unawaited", ())),
                 workers=int(data.get("workers", 1)),
+                threadpools=tuple(
+                    ThreadPool(str(p["library"]), str(p["api"]), int(p["threads"])) for p in data.get("threadpools", ())
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"/lab/stats is not the lab's format: {type(exc).__name__}: {exc}") from None
@@ -289,7 +316,7 @@ class ServerStats:
     @classmethod
     def merge(cls, workers: Iterable[ServerStats]) -> ServerStats:
         """One view of a server from its worker processes' snapshots: peaks and lag are the worst
-        worker's, counters are summed, gauges keep the highest peak."""
+        worker's, counters are summed, gauges keep the highest peak, thread pools are listed per worker."""
         chosen = list(workers)
         if not chosen:
             raise ValueError("merge() needs at least one snapshot")
@@ -319,6 +346,7 @@ class ServerStats:
             gauges=gauges,
             requests=tuple(r for s in chosen for r in s.requests),
             workers=sum(s.workers for s in chosen),
+            threadpools=tuple(p for s in chosen for p in s.threadpools),
         )
 
 

@@ -13,9 +13,10 @@ scenario's paths, bounds and teaching text are written once, and the load side n
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_CPU_MS", "MAX_DELAY_MS", "SCENARIOS", "VARIANTS", "Playbook", "Scenario"]
+__all__ = ["MAX_CPU_MS", "MAX_DELAY_MS", "SCENARIOS", "VARIANTS", "Playbook", "Scenario", "gil_enabled"]
 
 MAX_DELAY_MS = 10_000  # no request can hold a server for long
 MAX_CPU_MS = 5_000
@@ -44,13 +45,34 @@ class Scenario:
 
     @property
     def max_delay_ms(self) -> int:
-        return MAX_CPU_MS if self.name == "cpu" else MAX_DELAY_MS
+        return MAX_CPU_MS if self.name in ("cpu", "numpy") else MAX_DELAY_MS
 
     def url(self, base: str, variant: str, delay_ms: int) -> str:
         return f"{base}{self.path.format(variant=variant)}?delay_ms={delay_ms}"
 
     def explain(self, requests: int, delay_ms: int) -> str:
         return self.why.format(n=requests, d=delay_ms)
+
+    def gil_note(self, enabled: bool | None = None) -> str | None:
+        """What changes for this scenario on a free-threaded Python (None: nothing, or the GIL is on)."""
+        if self.name not in GIL_NOTES or (gil_enabled() if enabled is None else enabled):
+            return None
+        return f"This Python ({sys.version.split()[0]}) runs without the GIL: " + GIL_NOTES[self.name]
+
+
+def gil_enabled() -> bool:
+    """False only on a free-threaded CPython (3.13t/3.14t) running with the GIL off."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+# Where the lesson depends on the GIL, what a free-threaded interpreter changes (and what it does not).
+GIL_NOTES = {
+    "cpu": "pure-Python threads can compute in parallel here, so `def` may scale like a process pool; the "
+    "broken twin still blocks the event loop.",
+    "numpy": "threads scaled already, the GIL was released in the kernels; the broken twin still blocks the "
+    "event loop.",
+}
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -81,9 +103,10 @@ SCENARIOS: dict[str, Scenario] = {
             "CPU-bound pure-Python work in `async def` blocks the event loop: one request at a time. Moving it to "
             "`def` takes the work off the loop thread but not off the GIL: the threads take turns holding it, so the "
             "burst is no faster, and the loop thread waits its turn behind every busy thread (the GIL convoy: its "
-            "lag and /health latency grow with the number of busy threads; read the `def` twin's lag). Only "
-            "separate processes (a process pool made in the lifespan, or more workers) compute in parallel, up to "
-            "the number of cores. (Work in NumPy or ONNX Runtime kernels releases the GIL: threads do help there.)",
+            "lag and /health latency grow with the number of busy threads; read the `def` twin's lag). For "
+            "pure-Python work only separate processes (a process pool made in the lifespan, or more workers) "
+            "compute in parallel, up to the number of cores. NumPy, BLAS and ONNX Runtime kernels release the GIL: "
+            "there, threads do scale (`lab compare -s numpy`).",
             Playbook(  # `def` stays responsive but is no faster; only processes are
                 10,
                 100,
@@ -142,6 +165,25 @@ SCENARIOS: dict[str, Scenario] = {
                 200,
                 ("broken", "async"),
                 {"broken": "async def + httpx.Client", "sync": "def + httpx.Client", "async": "shared AsyncClient"},
+            ),
+        ),
+        Scenario(
+            "numpy",
+            "GET",
+            "/numpy/{variant}",
+            "CPU-bound inference in NumPy (BLAS kernels release the GIL)",
+            "The model runs in NumPy: its matmuls and ufuncs run in C and release the GIL, so FastAPI's worker "
+            "threads compute on every free core at once: with cores to spare, `def` beats one request at a time, "
+            "with no process pool and no model copy per process. Releasing the GIL does not free the event loop: in "
+            "`async def` the same call holds the loop thread until it ends, so {n} requests take {n} x {d} ms. "
+            "`def` or `await run_in_threadpool(...)` fix it. This server caps BLAS to one intra-op thread per "
+            "request thread at start-up (threadpoolctl): left at its default (one per core), BLAS threads times "
+            "request threads times workers oversubscribe the cores.",
+            Playbook(  # threads scale here: the broken twin against `def`, and the awaited twin
+                10,
+                100,
+                ("broken", "sync", "async"),
+                {"broken": "async def + NumPy", "sync": "def: threads, GIL released", "async": "run_in_threadpool"},
             ),
         ),
     )

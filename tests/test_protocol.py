@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from lab.errors import ProtocolError
-from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats, ServerTimes, UnawaitedCoroutine
+from lab.protocol import (
+    BlockingSite,
+    GaugeReading,
+    RequestRecord,
+    ServerStats,
+    ServerTimes,
+    ThreadPool,
+    UnawaitedCoroutine,
+)
 
 
 def stats(**overrides: object) -> ServerStats:
@@ -30,6 +38,7 @@ def stats(**overrides: object) -> ServerStats:
         "blocking": (BlockingSite("/app.py", 12, "predict", "time.sleep(1)", "time.sleep(...)", 0.9, 0.9),),
         "blocking_samples": 300,
         "unawaited": (UnawaitedCoroutine("sleep", "/app.py", 30, "predict", "asyncio.sleep(0.2)", 20),),
+        "threadpools": (ThreadPool("openblas", "blas", 1), ThreadPool("openblas", "blas", 1)),
         "workers": 2,
     }
     return ServerStats(**{**fields, **overrides})  # type: ignore[arg-type]
@@ -65,6 +74,7 @@ def test_json_names_are_the_documented_ones() -> None:
         "blocking_samples",
         "unawaited",
         "workers",
+        "threadpools",
     }
     assert data["gauges"] == {"sdk_in_flight": {"current": 0, "peak": 5}}
     assert "requests" not in stats().to_json(with_requests=False)

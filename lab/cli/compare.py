@@ -16,7 +16,7 @@ DEFAULT_URL_HELP = "Use a running lab server (e.g. http://127.0.0.1:8000) instea
 @app.command()
 def compare(
     scenario: Annotated[
-        str, typer.Option("-s", "--scenario", help="sleep, cpu, predict, pool or downstream.")
+        str, typer.Option("-s", "--scenario", help="sleep, cpu, predict, pool, downstream or numpy.")
     ] = "sleep",
     requests: Annotated[int, typer.Option("-n", "--requests", help="Requests in each burst (2-1000).")] = 10,
     delay_ms: Annotated[int, typer.Option("--delay-ms", help="How long each request waits or computes.")] = 100,

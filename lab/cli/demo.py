@@ -24,7 +24,7 @@ VIEWER_WAIT_S = 600.0  # the race starts when the page is open: the room sees it
 @app.command()
 def demo(
     scenario: Annotated[
-        str, typer.Argument(help="sleep, cpu, predict, pool or downstream.", show_default=True)
+        str, typer.Argument(help="sleep, cpu, predict, pool, downstream or numpy.", show_default=True)
     ] = "sleep",
     requests: Annotated[
         int | None, typer.Option("-n", "--requests", help="Requests in each burst (default: the scenario's).")

@@ -65,6 +65,7 @@ class Expect:
     gauge_peak_min: dict[str, int] = field(default_factory=dict)
     work_counters: tuple[str, ...] = ()  # completed-work counters that must reach the solution's count
     max_tokens_peak: int | None = None
+    max_intra_op_threads: int | None = None  # BLAS/OpenMP threads per call, in every worker (threadpoolctl)
     min_pids: int | None = None
     same_response: bool = True
     ignore_keys: tuple[str, ...] = ()
@@ -261,6 +262,7 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
         **numbers,
         **counts,
         max_tokens_peak=_positive(table, "max_tokens_peak", where, default=None, maximum=10_000),
+        max_intra_op_threads=_positive(table, "max_intra_op_threads", where, default=None, maximum=1024),
         min_pids=_positive(table, "min_pids", where, default=None, maximum=64),
         same_response=_get(table, "same_response", bool, where, default=True),
         ignore_keys=tuple(ignore_keys),

@@ -274,6 +274,7 @@ def _measurement(
         unawaited=tuple(c for c in stats.unawaited if _in_folder(c.file, file.resolve().parent)),
         # The learner's own lines (their file, or a helper beside it), and the loop itself (the GIL convoy).
         blocking=tuple(b for b in stats.blocking if not b.file or _in_folder(b.file, file.resolve().parent)),
+        intra_op_threads=stats.intra_op_threads,
     )
 
 

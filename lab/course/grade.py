@@ -32,6 +32,7 @@ class Measurement:
     counters: dict[str, int] = field(default_factory=dict)  # lifetime, read after the burst
     gauge_peaks: dict[str, int] = field(default_factory=dict)
     pids: int = 0  # distinct server processes that answered
+    intra_op_threads: int = 0  # the most threads a native (BLAS/OpenMP) pool runs per call, any worker; 0: none
     probe_s: float | None = None  # the mid-burst probe's latency, if one was sent
     status_counts: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)  # "ReadTimeout": 3 ...
@@ -101,6 +102,8 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
         checks += _gauges(learner, expect)
         if expect.max_tokens_peak is not None:
             checks.append(_tokens(learner, expect.max_tokens_peak))
+        if expect.max_intra_op_threads is not None:
+            checks.append(_intra_op(learner, expect.max_intra_op_threads))
     if expect.min_pids is not None:
         checks.append(_pids(learner, expect.min_pids))
     if expect.same_response:
@@ -331,6 +334,19 @@ def _tokens(m: Measurement, bound: int) -> Check:
         False,
         f"{m.tokens_peak} of the {m.tokens_total} thread-pool tokens were in use (at most {bound} expected): "
         "sync code borrowed a thread per request",
+    )
+
+
+def _intra_op(m: Measurement, bound: int) -> Check:
+    if m.intra_op_threads == 0:
+        return Check("intra_op", False, "the server reported no BLAS/OpenMP thread pool: is the model still NumPy?")
+    if m.intra_op_threads <= bound:
+        return Check("intra_op", True, f"each model call runs at most {m.intra_op_threads} intra-op thread(s)")
+    return Check(
+        "intra_op",
+        False,
+        f"each model call may start {m.intra_op_threads} intra-op threads (at most {bound} expected): times every "
+        "request thread, times every worker, that is more threads than cores; cap them once per worker, at start-up",
     )
 
 

@@ -17,9 +17,10 @@ from fastapi import FastAPI, Request
 from lab.client import httpx
 from lab.launch.process import ThreadServer
 from lab.model import burn, iterations_for, load_model
+from lab.numpy_model import cap_intra_op_threads, load_numpy_model, ms_per_pass
 from lab.schemas import Health, PredictRequest, PredictResponse
 from lab.server.observability import instrument
-from lab.server.scenarios import cpu, downstream, pool, predict, sleep
+from lab.server.scenarios import cpu, downstream, numpy, pool, predict, sleep
 from lab.server.store import create_store
 
 
@@ -28,6 +29,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Everything slow happens here, once, before uvicorn accepts the first connection.
     app.state.model = load_model()
     iterations_for(1)  # calibrate the CPU work once, not inside a request
+    # One BLAS thread per request thread, set once for the whole process (OpenBLAS's setting is
+    # global, so a per-request limit would race): FastAPI's threads provide the parallelism.
+    # LAB_INTRA_OP_THREADS=0 leaves BLAS's default, to show what that costs.
+    cap_intra_op_threads()
+    app.state.numpy_model = load_numpy_model()
+    app.state.numpy_ms_per_pass = ms_per_pass(app.state.numpy_model)
     workers = os.cpu_count() or 1
     # "spawn": a forked child of a threaded server can inherit locks held by other threads.
     with (
@@ -66,7 +73,7 @@ def create_app() -> FastAPI:
             prediction=model.predict(features.feature_1, features.feature_2), model_version=model.version
         )
 
-    for scenario in (sleep, cpu, predict, pool, downstream):
+    for scenario in (sleep, cpu, predict, pool, downstream, numpy):
         app.include_router(scenario.router)
     # instrument() also bounds bodies and keeps NaN a 422 (lab.server.limits).
     return instrument(app)

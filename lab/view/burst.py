@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ from lab.view.theme import verdict_style
 if TYPE_CHECKING:
     from lab.load.burst import BurstResult
     from lab.load.compare import Comparison
+    from lab.protocol import ServerStats
 
 BAR_WIDTH = 50
 
@@ -105,6 +108,8 @@ def summary_table(result: BurstResult) -> Table:
         site = blocking_site(server)
         if site is not None:
             rows.append(("Server: blocking line", site))
+        if server.threadpools:
+            rows.append(("Server: intra-op threads", intra_op_text(server)))
     for name, value in rows:
         table.add_row(name, value)
     return table
@@ -131,6 +136,21 @@ def blocking_site(server: ServerStats) -> str | None:
         f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` in {site.function}() held the event loop "
         f"{duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
     )
+
+
+def intra_op_text(server: ServerStats, cores: int | None = None) -> str:
+    """Each native pool's threads per call, times the processes that run it, against the cores.
+
+    `openblas (blas): 2 threads x 2 processes = 4 on 2 cores`: every request thread of every worker can
+    start that many, so more than the cores is oversubscribed even before FastAPI's own threads.
+    """
+    cores = cores or os.cpu_count() or 1
+    groups = Counter((p.library, p.api, p.threads) for p in server.threadpools)
+    parts = []
+    for (library, api, threads), processes in sorted(groups.items()):
+        total = f" x {processes} processes = {threads * processes}" if processes > 1 else ""
+        parts.append(f"{library} ({api}): {threads} thread{'s' if threads != 1 else ''}{total}")
+    return "; ".join(parts) + f" on {cores} cores"
 
 
 def burst_report(result: BurstResult) -> RenderableType:
@@ -193,6 +213,12 @@ def comparison_report(comparison: Comparison) -> RenderableType:
         ]
     explanation = comparison.scenario.explain(comparison.requests, comparison.delay_ms)
     parts += [Text(""), Text("Why: ", style="bold") + Text(explanation)]
+    servers = [r.server for r in comparison.variants.values() if r.server is not None and r.server.threadpools]
+    if servers:
+        parts.append(Text("Intra-op threads: ", style="bold") + Text(intra_op_text(servers[-1])))
+    note = comparison.scenario.gil_note()
+    if note is not None:
+        parts.append(Text("Free-threaded: ", style="bold yellow") + Text(note))
     return Group(*parts)
 
 

@@ -52,8 +52,8 @@ def _explain(result: CheckResult) -> str:
 # --- The catalog and the files agree -------------------------------------------------------------
 
 
-def test_catalog_has_the_twelve_exercises_in_order() -> None:
-    assert [e.id for e in CATALOG.exercises] == [f"exercise-{n}" for n in range(1, 13)]
+def test_catalog_has_the_fourteen_exercises_in_order() -> None:
+    assert [e.id for e in CATALOG.exercises] == [f"exercise-{n}" for n in range(1, 15)]
     assert [e.file for e in CATALOG.exercises] == sorted(e.file for e in CATALOG.exercises)
     files = sorted(e.file for e in CATALOG.exercises)
     assert sorted(p.name for p in (ROOT / "exercises").glob("*.py")) == files
@@ -87,6 +87,7 @@ def test_every_expectation_can_be_judged(exercise: Exercise) -> None:
         expect.counters_max or None,
         expect.gauge_peak_max or None,
         expect.gauge_peak_min or None,
+        expect.max_intra_op_threads,
     ]
     assert any(value is not None for value in judged)
 

@@ -77,6 +77,9 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ),
     ("gauge-absent-is-zero", Expect(gauge_peak_min={"store_in_flight": 1}), FIXED, False, ["at most 0"]),
     ("tokens-over", Expect(max_tokens_peak=10), m(tokens_peak=40, tokens_total=40), False, ["40 of the 40"]),
+    ("intra-op-capped", Expect(max_intra_op_threads=1), m(intra_op_threads=1), True, ["at most 1 intra-op"]),
+    ("intra-op-over", Expect(max_intra_op_threads=1), m(intra_op_threads=2), False, ["may start 2 intra-op"]),
+    ("intra-op-none", Expect(max_intra_op_threads=1), m(intra_op_threads=0), False, ["no BLAS/OpenMP"]),
     ("pids-one", Expect(min_pids=2), m(pids=1), False, ["only 1 server process"]),
     ("pids-two", Expect(min_pids=2), m(pids=2), True, ["2 server processes"]),
     (

@@ -1,0 +1,39 @@
+"""Exercise 14, another fix: OPENBLAS_NUM_THREADS=1, set before NumPy is imported (as a container's
+environment would set it for every worker)."""
+
+import os
+
+# Before anything imports NumPy: OpenBLAS reads it once, when its library is loaded.
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+
+from lab.numpy_model import load_numpy_model
+from lab.schemas import Health, PredictRequest, PredictResponse
+
+WORKERS = 2  # what the lab passes to uvicorn for this exercise: each worker runs this module's lifespan
+PASSES = 8  # about 200 ms of BLAS work per prediction on one core
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.model = load_numpy_model()
+    yield
+
+
+app = FastAPI(title="Exercise 14: threads times threads", lifespan=lifespan)
+
+
+@app.get("/health")
+async def health(request: Request) -> Health:
+    return Health(status="healthy", model_version=request.app.state.model.version)
+
+
+@app.post("/predict")
+def predict(features: PredictRequest, request: Request) -> PredictResponse:
+    model = request.app.state.model
+    prediction = model.predict(features.feature_1, features.feature_2, passes=PASSES)
+    return PredictResponse(prediction=prediction, model_version=model.version)
