@@ -148,9 +148,11 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
     client_timeout = httpx.Timeout(timeout_s, connect=5.0, pool=None)  # never queue in the client's own pool
     firing = _Firing()
     # verify=False: plain http to 127.0.0.1 only, and loading the CA bundle costs ~35 ms per client.
+    # trust_env=False: a proxy in the environment cannot reach loopback (lab.client).
+    local: dict[str, Any] = {"base_url": server.url, "timeout": client_timeout, "verify": False, "trust_env": False}
     async with (
-        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=client_timeout, verify=False) as client,
-        httpx.AsyncClient(base_url=server.url, timeout=client_timeout, verify=False) as probe_client,  # own conn
+        httpx.AsyncClient(limits=limits, **local) as client,
+        httpx.AsyncClient(**local) as probe_client,  # its own connection
     ):
         # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
         await asyncio.gather(

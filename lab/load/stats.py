@@ -72,7 +72,7 @@ async def every_worker(url: str, workers: int, path: str = STATS_PATH, method: s
     """A read-out request to every worker, as far as one can: with one worker, one request."""
     tries = 1 if workers == 1 else WORKER_TRIES * workers
     limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each: spread over the workers
-    async with httpx.AsyncClient(limits=limits, timeout=STATS_TIMEOUT_S, verify=False) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=STATS_TIMEOUT_S, verify=False, trust_env=False) as client:
 
         async def one() -> ServerStats | None:
             try:
