@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from lab.protocol import GaugeReading, RequestRecord, ServerStats
 __all__ = [
     "HEARTBEAT_INTERVAL_S",
     "INSTRUMENTS",
+    "MAX_RECORD_PATH",
     "Instruments",
     "PeakGauge",
     "RequestRecord",
@@ -32,6 +34,7 @@ __all__ = [
 
 HEARTBEAT_INTERVAL_S = 0.010
 MAX_RECORDS = 10_000
+MAX_RECORD_PATH = 200  # characters kept of each recorded path: records are bounded in bytes, not only in count
 
 
 class PeakGauge:
@@ -95,6 +98,8 @@ class Instruments:
             return self.gauges.setdefault(name, PeakGauge())
 
     def record(self, record: RequestRecord) -> None:
+        if len(record.path) > MAX_RECORD_PATH:  # 10,000 records of 60 KB paths would hold 600 MB
+            record = dataclasses.replace(record, path=record.path[: MAX_RECORD_PATH - 1] + "…")
         self.records.append(record)
 
     def note_lag(self, lag_s: float) -> None:

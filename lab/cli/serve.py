@@ -35,5 +35,7 @@ def serve(
         sock = bind_socket(host, port)  # bound here, so the banner names the real port (also for --port 0)
         app_ = load_app(LAB_APP)
     url = url_of(sock)
-    typer.echo(f"lab server on {url}  (stats: {url}/lab/stats, metrics: {url}/metrics, docs: {url}/docs)", err=True)
+    # Two short lines: one long line wrapped mid-URL at 120 columns.
+    typer.echo(f"lab server on {url}  (Ctrl-C stops it)", err=True)
+    typer.echo(f"  stats: {url}/lab/stats  metrics: {url}/metrics  docs: {url}/docs", err=True)
     serve_app(app_, LAB_APP, sock, workers)
