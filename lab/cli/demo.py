@@ -8,15 +8,14 @@ from typing import Annotated
 import typer
 
 from lab.cli.output import EXIT_INTERRUPTED, console, fail, interrupt_on_sigterm, reporting, show
+from lab.cli.usage import Scenario
 
 app = typer.Typer()
 
 
 @app.command()
 def demo(
-    scenario: Annotated[
-        str, typer.Argument(help="sleep, cpu, predict, pool or downstream.", show_default=True)
-    ] = "sleep",
+    scenario: Annotated[Scenario, typer.Argument(help="Which twins to race.", show_default=True)] = "sleep",
     requests: Annotated[
         int | None, typer.Option("-n", "--requests", help="Requests in each burst (default: the scenario's).")
     ] = None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lab.cli.output import EXIT_USAGE, console, fail, print_json, reporting, show, warn
+from lab.cli.usage import complete_exercise
 
 if TYPE_CHECKING:
     from lab.course.catalog import Catalog, Exercise
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 EXERCISE_HELP = "The exercise: 3, exercise-3 or its file name (default: the current one)."
+ExerciseArgument = Annotated[str | None, typer.Argument(help=EXERCISE_HELP, autocompletion=complete_exercise)]
 
 
 def _open_catalog() -> Catalog:
@@ -94,7 +96,7 @@ def list_exercises(
 
 
 @app.command()
-def run(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None) -> None:
+def run(exercise: ExerciseArgument = None) -> None:
     """Walk through an exercise: your code and the solution under the same burst, side by side."""
     from lab.view.course import walkthrough
 
@@ -112,7 +114,7 @@ def run(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = No
 
 @app.command()
 def check(
-    exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None,
+    exercise: ExerciseArgument = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every exercise, in order.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
@@ -153,7 +155,7 @@ def check(
 
 
 @app.command()
-def hint(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None) -> None:
+def hint(exercise: ExerciseArgument = None) -> None:
     """Show one more hint for an exercise each time you ask."""
     from lab.errors import ProgressError
     from lab.view.course import hint_text
@@ -175,7 +177,7 @@ def hint(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = N
 
 @app.command()
 def solution(
-    exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None,
+    exercise: ExerciseArgument = None,
     force: Annotated[bool, typer.Option("--force", help="Show it even though you have not passed yet.")] = False,
 ) -> None:
     """Show the solution of an exercise you have passed."""
@@ -200,7 +202,11 @@ def solution(
 
 
 @app.command()
-def reset(exercise: Annotated[str, typer.Argument(help="The exercise to restore: 3, exercise-3, ...")]) -> None:
+def reset(
+    exercise: Annotated[
+        str, typer.Argument(help="The exercise to restore: 3, exercise-3, ...", autocompletion=complete_exercise)
+    ],
+) -> None:
     """Restore an exercise file to its original text; your version is kept as a backup."""
     from lab.course.progress import Workspace
     from lab.errors import ProgressError
@@ -219,7 +225,7 @@ def reset(exercise: Annotated[str, typer.Argument(help="The exercise to restore:
 
 @app.command()
 def watch(
-    exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None,
+    exercise: ExerciseArgument = None,
     poll: Annotated[
         bool | None,
         typer.Option("--poll/--no-poll", help="Look for saves by polling (when file events never arrive)."),
