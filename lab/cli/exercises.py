@@ -65,12 +65,12 @@ def _check(exercise: Exercise) -> CheckResult:
         return check_exercise(exercise)
 
 
-def _record(store: ProgressStore, catalog: Catalog, result: CheckResult) -> None:
+def _record(store: ProgressStore, catalog: Catalog, result: CheckResult, *, move: bool = True) -> None:
     from lab.course.progress import record
     from lab.errors import ProgressError
 
     try:
-        record(store, catalog, result.exercise, result.passed)
+        record(store, catalog, result.exercise, result.passed, move=move)
     except ProgressError as exc:
         warn(f"progress not saved: {exc}")
 
@@ -141,7 +141,7 @@ def check(
             data.append({"exercise": item.id, "title": item.title, "passed": False, "verdict": "lab error"})
             data[-1]["reasons"] = [str(exc)]
             continue
-        _record(store, catalog, result)
+        _record(store, catalog, result, move=not all_)  # --all visits every exercise: the learner stays put
         data.append(result.to_json())
         if not as_json:
             show(verdict_line(result) if all_ else check_report(result), on=screen)
@@ -166,10 +166,12 @@ def hint(exercise: ExerciseArgument = None) -> None:
     if not chosen.hints:
         typer.echo(f"{chosen.id} has no hints: {chosen.lesson}")
         return
-    shown = min(len(chosen.hints), progress.hints_shown.get(chosen.id, 0) + 1)
-    progress.hints_shown[chosen.id] = shown
     try:
-        store.save(progress)
+        with store.locked():  # load again under the lock: another `lab hint` may have saved meanwhile
+            progress = store.load()
+            shown = min(len(chosen.hints), progress.hints_shown.get(chosen.id, 0) + 1)
+            progress.hints_shown[chosen.id] = shown
+            store.save(progress)
     except ProgressError as exc:
         warn(f"progress not saved: {exc}")
     show(hint_text(chosen, shown))
@@ -214,10 +216,14 @@ def reset(
     catalog = _open_catalog()
     _, progress = _store(catalog)
     chosen = _resolve(catalog, exercise, progress)
+    existed = chosen.path.is_file()
     try:
         backup = Workspace(catalog.root).reset(chosen.path)
     except ProgressError as exc:
         fail(str(exc))
+    if existed and backup is None:
+        typer.echo(f"exercises/{chosen.file} is already its original text: nothing to restore")
+        return
     typer.echo(f"restored exercises/{chosen.file} to its original text")
     if backup is not None:
         typer.echo(f"your version is saved as {backup}")

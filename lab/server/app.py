@@ -23,7 +23,6 @@ from lab.server.observability import instrument
 from lab.server.scenarios import cpu, downstream, pool, predict, sleep
 from lab.server.store import create_store
 
-
 INDEX_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Concurrency lab inference server</title></head>
 <body>
