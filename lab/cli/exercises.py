@@ -119,7 +119,7 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Check an exercise: exit 0 when it passes (and mark it done), 1 when it does not."""
-    from lab.view.course import check_report, verdict_line
+    from lab.view.course import check_report, checking, verdict_line
 
     catalog = _open_catalog()
     store, progress = _store(catalog)
@@ -131,9 +131,10 @@ def check(
 
     screen = console()
     data: list[dict[str, Any]] = []
-    for item in chosen:
+    for position, item in enumerate(chosen, start=1):
         try:
-            result = check_exercise(item)
+            with checking(item, position, len(chosen)):
+                result = check_exercise(item)
         except CheckError as exc:
             if not all_:
                 fail(str(exc))

@@ -6,9 +6,10 @@ the learner and the solution, so the picture compares honestly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -192,3 +193,20 @@ def exercise_banner(exercise: Exercise) -> RenderableType:
 
 def watching_line(exercise: Exercise) -> Text:
     return Text(f"Watching exercises/{exercise.file}: save it to check again.", style="dim")
+
+
+@contextlib.contextmanager
+def checking(exercise: Exercise, position: int = 1, total: int = 1) -> Iterator[None]:
+    """A spinner on stderr while one check runs ("3/12 exercise-3 ..." under `--all`), gone when it ends.
+
+    Only on a terminal: in a pipe or a log it would be noise. Transient, and nothing else prints while it
+    spins, so the verdict lines on stdout stay whole.
+    """
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield
+        return
+    count = f"{position}/{total} " if total > 1 else ""
+    what = f"checking {count}{exercise.id}: {exercise.title} (starting your file and the solution, then the burst)"
+    with err.status(Text(what), spinner="dots"):
+        yield

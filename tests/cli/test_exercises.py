@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -153,6 +158,44 @@ def test_check_all_json(project: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["passed"] == 1 and data["total"] == 1 and data["results"][0]["passed"] is True
+
+
+def _read_all(fd: int) -> str:
+    chunks = []
+    while select.select([fd], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_check_all_shows_progress_on_a_terminal_and_leaves_current_alone(project: Path) -> None:
+    info = project / "exercises" / "info.toml"
+    info.write_text(info.read_text().split('[[exercise]]\nid = "exercise-3"')[0])  # exercises 1 and 2
+    (project / ".lab").mkdir()
+    (project / ".lab" / "progress.json").write_text(json.dumps({"version": 1, "current": "exercise-2"}))
+    env = {k: v for k, v in os.environ.items() if k != "TTY_INTERACTIVE"} | {"LAB_ROOT": str(project)}
+    command = [sys.executable, "-m", "lab", "check", "--all"]
+    leader, follower = pty.openpty()  # stderr a terminal, stdout a pipe
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=follower, env=env, timeout=180, text=True)
+        os.close(follower)
+        follower = -1
+        on_terminal = _read_all(leader)
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert "1/2 exercise-1" in on_terminal and "2/2 exercise-2" in on_terminal, on_terminal
+    assert "2/2" not in done.stdout, "the spinner is on stderr only"
+    assert "exercises pass" in done.stdout
+    assert ProgressStore(project).load().current == "exercise-2", "--all must not move the learner"
+    piped = subprocess.run(command, capture_output=True, env=env, timeout=180, text=True)
+    assert "1/2" not in piped.stderr and "checking" not in piped.stderr, "silent when stderr is not a terminal"
 
 
 def test_a_broken_solution_is_the_labs_fault_in_one_line(project: Path) -> None:
