@@ -90,9 +90,11 @@ def list_exercises(
     if as_json:
         print_json([_list_row(e, progress) for e in catalog.exercises])
         return
-    from lab.view.course import exercise_list
+    from lab.view.course import exercise_list, fit_pipe
 
-    show(exercise_list(catalog, progress))
+    screen, table = console(), exercise_list(catalog, progress)
+    fit_pipe(screen, table)
+    show(table, on=screen)
 
 
 @app.command()

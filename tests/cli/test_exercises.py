@@ -122,6 +122,25 @@ def test_reset_restores_the_original_and_keeps_a_backup(project: Path) -> None:
     assert str(backup) in result.stdout
 
 
+def test_reset_of_an_untouched_file_says_so_and_keeps_no_backup(project: Path) -> None:
+    result = lab("reset", "1")
+    assert result.exit_code == 0, result.output
+    assert "is already its original text" in result.stdout
+    assert not (project / ".lab" / "backups").exists()
+
+
+def test_list_in_a_pipe_keeps_whole_paths(project: Path) -> None:
+    long_name = "exercise_01_" + "a_rather_long_file_name_" * 4 + "sleep.py"
+    info = project / "exercises" / "info.toml"
+    info.write_text(info.read_text().replace('"exercise_01_sleep.py"', f'"{long_name}"'))
+    (project / "exercises" / "exercise_01_sleep.py").rename(project / "exercises" / long_name)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"LAB_ROOT": str(project)}
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "list"], capture_output=True, text=True, timeout=60, env=env, check=True
+    )
+    assert f"exercises/{long_name}" in done.stdout
+
+
 def test_a_corrupt_progress_file_is_reported_and_rebuilt(project: Path) -> None:
     (project / ".lab").mkdir()
     (project / ".lab" / "progress.json").write_text("{ not json")
@@ -211,6 +230,9 @@ def test_run_walks_through_side_by_side(project: Path) -> None:
     assert result.exit_code == 1
     for words in ("your code", "solution", "max loop lag", "#8", "FAILED", "ASYNC251"):
         assert words in result.stdout, words
+    # Both files are called exercise_01_sleep.py: the panes say which folder each comes from.
+    assert "your code: exercises/exercise_01_sleep.py" in result.stdout
+    assert "solution: solutions/exercise_01_sleep.py" in result.stdout
 
 
 def test_watch_rechecks_on_save_and_moves_on(project: Path) -> None:
