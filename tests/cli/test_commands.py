@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 
@@ -78,3 +79,19 @@ def test_help_does_not_import_heavy_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_the_serve_banner_fits_in_120_columns() -> None:
+    """Two short lines: one long line wrapped mid-URL in a 120-column terminal."""
+    command = [sys.executable, "-m", "lab", "serve", "--port", "0"]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True) as proc:
+        assert proc.stderr is not None
+        try:
+            lines = [proc.stderr.readline() for _ in range(2)]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+    assert lines[0].startswith("lab server on http://127.0.0.1:"), lines
+    url = lines[0].split()[3]
+    assert f"{url}/lab/stats" in lines[1] and f"{url}/metrics" in lines[1] and f"{url}/docs" in lines[1]
+    assert all(len(line.rstrip("\n")) <= 120 for line in lines), [len(line) for line in lines]
