@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, NoReturn
 
 import typer
+from typer._click import exceptions as click_errors  # Typer vendors click and exports only BadParameter
 from typer.core import TyperGroup
 
 from lab.cli.output import EXIT_FAILURE, EXIT_USAGE, guard_streams
@@ -56,12 +57,12 @@ class LabGroup(TyperGroup):
         guard_streams()
         try:
             code = super().main(args, prog_name or "lab", complete_var, standalone_mode=False, **extra)
-        except typer._click.exceptions.NoArgsIsHelpError as exc:  # bare `lab`: the help, as before
+        except click_errors.NoArgsIsHelpError as exc:  # bare `lab`: the help, as before
             typer.echo(exc.format_message(), err=True)
             sys.exit(EXIT_USAGE)
-        except typer._click.exceptions.UsageError as exc:
+        except click_errors.UsageError as exc:
             _usage_error(exc)
-        except typer._click.exceptions.ClickException as exc:
+        except click_errors.ClickException as exc:
             typer.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         except typer.Abort:  # Ctrl-D at a prompt
@@ -70,7 +71,7 @@ class LabGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _usage_error(exc: typer._click.exceptions.UsageError) -> NoReturn:
+def _usage_error(exc: click_errors.UsageError) -> NoReturn:
     message = exc.format_message().strip().rstrip(".").replace("Value error, ", "")  # pydantic's prefix: noise
     message = message[:1].lower() + message[1:]  # "Missing argument ..." reads as the rest of "error: ..."
     where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
