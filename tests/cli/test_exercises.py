@@ -122,6 +122,15 @@ def test_reset_restores_the_original_and_keeps_a_backup(project: Path) -> None:
     assert str(backup) in result.stdout
 
 
+@pytest.mark.parametrize("command", [["list"], ["hint", "1"], ["list", "--json"]])
+def test_a_deeply_nested_progress_file_is_set_aside_not_a_traceback(project: Path, command: list[str]) -> None:
+    (project / ".lab").mkdir()
+    (project / ".lab" / "progress.json").write_text("[" * 2000)
+    result = lab(*command)
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "nested too deeply" in result.stderr and list((project / ".lab").glob("progress.json.corrupt-*"))
+
+
 def test_reset_of_an_untouched_file_says_so_and_keeps_no_backup(project: Path) -> None:
     result = lab("reset", "1")
     assert result.exit_code == 0, result.output
