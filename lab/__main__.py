@@ -2,4 +2,4 @@
 
 from lab.cli import app
 
-app(prog_name="lab")
+app(prog_name="lab")  # lab.cli.usage.LabGroup: one-line errors, the same exit codes

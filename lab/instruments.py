@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats,
 __all__ = [
     "HEARTBEAT_INTERVAL_S",
     "INSTRUMENTS",
+    "MAX_RECORD_PATH",
     "Instruments",
     "PeakGauge",
     "RequestRecord",
@@ -41,6 +43,7 @@ MAX_RECORDS = 10_000
 MAX_UNAWAITED_SITES = 20
 MAX_PATHS = 50  # path params make paths many: the counts stay bounded
 OTHER_PATHS = "(other paths)"
+MAX_RECORD_PATH = 200  # characters kept of each recorded path: records are bounded in bytes, not only in count
 
 
 class PeakGauge:
@@ -130,6 +133,8 @@ class Instruments:
             return gauge
 
     def record(self, record: RequestRecord) -> None:
+        if len(record.path) > MAX_RECORD_PATH:  # 10,000 records of 60 KB paths would hold 600 MB
+            record = dataclasses.replace(record, path=record.path[: MAX_RECORD_PATH - 1] + "…")
         self.records.append(record)
 
     def note_unawaited(self, coroutine: UnawaitedCoroutine) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from lab.instruments import Instruments, PeakGauge, heartbeat
+from lab.instruments import MAX_RECORD_PATH, Instruments, PeakGauge, heartbeat
 from lab.protocol import RequestRecord, ServerStats
 
 
@@ -67,3 +67,13 @@ def test_the_heartbeat_measures_how_long_the_loop_was_blocked() -> None:
     # Whatever the machine's load, the beat that waited behind the block was at least that late.
     assert instruments.lag_max_s >= 0.25
     assert instruments.heartbeats >= 3
+
+
+def test_recorded_paths_are_capped_in_length() -> None:
+    """10,000 records of 60 KB paths held 600 MB: a record keeps the first 200 characters."""
+    instruments = Instruments()
+    instruments.record(RequestRecord("GET", "/sleep/async?" + "x" * 60_000, 200, 0.0, 0.1))
+    instruments.record(RequestRecord("GET", "/health", 200, 0.0, 0.1))
+    long, short = instruments.snapshot().requests
+    assert len(long.path) == MAX_RECORD_PATH and long.path.startswith("/sleep/async?xxx") and long.path.endswith("…")
+    assert short.path == "/health"

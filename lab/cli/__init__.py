@@ -1,25 +1,43 @@
 """The `lab` command: the root app, and one module per command group. Thin on purpose.
 
-Each module (`serve`, `burst`, `compare`, `demo`, `exercises`, `classroom`) owns a `typer.Typer()` and imports
-only typer and `lab.cli.output` at the top; heavy modules (FastAPI, uvicorn, the HTTP client,
-rich) are imported inside the commands, so that `lab --help` starts fast. Nothing imports back
-into this module.
+Each module (`serve`, `burst`, `compare`, `demo`, `exercises`, `classroom`) owns a `typer.Typer()` and
+imports only typer and `lab.cli.output` / `lab.cli.usage` at the top; heavy modules (FastAPI, uvicorn,
+the HTTP client, rich) are imported inside the commands, so that `lab --help` starts fast. Nothing
+imports back into this module. `lab.cli.usage` holds the conventions: `-h`, `--version`, one-line usage errors.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from lab.cli import burst, classroom, compare, demo, exercises, serve
+from lab.cli.usage import CONTEXT_SETTINGS, LabGroup, version
 
 __all__ = ["app"]
 
 app = typer.Typer(
+    name="lab",
+    cls=LabGroup,
     help="How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings=CONTEXT_SETTINGS,
+    # Plain help: no rich import, no box around errors (LabGroup makes them one line); also faster.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def root(
+    show_version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=version, is_eager=True, help="Show the lab's version and exit."),
+    ] = None,
+) -> None:
+    """How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything."""
+
 
 for group in (serve, burst, compare, exercises, demo, classroom):
     app.add_typer(group.app)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from lab.cli.output import EXIT_FAILURE, EXIT_USAGE, fail, print_json, reporting, show
+from lab.cli.usage import Method
 
 app = typer.Typer()
 
@@ -19,7 +20,7 @@ def burst(
     concurrency: Annotated[
         int | None, typer.Option("-c", "--concurrency", help="At most this many at a time (default: all).")
     ] = None,
-    method: Annotated[str, typer.Option("-m", "--method", help="HTTP method.")] = "GET",
+    method: Annotated[Method, typer.Option("-m", "--method", help="HTTP method.", case_sensitive=False)] = "GET",
     json_body: Annotated[str | None, typer.Option("--json-body", help="A JSON request body.")] = None,
     timeout: Annotated[
         float | None, typer.Option(help="Per-request timeout in seconds (default: sized to the burst).")

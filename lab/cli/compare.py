@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from lab.cli.output import EXIT_INTERRUPTED, fail, interrupt_on_sigterm, print_json, reporting, show
+from lab.cli.usage import Scenario
 
 app = typer.Typer()
 
@@ -15,9 +16,7 @@ DEFAULT_URL_HELP = "Use a running lab server (e.g. http://127.0.0.1:8000) instea
 
 @app.command()
 def compare(
-    scenario: Annotated[
-        str, typer.Option("-s", "--scenario", help="sleep, cpu, predict, pool, downstream or numpy.")
-    ] = "sleep",
+    scenario: Annotated[Scenario, typer.Option("-s", "--scenario", help="Which twins to compare.")] = "sleep",
     requests: Annotated[int, typer.Option("-n", "--requests", help="Requests in each burst (2-1000).")] = 10,
     delay_ms: Annotated[int, typer.Option("--delay-ms", help="How long each request waits or computes.")] = 100,
     url: Annotated[str | None, typer.Option(help=DEFAULT_URL_HELP)] = None,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lab.cli.output import EXIT_INTERRUPTED, EXIT_USAGE, console, fail, interrupt_on_sigterm, reporting, show
+from lab.cli.usage import Scenario
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -23,9 +24,7 @@ VIEWER_WAIT_S = 600.0  # the race starts when the page is open: the room sees it
 
 @app.command()
 def demo(
-    scenario: Annotated[
-        str, typer.Argument(help="sleep, cpu, predict, pool, downstream or numpy.", show_default=True)
-    ] = "sleep",
+    scenario: Annotated[Scenario, typer.Argument(help="Which twins to race.", show_default=True)] = "sleep",
     requests: Annotated[
         int | None, typer.Option("-n", "--requests", help="Requests in each burst (default: the scenario's).")
     ] = None,

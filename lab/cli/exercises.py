@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lab.cli.output import EXIT_USAGE, console, fail, print_json, reporting, show, warn
+from lab.cli.usage import complete_exercise
 
 if TYPE_CHECKING:
     from lab.course.catalog import Catalog, Exercise
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 EXERCISE_HELP = "The exercise: 3, exercise-3 or its file name (default: the current one)."
+ExerciseArgument = Annotated[str | None, typer.Argument(help=EXERCISE_HELP, autocompletion=complete_exercise)]
 
 
 def _open_catalog() -> Catalog:
@@ -64,12 +66,12 @@ def _check(exercise: Exercise) -> CheckResult:
         return check_exercise(exercise)
 
 
-def _record(store: ProgressStore, catalog: Catalog, result: CheckResult) -> None:
+def _record(store: ProgressStore, catalog: Catalog, result: CheckResult, *, move: bool = True) -> None:
     from lab.course.progress import record
     from lab.errors import ProgressError
 
     try:
-        record(store, catalog, result.exercise, result.passed)
+        record(store, catalog, result.exercise, result.passed, move=move)
     except ProgressError as exc:
         warn(f"progress not saved: {exc}")
 
@@ -89,13 +91,15 @@ def list_exercises(
     if as_json:
         print_json([_list_row(e, progress) for e in catalog.exercises])
         return
-    from lab.view.course import exercise_list
+    from lab.view.course import exercise_list, fit_pipe
 
-    show(exercise_list(catalog, progress))
+    screen, table = console(), exercise_list(catalog, progress)
+    fit_pipe(screen, table)
+    show(table, on=screen)
 
 
 @app.command()
-def run(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None) -> None:
+def run(exercise: ExerciseArgument = None) -> None:
     """Walk through an exercise: your code and the solution under the same burst, side by side."""
     from lab.view.course import walkthrough
 
@@ -113,7 +117,7 @@ def run(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = No
 
 @app.command()
 def check(
-    exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None,
+    exercise: ExerciseArgument = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every exercise, in order.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
     junit: Annotated[
@@ -125,7 +129,7 @@ def check(
 ) -> None:
     """Check an exercise: exit 0 when it passes (and mark it done), 1 when it does not."""
     from lab.cli.classroom import check_report_paths, write_reports
-    from lab.view.course import check_report, verdict_line
+    from lab.view.course import check_report, checking, verdict_line
 
     check_report_paths(junit, gradescope)
 
@@ -139,9 +143,10 @@ def check(
 
     screen = console()
     data: list[dict[str, Any]] = []
-    for item in chosen:
+    for position, item in enumerate(chosen, start=1):
         try:
-            result = check_exercise(item)
+            with checking(item, position, len(chosen)):
+                result = check_exercise(item)
         except CheckError as exc:
             if not all_:
                 fail(str(exc))
@@ -149,7 +154,7 @@ def check(
             data.append({"exercise": item.id, "title": item.title, "passed": False, "verdict": "lab error"})
             data[-1]["reasons"] = [str(exc)]
             continue
-        _record(store, catalog, result)
+        _record(store, catalog, result, move=not all_)  # --all visits every exercise: the learner stays put
         data.append(result.to_json())
         if not as_json:
             show(verdict_line(result) if all_ else check_report(result), on=screen)
@@ -164,7 +169,7 @@ def check(
 
 
 @app.command()
-def hint(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None) -> None:
+def hint(exercise: ExerciseArgument = None) -> None:
     """Show one more hint for an exercise each time you ask."""
     from lab.errors import ProgressError
     from lab.view.course import hint_text
@@ -175,10 +180,12 @@ def hint(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = N
     if not chosen.hints:
         typer.echo(f"{chosen.id} has no hints: {chosen.lesson}")
         return
-    shown = min(len(chosen.hints), progress.hints_shown.get(chosen.id, 0) + 1)
-    progress.hints_shown[chosen.id] = shown
     try:
-        store.save(progress)
+        with store.locked():  # load again under the lock: another `lab hint` may have saved meanwhile
+            progress = store.load()
+            shown = min(len(chosen.hints), progress.hints_shown.get(chosen.id, 0) + 1)
+            progress.hints_shown[chosen.id] = shown
+            store.save(progress)
     except ProgressError as exc:
         warn(f"progress not saved: {exc}")
     show(hint_text(chosen, shown))
@@ -186,7 +193,7 @@ def hint(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = N
 
 @app.command()
 def solution(
-    exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None,
+    exercise: ExerciseArgument = None,
     force: Annotated[bool, typer.Option("--force", help="Show it even though you have not passed yet.")] = False,
 ) -> None:
     """Show the solution of an exercise you have passed."""
@@ -211,7 +218,11 @@ def solution(
 
 
 @app.command()
-def reset(exercise: Annotated[str, typer.Argument(help="The exercise to restore: 3, exercise-3, ...")]) -> None:
+def reset(
+    exercise: Annotated[
+        str, typer.Argument(help="The exercise to restore: 3, exercise-3, ...", autocompletion=complete_exercise)
+    ],
+) -> None:
     """Restore an exercise file to its original text; your version is kept as a backup."""
     from lab.course.progress import Workspace
     from lab.errors import ProgressError
@@ -219,10 +230,14 @@ def reset(exercise: Annotated[str, typer.Argument(help="The exercise to restore:
     catalog = _open_catalog()
     _, progress = _store(catalog)
     chosen = _resolve(catalog, exercise, progress)
+    existed = chosen.path.is_file()
     try:
         backup = Workspace(catalog.root).reset(chosen.path)
     except ProgressError as exc:
         fail(str(exc))
+    if existed and backup is None:
+        typer.echo(f"exercises/{chosen.file} is already its original text: nothing to restore")
+        return
     typer.echo(f"restored exercises/{chosen.file} to its original text")
     if backup is not None:
         typer.echo(f"your version is saved as {backup}")
@@ -230,7 +245,7 @@ def reset(exercise: Annotated[str, typer.Argument(help="The exercise to restore:
 
 @app.command()
 def watch(
-    exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = None,
+    exercise: ExerciseArgument = None,
     poll: Annotated[
         bool | None,
         typer.Option("--poll/--no-poll", help="Look for saves by polling (when file events never arrive)."),

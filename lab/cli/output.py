@@ -31,6 +31,7 @@ __all__ = [
     "EXIT_USAGE",
     "console",
     "fail",
+    "guard_streams",
     "interrupt_on_sigterm",
     "print_json",
     "reporting",
@@ -62,6 +63,38 @@ def reporting() -> Iterator[None]:
         fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILURE)
 
 
+_stdout_closed = False  # fd 1 was closed when the command started (`lab ... >&-`)
+
+
+def guard_streams() -> None:
+    """Make the standard streams safe before a command runs.
+
+    A closed fd 0, 1 or 2 (`>&-`) would be handed to the next socket the command opens: uvloop then aborts
+    on an assertion (exit 134), and `print` would write into a connection. Each is held open on /dev/null;
+    output meant for a closed stdout then ends in one line (`writable_stdout`). Text the terminal's encoding
+    cannot show (`PYTHONIOENCODING=latin-1` and a check mark) is replaced, not a UnicodeEncodeError.
+    """
+    global _stdout_closed
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if null != fd:  # the lowest free number: the closed one itself, unless a lower one was closed too
+                os.dup2(null, fd)
+                os.close(null)
+            if fd == 1:
+                _stdout_closed = True
+    if sys.stdout is None or _stdout_closed:
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's stdout
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's stderr
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
 def console() -> Console:
     from lab.view.theme import console
 
@@ -82,6 +115,8 @@ def print_json(data: Any) -> None:
 @contextmanager
 def writable_stdout() -> Iterator[None]:
     """Output that cannot be written (a full disk, a closed pipe) ends in one line, not a traceback."""
+    if _stdout_closed:
+        fail("cannot write the output: standard output is closed")
     try:
         yield
         sys.stdout.flush()  # now, not at exit, where the error could no longer be reported well

@@ -49,6 +49,7 @@ def serve(
         app_ = load_app(target)
     url = url_of(sock)
     what = "lab server" if target == LAB_APP else f"{target}, measured by the lab,"
-    typer.echo(f"{what} on {url}", err=True)
+    # Two short lines: one long line wrapped mid-URL at 120 columns.
+    typer.echo(f"{what} on {url}  (Ctrl-C stops it)", err=True)
     typer.echo(f"  stats: {url}/lab/stats  metrics: {url}/metrics  docs: {url}/docs", err=True)
     serve_app(app_, target, sock, workers)

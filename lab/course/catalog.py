@@ -10,6 +10,7 @@ rather than silently grading against a default.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -115,7 +116,19 @@ class Catalog:
             for exercise in self.exercises:
                 if exercise.number == number:  # "03", "exercise-03"
                     return exercise
-        raise UnknownExercise(f"no exercise {ref!r}: valid ids are {_id_range(self.ids)}")
+        # A well-formed id out of range ("99", "exercise-13") is no typo: the range says it all.
+        guess = None if text.isdigit() or ID_PATTERN.fullmatch(text) else self.closest(text)
+        hint = f"did you mean {guess.id}? " if guess is not None else ""
+        raise UnknownExercise(f"no exercise {ref!r}: {hint}valid ids are {_id_range(self.ids)}")
+
+    def closest(self, text: str) -> Exercise | None:
+        """The exercise a typo most likely meant (`exercise3`, `3x`, a file name misspelt), if any is close."""
+        names: dict[str, Exercise] = {}
+        for exercise in self.exercises:
+            for name in (exercise.id, str(exercise.number), Path(exercise.file).stem):
+                names[name.lower()] = exercise
+        match = difflib.get_close_matches(Path(text).stem.lower(), list(names), n=1, cutoff=0.6)
+        return names[match[0]] if match else None
 
     def after(self, exercise: Exercise) -> Exercise | None:
         """The next exercise in catalog order, or None after the last."""

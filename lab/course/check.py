@@ -35,10 +35,10 @@ from lab.course.lint import Finding, lint_file
 from lab.course.results import CheckResult, Fault, Run
 from lab.errors import CheckError
 from lab.launch.process import ServerProcess
-from lab.load.fire import fire, run
+from lab.load.fire import fire, request, run
 from lab.load.measure import Sample, Summary, summarize
 from lab.load.stats import every_worker, open_connections, read_workers, settle
-from lab.protocol import RESET_PATH, ServerStats
+from lab.protocol import RESET_PATH, ServerStats, ServerTimes
 
 STARTUP_TIMEOUT_S = 20.0  # a learner's module that sleeps at import time must not hold the check forever
 SOLUTION_TIMEOUT_S = 30.0  # per request, for the reference solution
@@ -86,7 +86,7 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
                 return finish(False, [load_fault.message], fault=load_fault, pids=pids)
             if solution_error is not None:
                 raise CheckError(f"{exercise.id}: the solution did not start: {solution_error}")
-            solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
+            solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S, solo=True)
             reference = solution.measurement
             if exercise.expect.all_ok and reference.ok < reference.requests:
                 problems = {**reference.status_counts, **reference.errors}
@@ -129,8 +129,10 @@ def _probe_delay(solution: Run, spec: BurstSpec) -> float:
     return min(1.0, max(0.02, solution.summary.wall_s / 4))
 
 
-def _measure(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
-    return run(_fire(server, exercise, timeout_s, probe_delay_s))
+def _measure(
+    server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float, *, solo: bool = False
+) -> Run:
+    return run(_fire(server, exercise, timeout_s, probe_delay_s, solo))
 
 
 @dataclass
@@ -138,9 +140,22 @@ class _Firing:
     samples: list[Sample] = field(default_factory=list)
     bodies: Counter[str] = field(default_factory=Counter)
     probe_s: float | None = None
+    solo_handler_s: float | None = None
 
 
-async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
+async def _solo_handler(client: httpx.AsyncClient, spec: BurstSpec) -> float | None:
+    """One request alone: its time in the handler, from the server's own stamps."""
+    try:
+        response = await request(client, spec.method, spec.path, spec.json)
+    except (httpx.HTTPError, TimeoutError):
+        return None
+    stamps = ServerTimes.from_headers(response.headers)
+    if stamps is None or stamps.handler_start is None or stamps.handler_end is None:
+        return None
+    return stamps.handler_end - stamps.handler_start
+
+
+async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float, solo: bool) -> Run:
     spec = exercise.burst
     at_once = spec.at_once
     # Sustained load (workers): a new connection per request, so the kernel spreads them over the
@@ -150,9 +165,11 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
     client_timeout = httpx.Timeout(timeout_s, connect=5.0, pool=None)  # never queue in the client's own pool
     firing = _Firing()
     # verify=False: plain http to 127.0.0.1 only, and loading the CA bundle costs ~35 ms per client.
+    # trust_env=False: a proxy in the environment cannot reach loopback (lab.client).
+    local: dict[str, Any] = {"base_url": server.url, "timeout": client_timeout, "verify": False, "trust_env": False}
     async with (
-        httpx.AsyncClient(base_url=server.url, limits=limits, timeout=client_timeout, verify=False) as client,
-        httpx.AsyncClient(base_url=server.url, timeout=client_timeout, verify=False) as probe_client,  # own conn
+        httpx.AsyncClient(limits=limits, **local) as client,
+        httpx.AsyncClient(**local) as probe_client,  # its own connection
     ):
         # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
         await asyncio.gather(
@@ -168,6 +185,10 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         if exercise.expect.work_counters:  # work that runs after its response (background tasks) must finish
             await settle(server.url, spec.workers, SETTLE_S)
         stats = await read_workers(server.url, spec.workers, window_start)
+        if solo and exercise.expect.min_work_ratio is not None:
+            # What the work costs alone, with nothing beside it (the burst's counters are already read):
+            # the floor below which a learner's handler must have skipped it.
+            firing.solo_handler_s = await _solo_handler(client, spec)
     samples = sorted(firing.samples, key=lambda s: s.index)
     summary = summarize(samples)
     return Run(
@@ -258,6 +279,7 @@ def _measurement(
         "bodies": dict(firing.bodies),
         "p50_s": summary.latency.p50 if summary.latency else None,
         "min_handler_s": min(handled) if handled else None,
+        "solo_handler_s": firing.solo_handler_s,
     }
     if stats is None:
         return Measurement(**common, has_stats=False)

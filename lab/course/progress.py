@@ -4,6 +4,8 @@
     progress = store.load()           # never fails: a damaged file is set aside and rebuilt
     progress.done.add("exercise-3")
     store.save(progress)              # atomic: a crash mid-write leaves the old file whole
+    with store.locked():              # around a load-change-save: `lab` commands at once lose no update
+        ...
 
 Nothing here ever deletes the learner's work: `lab reset` first copies the current file to
 `.lab/backups/<file>.<timestamp>.py`.
@@ -15,8 +17,10 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +29,14 @@ from typing import Any
 from lab.course.catalog import Catalog, Exercise
 from lab.errors import ProgressError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent `lab` commands may then lose an update
+    fcntl = None  # type: ignore[assignment]
+
 STATE_DIR = ".lab"
 PROGRESS_FILE = "progress.json"
+LOCK_FILE = "progress.lock"
 FORMAT_VERSION = 1
 
 
@@ -78,6 +88,8 @@ class ProgressStore:
             return Progress.from_json(json.loads(text))
         except json.JSONDecodeError as exc:
             return self._set_aside(f"is not valid JSON ({exc.msg}, line {exc.lineno})")
+        except RecursionError:  # '[' * 2000: valid enough to start parsing, too deep to finish
+            return self._set_aside("is nested too deeply to be progress")
         except ValueError as exc:
             return self._set_aside(f"has an unexpected format ({exc})")
 
@@ -95,6 +107,24 @@ class ProgressStore:
     def save(self, progress: Progress) -> None:
         make_state_dir(self.dir)
         write_atomically(self.path, json.dumps(progress.to_json(), indent=2) + "\n")
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold `.lab/progress.lock` for a load-change-save: twelve `lab hint` at once save twelve hints.
+
+        The atomic rename keeps readers safe; only writers need the lock. Where no lock can be taken
+        (a read-only project, Windows), the body runs unlocked and the save says what went wrong.
+        """
+        make_state_dir(self.dir)
+        try:
+            handle = open(self.dir / LOCK_FILE, "a")  # noqa: SIM115 - held for the `with` body
+        except OSError:
+            yield
+            return
+        with handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes
+            yield
 
 
 def make_state_dir(folder: Path) -> None:
@@ -114,6 +144,8 @@ def write_atomically(path: Path, text: str) -> None:
     except OSError as exc:
         raise ProgressError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
+        # mkstemp makes the file 0600: keep the mode the file had (an exercise stays 0644), else the umask's.
+        os.chmod(temporary, _mode_of(path))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -123,6 +155,15 @@ def write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise ProgressError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _mode_of(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _stamp() -> str:
@@ -172,11 +213,23 @@ class Workspace:
         return target
 
     def reset(self, file: Path) -> Path | None:
-        """Restore the original; the learner's version is backed up first (None: there was none)."""
+        """Restore the original; the learner's version is backed up first (None: there was none to keep)."""
         original = self.original_text(file)
-        saved = self.backup(file) if file.is_file() else None
+        if not file.is_file():
+            write_atomically(file, original)
+            return None
+        if _read(file) == original:  # untouched: nothing to restore, and a backup would only be clutter
+            return None
+        saved = self.backup(file)
         write_atomically(file, original)
         return saved
+
+
+def _read(file: Path) -> str | None:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _git_show(file: Path) -> str | None:
@@ -193,16 +246,21 @@ def _git_show(file: Path) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def record(store: ProgressStore, catalog: Catalog, exercise: Exercise, passed: bool) -> Progress:
-    """Note a check: a pass marks the exercise done and makes the next open one current."""
-    progress = store.load()
-    if passed:
-        progress.done.add(exercise.id)
-        following = next_open(catalog, progress, after=exercise)
-        progress.current = following.id if following else None
-    else:
-        progress.current = exercise.id
-    store.save(progress)
+def record(store: ProgressStore, catalog: Catalog, exercise: Exercise, passed: bool, *, move: bool = True) -> Progress:
+    """Note a check: a pass marks the exercise done and makes the next open one current.
+
+    `move=False` (`lab check --all`) records the pass but leaves "current" where the learner put it.
+    """
+    with store.locked():
+        progress = store.load()
+        if passed:
+            progress.done.add(exercise.id)
+            if move or progress.current == exercise.id:
+                following = next_open(catalog, progress, after=exercise)
+                progress.current = following.id if following else None
+        elif move:
+            progress.current = exercise.id
+        store.save(progress)
     return progress
 
 

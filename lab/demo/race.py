@@ -218,7 +218,7 @@ class Demo:
     async def preflight(self) -> None:
         """One quick request per twin: a missing route or a dead server is one clear line, before the screen."""
         p = self.plan
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
             for variant in p.variants:
                 url = p.scenario.url(self.base_url, variant, 1)
                 try:
@@ -254,13 +254,13 @@ class Demo:
         lane.finish(result)
 
     async def _reset_stats(self) -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
             await reset(client, self.base_url)
 
     async def watch_heartbeat(self, lane: Lane, stop: asyncio.Event) -> None:
         """Poll `/lab/stats` a few times a second. One request at a time: when the loop is blocked,
         the request waits, and how long it has waited is itself the reading."""
-        async with httpx.AsyncClient(timeout=STATS_TIMEOUT_S) as client:
+        async with httpx.AsyncClient(timeout=STATS_TIMEOUT_S, trust_env=False) as client:
             for _ in range(MAX_STATS_POLLS):
                 if stop.is_set():
                     return

@@ -120,7 +120,7 @@ class ServerProcess:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout_s
         # verify=False: plain HTTP on loopback, and loading the CA bundle costs ~35 ms per start.
-        with httpx.Client(timeout=1.0, verify=False) as client:
+        with httpx.Client(timeout=1.0, verify=False, trust_env=False) as client:
             while time.monotonic() < deadline:
                 if not self.alive:
                     message = self.log_tail()
@@ -205,7 +205,10 @@ class ThreadServer:
     def start(self) -> Self:
         sock = bind_socket(self.host, self.port)
         self.url = url_of(sock)
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False)  # type: ignore[arg-type]
+        # No log_config, log_level or access_log: each makes uvicorn reconfigure its global loggers, and the
+        # fake store starts inside the lab app's lifespan: the uvicorn serving that app (`uvicorn lab.server.app:app`,
+        # `fastapi dev`) would lose its "startup complete" line and its access log.
+        config = uvicorn.Config(self.app, log_config=None, log_level=None)  # type: ignore[arg-type]
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()

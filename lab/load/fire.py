@@ -46,10 +46,17 @@ def _sample(index: int, start_ns: int, end_ns: int, t0_ns: int, response: httpx.
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion on uvloop, which costs the client less per request than asyncio's loop."""
-    import uvloop
+    """Run a coroutine to completion on uvloop, which costs the client less per request than asyncio's loop.
 
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    uvloop has no Windows build (and may be missing elsewhere): asyncio's own loop then, a little slower, same results.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        loop_factory = None
+    else:
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
         return runner.run(coroutine)
 
 

@@ -42,9 +42,16 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-async def fetch(client: httpx.AsyncClient, url: str, path: str = STATS_PATH, method: str = "GET") -> ServerStats:
-    """One read-out; raises httpx's errors, or ProtocolError when the answer is not the lab's stats."""
-    response = (await client.request(method, origin(url) + path)).raise_for_status()
+async def fetch(
+    client: httpx.AsyncClient, url: str, path: str = STATS_PATH, method: str = "GET", *, records: bool = False
+) -> ServerStats:
+    """One read-out; raises httpx's errors, or ProtocolError when the answer is not the lab's stats.
+
+    Without `records`, the server leaves out its per-request records: after a 10,000-request burst they
+    are megabytes nobody here reads (and a burst client keeps only the start of a large body).
+    """
+    query = "" if records else "?records=false"
+    response = (await client.request(method, origin(url) + path + query)).raise_for_status()
     try:
         data = response.json()
     except ValueError:
@@ -83,7 +90,7 @@ async def every_worker(url: str, workers: int, path: str = STATS_PATH, method: s
     """A read-out request to every worker, as far as one can: with one worker, one request."""
     tries = 1 if workers == 1 else WORKER_TRIES * workers
     limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each: spread over the workers
-    async with httpx.AsyncClient(limits=limits, timeout=STATS_TIMEOUT_S, verify=False) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=STATS_TIMEOUT_S, verify=False, trust_env=False) as client:
 
         async def one() -> ServerStats | None:
             try:

@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 
 from lab.client import httpx
 from lab.launch.process import ThreadServer
@@ -22,6 +23,24 @@ from lab.schemas import Health, PredictRequest, PredictResponse
 from lab.server.observability import instrument
 from lab.server.scenarios import cpu, downstream, numpy, pool, predict, sleep
 from lab.server.store import create_store
+
+INDEX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Concurrency lab inference server</title></head>
+<body>
+<h1>Concurrency lab inference server</h1>
+<p>A small inference server that measures itself, to show how FastAPI runs <code>def</code> and
+<code>async def</code> code. Its scenario twins (<code>/sleep</code>, <code>/cpu</code>, <code>/predict</code>,
+<code>/pool</code>, <code>/downstream</code>, each <code>sync</code>, <code>async</code> and <code>broken</code>)
+are there to be loaded with <code>lab burst</code> or <code>lab compare --url</code>.</p>
+<ul>
+<li><a href="/docs">/docs</a>: every endpoint, to try from the browser</li>
+<li><a href="/lab/stats">/lab/stats</a>: what the server measured about itself (handlers in flight, loop lag, thread
+tokens)</li>
+<li><a href="/metrics">/metrics</a>: the same in Prometheus text</li>
+<li><a href="/health">/health</a>: the liveness check</li>
+</ul>
+</body></html>
+"""
 
 
 @asynccontextmanager
@@ -47,8 +66,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.process_pool = process_pool
         app.state.store_url = store.url
         limits = httpx.Limits(max_connections=1000)
-        with httpx.Client(limits=limits, timeout=downstream.STORE_TIMEOUT_S) as store_sync_client:
-            async with httpx.AsyncClient(limits=limits, timeout=downstream.STORE_TIMEOUT_S) as store_client:
+        with httpx.Client(limits=limits, timeout=downstream.STORE_TIMEOUT_S, trust_env=False) as store_sync_client:
+            store_client = httpx.AsyncClient(limits=limits, timeout=downstream.STORE_TIMEOUT_S, trust_env=False)
+            async with store_client:
                 app.state.store_client = store_client
                 app.state.store_sync_client = store_sync_client  # thread-safe: shared by the `def` twin
                 yield
@@ -60,6 +80,11 @@ def create_app() -> FastAPI:
         summary="An inference server that measures itself: see /lab/stats and /metrics.",
         lifespan=lifespan,
     )
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        # What a browser opening the server's address sees, rather than a 404.
+        return HTMLResponse(INDEX_PAGE)
 
     @app.get("/health")
     async def health(request: Request) -> Health:

@@ -21,15 +21,15 @@ router = APIRouter(tags=["lab"])
 
 
 @router.get(STATS_PATH)
-async def stats() -> dict[str, Any]:
+async def stats(records: bool = True) -> dict[str, Any]:
     """What the server measured about itself since the last reset (see `lab.instruments`)."""
-    return INSTRUMENTS.snapshot().to_json()
+    return INSTRUMENTS.snapshot().to_json(with_requests=records)
 
 
 @router.post(RESET_PATH)
-async def reset_stats() -> dict[str, Any]:
+async def reset_stats(records: bool = True) -> dict[str, Any]:
     """Start a new measurement window and return the stats it closed."""
-    closed = INSTRUMENTS.snapshot().to_json()
+    closed = INSTRUMENTS.snapshot().to_json(with_requests=records)
     INSTRUMENTS.reset()
     return closed
 

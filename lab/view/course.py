@@ -6,9 +6,11 @@ the learner and the solution, so the picture compares honestly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -166,7 +168,8 @@ def walkthrough(result: CheckResult) -> RenderableType:
     for label, run in (("your code", result.learner), ("solution", result.solution)):
         if run is None:
             continue
-        parts += [Text(""), Text(f"{label}: {run.file.name}", style="bold")]
+        # The two files share a name: the folder says which is which (exercises/ or solutions/).
+        parts += [Text(""), Text(f"{label}: {run.file.parent.name}/{run.file.name}", style="bold")]
         parts.append(timeline(run.samples, scale, max_rows=MAX_TIMELINE_ROWS))
     if runs:
         parts += [Text(""), comparison_table(result.learner, result.solution)]
@@ -184,18 +187,34 @@ def _burst_line(exercise: Exercise) -> str:
     return f"Burst: {b.method} {b.path}, {how}" + "".join(f"; {e}" for e in extra)
 
 
-def hint_text(exercise: Exercise, shown: int) -> Text:
-    """The hints so far, newest last."""
-    text = Text(f"{exercise.id}: {exercise.title}\n", style="bold")
+def hint_text(exercise: Exercise, shown: int) -> RenderableType:
+    """The hints so far, newest last; a long hint wraps under its own first line, not under "hint 1/3"."""
+    hints = Table.grid(padding=(0, 1))
+    hints.add_column(style="cyan", no_wrap=True)
+    hints.add_column()
     for number, hint in enumerate(exercise.hints[:shown], start=1):
         style = "bold" if number == shown else "dim"
-        text += Text(f"  hint {number}/{len(exercise.hints)}: ", style="cyan") + Text(hint + "\n", style=style)
+        hints.add_row(f"  hint {number}/{len(exercise.hints)}:", Text(hint, style=style))
+    parts: list[RenderableType] = [Text(f"{exercise.id}: {exercise.title}", style="bold"), hints]
     if shown >= len(exercise.hints):
-        text += Text(
-            f"That was the last hint. Pass `lab check {exercise.id}` to unlock `lab solution {exercise.id}`.",
-            style="dim",
+        parts.append(
+            Text(
+                f"That was the last hint. Pass `lab check {exercise.id}` to unlock `lab solution {exercise.id}`.",
+                style="dim",
+            )
         )
-    return text
+    return Group(*parts)
+
+
+def fit_pipe(console: Console, renderable: RenderableType) -> None:
+    """Widen a console that is not a terminal to the renderable's natural width.
+
+    A pipe has no width, so rich assumes 80 columns and cuts long cells (`exercises/exercise_01_sleepy_e…`);
+    grep and friends want the whole path.
+    """
+    if not console.is_terminal:
+        natural = Measurement.get(console, console.options.update_width(10_000), renderable).maximum
+        console.width = max(console.width, natural)
 
 
 def solution_view(file: str, text: str, *, highlight: bool) -> RenderableType:
@@ -212,3 +231,20 @@ def exercise_banner(exercise: Exercise) -> RenderableType:
 
 def watching_line(exercise: Exercise) -> Text:
     return Text(f"Watching exercises/{exercise.file}: save it to check again.", style="dim")
+
+
+@contextlib.contextmanager
+def checking(exercise: Exercise, position: int = 1, total: int = 1) -> Iterator[None]:
+    """A spinner on stderr while one check runs ("3/12 exercise-3 ..." under `--all`), gone when it ends.
+
+    Only on a terminal: in a pipe or a log it would be noise. Transient, and nothing else prints while it
+    spins, so the verdict lines on stdout stay whole.
+    """
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        yield
+        return
+    count = f"{position}/{total} " if total > 1 else ""
+    what = f"checking {count}{exercise.id}: {exercise.title} (starting your file and the solution, then the burst)"
+    with err.status(Text(what), spinner="dots"):
+        yield

@@ -11,8 +11,8 @@ app (the lab server's `x-lab-start` and `x-process-time`): a bar that is long be
 was queued before the server's handler ever saw it.
 
 Every function returns a `matplotlib.figure.Figure` (the last value of a notebook cell shows as
-the picture; elsewhere call `.savefig(path)`). matplotlib is a development dependency of the lab,
-imported only here and only when a picture is drawn.
+the picture; elsewhere call `.savefig(path)`). matplotlib comes with the `notebooks` extra
+(`concurrency-lab[notebooks]`), imported only here and only when a picture is drawn.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def _figure(width: float, height: float, columns: int = 1) -> tuple[Figure, list
         import matplotlib.pyplot as plt
     except ModuleNotFoundError as exc:
         raise ModuleNotFoundError(
-            "lab.view.plot draws with matplotlib, which is not installed here: "
-            "`uv sync` (it is in the dev group) or `pip install matplotlib`"
+            "lab.plot draws with matplotlib, which is not installed here: install the lab's notebooks extra, "
+            "`pip install 'concurrency-lab[notebooks]'` (in a checkout: `uv sync`, or `uv sync --extra notebooks`)"
         ) from exc
     # Made through pyplot so that Jupyter's inline backend loads and knows how to show a Figure;
     # closed at once so that the backend does not also show it at the end of the cell.

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -117,6 +122,34 @@ def test_reset_restores_the_original_and_keeps_a_backup(project: Path) -> None:
     assert str(backup) in result.stdout
 
 
+@pytest.mark.parametrize("command", [["list"], ["hint", "1"], ["list", "--json"]])
+def test_a_deeply_nested_progress_file_is_set_aside_not_a_traceback(project: Path, command: list[str]) -> None:
+    (project / ".lab").mkdir()
+    (project / ".lab" / "progress.json").write_text("[" * 2000)
+    result = lab(*command)
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "nested too deeply" in result.stderr and list((project / ".lab").glob("progress.json.corrupt-*"))
+
+
+def test_reset_of_an_untouched_file_says_so_and_keeps_no_backup(project: Path) -> None:
+    result = lab("reset", "1")
+    assert result.exit_code == 0, result.output
+    assert "is already its original text" in result.stdout
+    assert not (project / ".lab" / "backups").exists()
+
+
+def test_list_in_a_pipe_keeps_whole_paths(project: Path) -> None:
+    long_name = "exercise_01_" + "a_rather_long_file_name_" * 4 + "sleep.py"
+    info = project / "exercises" / "info.toml"
+    info.write_text(info.read_text().replace('"exercise_01_sleep.py"', f'"{long_name}"'))
+    (project / "exercises" / "exercise_01_sleep.py").rename(project / "exercises" / long_name)
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"LAB_ROOT": str(project)}
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "list"], capture_output=True, text=True, timeout=60, env=env, check=True
+    )
+    assert f"exercises/{long_name}" in done.stdout
+
+
 def test_a_corrupt_progress_file_is_reported_and_rebuilt(project: Path) -> None:
     (project / ".lab").mkdir()
     (project / ".lab" / "progress.json").write_text("{ not json")
@@ -155,6 +188,44 @@ def test_check_all_json(project: Path) -> None:
     assert data["passed"] == 1 and data["total"] == 1 and data["results"][0]["passed"] is True
 
 
+def _read_all(fd: int) -> str:
+    chunks = []
+    while select.select([fd], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_check_all_shows_progress_on_a_terminal_and_leaves_current_alone(project: Path) -> None:
+    info = project / "exercises" / "info.toml"
+    info.write_text(info.read_text().split('[[exercise]]\nid = "exercise-3"')[0])  # exercises 1 and 2
+    (project / ".lab").mkdir()
+    (project / ".lab" / "progress.json").write_text(json.dumps({"version": 1, "current": "exercise-2"}))
+    env = {k: v for k, v in os.environ.items() if k != "TTY_INTERACTIVE"} | {"LAB_ROOT": str(project)}
+    command = [sys.executable, "-m", "lab", "check", "--all"]
+    leader, follower = pty.openpty()  # stderr a terminal, stdout a pipe
+    try:
+        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=follower, env=env, timeout=180, text=True)
+        os.close(follower)
+        follower = -1
+        on_terminal = _read_all(leader)
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+    assert "1/2 exercise-1" in on_terminal and "2/2 exercise-2" in on_terminal, on_terminal
+    assert "2/2" not in done.stdout, "the spinner is on stderr only"
+    assert "exercises pass" in done.stdout
+    assert ProgressStore(project).load().current == "exercise-2", "--all must not move the learner"
+    piped = subprocess.run(command, capture_output=True, env=env, timeout=180, text=True)
+    assert "1/2" not in piped.stderr and "checking" not in piped.stderr, "silent when stderr is not a terminal"
+
+
 def test_a_broken_solution_is_the_labs_fault_in_one_line(project: Path) -> None:
     shutil.copy(FIXTURE_ROOT / "faults" / "raises.py", project / "solutions" / "exercise_01_sleep.py")
     result = lab("check", "1")
@@ -168,6 +239,9 @@ def test_run_walks_through_side_by_side(project: Path) -> None:
     assert result.exit_code == 1
     for words in ("your code", "solution", "max loop lag", "#8", "FAILED", "ASYNC251"):
         assert words in result.stdout, words
+    # Both files are called exercise_01_sleep.py: the panes say which folder each comes from.
+    assert "your code: exercises/exercise_01_sleep.py" in result.stdout
+    assert "solution: solutions/exercise_01_sleep.py" in result.stdout
 
 
 def test_watch_rechecks_on_save_and_moves_on(project: Path) -> None:

@@ -6,6 +6,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -119,8 +122,93 @@ def test_reset_outside_git_restores_the_copy_kept_at_first_run_and_backs_up(tmp_
     assert file.read_text() == original
     assert backup is not None and backup.read_text() == "# my attempt\n"
     assert backup.parent == root / ".lab" / "backups" and backup.name.startswith("exercise_01_sleep.")
+    file.write_text("# my second attempt\n")
     second = workspace.reset(file)  # resetting twice keeps two backups, never overwrites one
     assert second is not None and second != backup and backup.exists()
+
+
+def test_reset_of_an_untouched_file_writes_no_backup(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    file = root / "exercises" / "exercise_01_sleep.py"
+    workspace = Workspace(root)
+    workspace.keep_originals([file])
+    assert workspace.reset(file) is None
+    assert not (root / ".lab" / "backups").exists()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o755, 0o664])
+def test_reset_keeps_the_files_mode(tmp_path: Path, mode: int) -> None:
+    root = _project(tmp_path)
+    file = root / "exercises" / "exercise_01_sleep.py"
+    Workspace(root).keep_originals([file])
+    file.write_text("# my attempt\n")
+    file.chmod(mode)
+    Workspace(root).reset(file)
+    assert file.stat().st_mode & 0o777 == mode  # was 0600: mkstemp's mode
+
+
+def test_a_restored_deleted_file_gets_the_umasks_mode(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    file = root / "exercises" / "exercise_01_sleep.py"
+    Workspace(root).keep_originals([file])
+    file.unlink()
+    umask = os.umask(0o022)
+    try:
+        Workspace(root).reset(file)
+    finally:
+        os.umask(umask)
+    assert file.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_deeply_nested_file_is_set_aside_like_any_damaged_one(tmp_path: Path) -> None:
+    store = ProgressStore(tmp_path)
+    store.dir.mkdir()
+    store.path.write_text("[" * 2000)  # json.loads: RecursionError, not a JSONDecodeError
+    assert store.load() == Progress()
+    assert store.warning is not None and "nested too deeply" in store.warning
+    assert not store.path.exists() and list(store.dir.glob("progress.json.corrupt-*"))
+
+
+def test_twelve_lab_hints_at_once_save_twelve(tmp_path: Path) -> None:
+    """Twelve real processes load, change and save at the same moment: the lock makes each see the last save."""
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path / "project"
+    for folder in ("exercises", "solutions"):
+        shutil.copytree(repo / folder, root / folder)
+    env = {**os.environ, "LAB_ROOT": str(root)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lab", "hint", str(n)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        for n in range(1, 13)
+    ]
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 12, errors
+    shown = ProgressStore(root).load().hints_shown
+    assert shown == {f"exercise-{n}": 1 for n in range(1, 13)}
+
+
+def test_locked_serializes_load_change_save(tmp_path: Path) -> None:
+    """The same race in threads, made likely: each holds the loaded state a moment before saving."""
+    store = ProgressStore(tmp_path)
+
+    def bump(name: str) -> None:
+        with ProgressStore(tmp_path).locked():
+            progress = ProgressStore(tmp_path).load()
+            time.sleep(0.02)  # without the lock, every thread would save what it read before the others
+            progress.hints_shown[name] = 1
+            ProgressStore(tmp_path).save(progress)
+
+    threads = [threading.Thread(target=bump, args=(f"exercise-{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(store.load().hints_shown) == 8
 
 
 def test_reset_in_a_git_checkout_restores_the_committed_text(tmp_path: Path) -> None:
@@ -166,3 +254,15 @@ def test_record_and_next_open(tmp_path: Path) -> None:
     progress = record(store, catalog, first, passed=True)
     assert progress.current is None and next_open(catalog, progress) is None
     assert current_exercise(catalog, progress) is None
+
+
+def test_check_all_records_passes_but_leaves_current_alone(tmp_path: Path) -> None:
+    catalog = load_catalog(FIXTURE_ROOT)
+    first, second, third = catalog.exercises
+    store = ProgressStore(tmp_path)
+    record(store, catalog, first, passed=False)  # the learner is on exercise-1
+    record(store, catalog, second, passed=True, move=False)
+    progress = record(store, catalog, third, passed=False, move=False)
+    assert progress.current == "exercise-1" and progress.done == {"exercise-2"}
+    progress = record(store, catalog, first, passed=True, move=False)  # current itself passed: move on
+    assert progress.current == "exercise-3"

@@ -154,7 +154,7 @@ def closed_port_url() -> str:
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [
-        (["nap"], 2, "unknown scenario 'nap'"),
+        (["nap"], 2, "'nap' is not one of 'sleep', 'cpu'"),
         (["-n", "0"], 2, "requests must be between 2"),
         (["-n", "500"], 2, "requests must be between 2 and 200"),
         (["--delay-ms", "0"], 2, "delay must be between"),

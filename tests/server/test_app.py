@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+
 import pytest
 
 from lab.client import httpx
@@ -80,3 +86,37 @@ def test_metrics_are_prometheus_text(lab_url: str) -> None:
 def test_delay_is_bounded(lab_url: str) -> None:
     assert httpx.get(lab_url + "/sleep/async?delay_ms=10001").status_code == 422
     assert httpx.get(lab_url + "/sleep/async?delay_ms=-1").status_code == 422
+
+
+def test_the_root_is_an_index_not_a_404(lab_url: str) -> None:
+    response = httpx.get(lab_url + "/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    for link in ('href="/docs"', 'href="/lab/stats"', 'href="/metrics"'):
+        assert link in response.text
+    assert "/" not in httpx.get(lab_url + "/openapi.json").json()["paths"], "the index is not an API endpoint"
+
+
+def test_plain_uvicorn_keeps_its_startup_line_and_access_log() -> None:
+    """`uvicorn lab.server.app:app`: the fake store's in-thread uvicorn must not reconfigure uvicorn's loggers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        command = [sys.executable, "-m", "uvicorn", "lab.server.app:app", "--fd", str(sock.fileno())]
+        with subprocess.Popen(
+            command, pass_fds=(sock.fileno(),), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as proc:
+            try:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    with contextlib.suppress(httpx.TransportError):
+                        if httpx.get(url + "/health", timeout=1).status_code == 200:
+                            break
+                    time.sleep(0.1)
+                httpx.get(url + "/health?from=the-test", timeout=10)
+                time.sleep(0.3)  # the access line is written after the response
+            finally:
+                proc.terminate()
+                output, _ = proc.communicate(timeout=30)
+    assert "Application startup complete." in output, output[-2000:]
+    assert "GET /health?from=the-test HTTP/1.1" in output, output[-2000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -101,3 +102,15 @@ def test_a_missing_matplotlib_gets_a_message_saying_how_to_install_it(monkeypatc
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # makes `import matplotlib.pyplot` fail
     with pytest.raises(ModuleNotFoundError, match="uv sync"):
         plot.timeline(staircase(2))
+
+
+def test_without_matplotlib_it_says_what_to_install() -> None:
+    probe = (
+        "import sys; sys.modules['matplotlib'] = sys.modules['matplotlib.pyplot'] = None\n"
+        "from lab import plot\n"
+        "import types\n"
+        "try:\n    plot.timeline(types.SimpleNamespace(samples=[]))\n"
+        "except ModuleNotFoundError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert "pip install 'concurrency-lab[notebooks]'" in done.stdout, done.stderr[-1500:]

@@ -47,6 +47,6 @@ async def downstream_async(request: Request, delay_ms: DelayMs = 200) -> Predict
 @router.get("/broken")
 async def downstream_broken(request: Request, delay_ms: DelayMs = 200) -> PredictResponse:
     # THE MISTAKE: a synchronous HTTP client inside `async def` blocks the event loop for the whole call.
-    with httpx.Client() as client:
+    with httpx.Client(trust_env=False) as client:
         features = client.get(_store_url(request, delay_ms)).raise_for_status().json()
     return _predict(request, features)

@@ -1,0 +1,113 @@
+"""The conventions a user expects of a command line (lab.cli.usage): -h, --version, completion, choices,
+one-line usage errors. The real `lab` in a subprocess where the shell's view matters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+
+import pytest
+from typer.testing import CliRunner
+
+from lab.cli import app
+from lab.cli.usage import METHODS, SCENARIOS
+from lab.load.burst import METHODS as BURST_METHODS
+from lab.scenarios import SCENARIOS as SCENARIO_TABLE
+
+runner = CliRunner()
+
+
+def _lab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_version() -> None:
+    done = _lab("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"lab (concurrency-lab) {version('concurrency-lab')}"
+
+
+@pytest.mark.parametrize("command", [[], ["check"], ["compare"]])
+def test_dash_h_is_help(command: list[str]) -> None:
+    short, long = runner.invoke(app, [*command, "-h"]), runner.invoke(app, [*command, "--help"])
+    assert short.exit_code == long.exit_code == 0
+    assert short.stdout == long.stdout and "Usage: lab" in short.stdout
+
+
+def test_choices_are_listed_in_help_and_are_the_labs_own() -> None:
+    # lab.cli.usage keeps copies (`lab --help` must not import lab.scenarios): they must not drift.
+    assert set(SCENARIOS) == set(SCENARIO_TABLE)
+    assert METHODS == BURST_METHODS
+    assert "<sleep|cpu|predict|pool|downstream|numpy>" in runner.invoke(app, ["compare", "--help"]).stdout
+    assert "<get|post|put|patch|delete|head|options>" in runner.invoke(app, ["burst", "--help"]).stdout  # any case
+    assert "sleep|cpu|predict|pool|downstream|numpy" in runner.invoke(app, ["demo", "--help"]).stdout
+
+
+def test_method_choices_ignore_case(lab_url: str) -> None:
+    result = runner.invoke(app, ["burst", f"{lab_url}/sleep/async?delay_ms=1", "-n", "2", "-m", "get", "--json"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("lab check exer", {"exercise-1", "exercise-3", "exercise-14"}),
+        (
+            "lab reset exercise-1",
+            {"exercise-1", "exercise-10", "exercise-11", "exercise-12", "exercise-13", "exercise-14"},
+        ),
+        ("lab compare -s p", {"predict", "pool"}),
+        ("lab demo d", {"downstream"}),
+        ("lab burst http://x -m P", {"POST", "PUT", "PATCH"}),
+    ],
+)
+def test_shell_completion_offers_ids_and_choices(words: str, expected: set[str]) -> None:
+    """What bash asks for at each <TAB> (the protocol `lab --install-completion` sets up)."""
+    done = _lab(env={"_LAB_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)})
+    assert done.returncode == 0, done.stderr
+    offered = set(done.stdout.split())
+    assert expected <= offered, offered
+    assert offered <= expected | {f"exercise-{n}" for n in range(1, 15)}
+
+
+def test_completion_can_be_installed() -> None:
+    done = _lab("--show-completion", "bash")
+    assert done.returncode == 0 and "_LAB_COMPLETE=complete_bash" in done.stdout
+
+
+def test_help_imports_no_rich() -> None:
+    """Plain help: `lab --help` neither imports nor pays for rich (it did, ~0.1 s)."""
+    probe = (
+        "import sys, contextlib, io\nfrom lab.cli import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n    app(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["reset"], "missing argument 'exercise'"),
+        (["burst"], "missing argument 'url'"),
+        (["compare", "-n"], "option '-n' requires an argument"),
+        (["frobnicate"], "no such command 'frobnicate'"),
+    ],
+)
+def test_typers_own_usage_errors_are_one_line(args: list[str], words: str) -> None:
+    done = _lab(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert words in lines[0].lower()
