@@ -67,9 +67,9 @@ def _runtime(result: CheckResult) -> list[RenderableType]:
     if result.learner is None:
         return []
     m = result.learner.measurement
-    lines = [
-        Text("  runtime: ", style="bold yellow") + Text(runtime_line(site)) for site in m.blocking[:1] if site.file
-    ]
+    # A stall shorter than this is a busy machine's noise, not a line to fix.
+    held = [site for site in m.blocking[:1] if site.file and site.stalled_s >= RUNTIME_MIN_STALL_S]
+    lines = [Text("  runtime: ", style="bold yellow") + Text(runtime_line(site)) for site in held]
     lines += [
         Text("  runtime: ", style="bold yellow")
         + Text(f"{c.file.rsplit('/', 1)[-1]}:{c.line} `{c.code}` made a coroutine never awaited ({c.count} times)")

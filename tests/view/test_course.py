@@ -36,3 +36,29 @@ def test_fit_pipe_widens_only_consoles_that_are_not_terminals() -> None:
     terminal = Console(width=80, force_terminal=True)
     fit_pipe(terminal, wide)
     assert terminal.width == 80
+
+
+def _failed_check(blocking: tuple[object, ...], unawaited: tuple[object, ...] = ()) -> object:
+    from lab.course.grade import Check, Measurement
+    from lab.course.results import CheckResult, Run
+    from lab.load.measure import summarize
+
+    exercise = load_catalog(FIXTURE_ROOT).exercises[0]
+    measurement = Measurement(requests=4, ok=4, wall_s=0.8, blocking=blocking, unawaited=unawaited)  # type: ignore[arg-type]
+    run = Run(exercise.path, [], summarize([]), measurement, None, 5.0)
+    check = Check("loop_lag", False, "the event loop was blocked")
+    return CheckResult(exercise, exercise.path, False, [check.reason], [check], learner=run, solution=run)
+
+
+def test_a_failed_check_names_the_line_found_at_run_time_and_a_dropped_coroutine() -> None:
+    from lab.protocol import BlockingSite, UnawaitedCoroutine
+    from lab.view.course import check_report
+
+    site = BlockingSite("/x/exercise_01_sleep.py", 36, "predict", "time.sleep(0.2)", "time.sleep(...)", 3.9, 0.97)
+    dropped = UnawaitedCoroutine("sleep", "/x/exercise_01_sleep.py", 40, "predict", "asyncio.sleep(1)", 4)
+    text = render(check_report(_failed_check((site,), (dropped,))), width=120)  # type: ignore[arg-type]
+    assert "runtime: exercise_01_sleep.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls)" in text
+    assert "runtime: exercise_01_sleep.py:40 `asyncio.sleep(1)` made a coroutine never awaited (4 times)" in text
+    # A stall this short is a busy machine's noise, not a line to fix: not shown.
+    short = BlockingSite("/x/exercise_01_sleep.py", 36, "predict", "x()", "x(...)", 0.03, 1.0)
+    assert "runtime:" not in render(check_report(_failed_check((short,))), width=120)  # type: ignore[arg-type]
