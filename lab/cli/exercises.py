@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lab.cli.output import EXIT_USAGE, console, fail, print_json, reporting, show, warn
+from lab.cli.output import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    console,
+    fail,
+    interrupt_on_sigterm,
+    print_json,
+    reporting,
+    show,
+    warn,
+)
 
 if TYPE_CHECKING:
     from lab.course.catalog import Catalog, Exercise
@@ -21,6 +31,7 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 EXERCISE_HELP = "The exercise: 3, exercise-3 or its file name (default: the current one)."
+INTERRUPTED = "interrupted: the servers this check started have been stopped"
 
 
 def _open_catalog() -> Catalog:
@@ -102,8 +113,14 @@ def run(exercise: Annotated[str | None, typer.Argument(help=EXERCISE_HELP)] = No
     store, progress = _store(catalog)
     chosen = _resolve(catalog, exercise, progress)
     screen = console()
-    with screen.status(f"Starting your {chosen.file} and the solution, then firing the burst…"):
-        result = _check(chosen)
+    try:
+        with (
+            interrupt_on_sigterm(),
+            screen.status(f"Starting your {chosen.file} and the solution, then firing the burst…"),
+        ):
+            result = _check(chosen)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the check's servers are stopped by now
+        fail(INTERRUPTED, EXIT_INTERRUPTED)
     _record(store, catalog, result)
     show(walkthrough(result), on=screen)
     if not result.passed:
@@ -131,7 +148,10 @@ def check(
     data: list[dict[str, Any]] = []
     for item in chosen:
         try:
-            result = check_exercise(item)
+            with interrupt_on_sigterm():
+                result = check_exercise(item)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the check's servers are stopped by now
+            fail(INTERRUPTED, EXIT_INTERRUPTED)
         except CheckError as exc:
             if not all_:
                 fail(str(exc))
@@ -245,8 +265,9 @@ def watch(
     from lab.errors import CheckError
 
     try:
-        finished = watch_exercises(catalog, store, start, report=report, announce=announce, poll=poll)
-    except KeyboardInterrupt:  # Ctrl-C during a check: its servers are already stopped
+        with interrupt_on_sigterm():
+            finished = watch_exercises(catalog, store, start, report=report, announce=announce, poll=poll)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP during a check: its servers are already stopped
         finished = False
     except CheckError as exc:
         fail(str(exc))

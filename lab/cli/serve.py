@@ -1,7 +1,12 @@
-"""`lab serve`: the lab's self-measuring inference server on 127.0.0.1 (Ctrl-C stops it)."""
+"""`lab serve`: the lab's self-measuring inference server on 127.0.0.1 (Ctrl-C stops it).
+
+Ctrl-C, SIGTERM and SIGHUP stop it cleanly, with its process-pool workers; even a SIGKILL takes the
+workers with it (`lab.launch.contain`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -36,4 +41,6 @@ def serve(
         app_ = load_app(LAB_APP)
     url = url_of(sock)
     typer.echo(f"lab server on {url}  (stats: {url}/lab/stats, metrics: {url}/metrics, docs: {url}/docs)", err=True)
-    serve_app(app_, LAB_APP, sock, workers)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, once stopped
+        serve_app(app_, LAB_APP, sock, workers)
+    typer.echo("lab server stopped", err=True)

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from lab.client import httpx
+from lab.launch.contain import pool_worker
 from lab.launch.process import ThreadServer
 from lab.model import burn, iterations_for, load_model
 from lab.schemas import Health, PredictRequest, PredictResponse
@@ -30,8 +31,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     iterations_for(1)  # calibrate the CPU work once, not inside a request
     workers = os.cpu_count() or 1
     # "spawn": a forked child of a threaded server can inherit locks held by other threads.
+    # pool_worker: each worker dies with this server, even a SIGKILLed one, and leaves Ctrl-C to it.
+    spawn = multiprocessing.get_context("spawn")
     with (
-        ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as process_pool,
+        ProcessPoolExecutor(workers, spawn, initializer=pool_worker, initargs=(os.getpid(),)) as process_pool,
         ThreadServer(create_store()) as store,
     ):
         loop = asyncio.get_running_loop()
