@@ -40,6 +40,7 @@ from lab.protocol import STATS_PATH
 DEFAULT_HOST = "127.0.0.1"
 LAB_APP = "lab.server.app:app"  # the lab's own inference server, as an import string
 READY_PATH = STATS_PATH
+MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL: a loop that spins never runs uvicorn's SIGTERM handler
 
 # PR_SET_PDEATHSIG follows the *thread* that forked the child, not the process: a server started from a
@@ -100,6 +101,7 @@ class ServerProcess:
         self._last_log = ""  # what the child printed, kept after stop(): a traceback says where it died
         self._mark = uuid.uuid4().hex  # in the env of everything this server starts: found and killed at stop
         self._holds_subreaper = False
+        self.timed_out = False  # set when it never answered within startup_timeout_s
 
     def start(self) -> Self:
         sock = bind_socket(self.host, self.port)
@@ -152,29 +154,48 @@ class ServerProcess:
             while time.monotonic() < deadline:
                 if not self.alive:
                     message = self.log_tail()
+                    code = self._proc.returncode if self._proc is not None else None
                     self.stop()
-                    raise ServerError(message or f"the server for {self.target} exited at start-up")
+                    raise ServerError(
+                        message or f"the server for {self.target} exited at start-up ({exit_status(code)})"
+                    )
                 try:
                     if client.get(self.url + READY_PATH).status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.02)
+        self.timed_out = True
+        self._dump_stacks()  # where it is stuck: the caller can name the line (lab.course.faults)
         self.stop()
         raise ServerError(f"the server for {self.target} did not answer within {self.startup_timeout_s:.0f} s")
+
+    def _dump_stacks(self) -> None:
+        """SIGABRT: with PYTHONFAULTHANDLER set, the child prints every thread's stack, then dies."""
+        if self._proc is None or self.env.get("PYTHONFAULTHANDLER", os.environ.get("PYTHONFAULTHANDLER")) is None:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(self._proc.pid, signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(3)
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def returncode(self) -> int | None:
+        """How the process ended (negative: the signal that killed it); None while it runs."""
+        return self._proc.poll() if self._proc is not None else None
+
+    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
     def log_tail(self) -> str:
-        """The last meaningful line the child printed: usually the reason it died."""
+        """The last meaningful line the child printed (usually the reason it died), cut to `MESSAGE_LIMIT`."""
         lines = [line.strip() for line in self.log_text().splitlines() if line.strip()]
-        return lines[-1] if lines else ""
+        return clip(lines[-1]) if lines else ""
 
     def log_text(self) -> str:
         """Everything the child printed so far (or, once stopped, in all)."""
@@ -217,6 +238,23 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut at `limit` characters, with an ellipsis saying that it was."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def exit_status(code: int | None) -> str:
+    """`exit code 3`, `killed by signal 11 (SIGSEGV)`: how a process ended, from its return code."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 TARGET_ENV = "LAB_TARGET"
 STORE_URL_ENV = "LAB_STORE_URL"  # set for the loaded code when started with --with-store
 EXIT_LOAD_ERROR = 3
-MESSAGE_LIMIT = 300  # characters of the loaded code's own message: a 1 MB exception is not a verdict
 WORKER_DIED = "lab: a worker process died"  # the supervisor's line, which lab.course.faults looks for
 
 
@@ -86,10 +85,11 @@ def _describe(exc: BaseException, where: str) -> str:
     return f"{place}: {type(exc).__name__}: {one_line(str(exc))}"
 
 
-def one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """Every line of a message, joined (the parent reads one line), and cut at `limit` characters."""
-    joined = " / ".join(line.strip() for line in text.splitlines() if line.strip())
-    return joined if len(joined) <= limit else joined[: limit - 1].rstrip() + "…"
+def one_line(text: str) -> str:
+    """Every line of a message, joined (the parent reads one line), and cut to a bounded length."""
+    from lab.launch.process import clip
+
+    return clip(" / ".join(line.strip() for line in text.splitlines() if line.strip()))
 
 
 def app_from_env() -> Any:
@@ -155,8 +155,9 @@ def _supervisor(config: Any, sock: socket.socket) -> Multiprocess:
             super().keep_subprocess_alive()
             for pid, process in before.items():
                 if process not in self.processes and not self.should_exit.is_set():
-                    code = process.exitcode
-                    how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                    from lab.launch.process import exit_status
+
+                    how = exit_status(process.exitcode)
                     print(f"{WORKER_DIED} [{pid}] ({how}); uvicorn started another", flush=True)
 
         def handle_hup(self) -> None:
