@@ -57,17 +57,16 @@ def diagnose(server: ServerProcess, run: Run, file: Path, solution: Run) -> Faul
     if not server.alive:
         return Fault(
             "crash",
-            f"{file.name}: the server process exited during the burst ({exit_status(server.returncode)})"
-            f"{_last_words(server, file)}: something in the code ended it (os._exit, sys.exit in a thread, "
-            "a fatal error)",
+            f"{file.name}: the server process exited during the burst ({exit_status(server.returncode)}): something "
+            f"in the code ended it (os._exit, sys.exit in a thread, a fatal error){_last_words(server, file)}",
         )
     if server.workers > 1 and summary.errors:  # failed connections, not answers: did a worker die?
         died = _worker_died(server)
         if died is not None:
             return Fault(
                 "crash",
-                f"{file.name}: {died}{_last_words(server, file)}: the requests it held failed with it; something "
-                "in the code ended the process (os._exit, a fatal error)",
+                f"{file.name}: {died}, and the requests it held failed with it: something in the code ended the "
+                f"process (os._exit, a fatal error){_last_words(server, file, tail=False)}",
             )
     if unanswered:
         where = _hang_site(server, file)
@@ -96,11 +95,12 @@ def _worker_died(server: ServerProcess) -> str | None:
         time.sleep(0.1)
 
 
-def _last_words(server: ServerProcess, file: Path) -> str:
-    """` (its last words: ...)`: a fatal error at the learner's frame, else its last traceback, else its last line."""
+def _last_words(server: ServerProcess, file: Path, *, tail: bool = True) -> str:
+    """`; its last words: ...`: a fatal error at the learner's frame, else its last traceback, else (`tail`)
+    the last line it printed."""
     log = server.log_text()
-    said = _fatal_error(log, file) or _error_site(log, file) or server.log_tail()
-    return clip(f" (its last words: {said})") if said else ""
+    said = _fatal_error(log, file) or _error_site(log, file) or (server.log_tail() if tail else None)
+    return clip(f"; its last words: {said}") if said else ""
 
 
 def _fatal_error(log: str, file: Path) -> str | None:
