@@ -173,6 +173,39 @@ def test_a_lab_check_stopped_by_a_signal_stops_its_servers_and_says_so(
     assert left_after(token, 1) == {}  # stopped before the lab exited, not by the kernel afterwards
 
 
+def test_lab_run_stopped_by_sigterm_stops_its_servers(project: Path, token: str) -> None:
+    shutil.copy(SPINS, project / "exercises" / "exercise_01_sleep.py")
+    proc = lab(["run", "exercise-1"], token, project)
+    try:
+        wait_for(lambda: len(servers(token)) == 2, 30, "the walkthrough's servers to start")
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted: the servers this check started have been stopped"
+    assert left_after(token, 1) == {}
+
+
+def test_lab_watch_closed_terminal_after_a_save_leaves_no_server(project: Path, token: str) -> None:
+    """The issue's case: a save re-checks, then the terminal closes (SIGHUP) while that check runs."""
+    exercise = project / "exercises" / "exercise_01_sleep.py"
+    proc = lab(["watch", "exercise-1", "--poll"], token, project)
+    try:
+        wait_for(lambda: len(servers(token)) == 2, 30, "the first check's servers")
+        wait_for(lambda: not servers(token), 60, "the first check to finish (it fails: the file is broken)")
+        time.sleep(1.0)  # the watch is waiting for a save
+        exercise.write_text(SPINS.read_text())  # a save: the new check's learner server spins
+        wait_for(lambda: len(servers(token)) == 2, 30, "the re-check's servers")
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGHUP)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert left_after(token, 1) == {}
+
+
 # 3. A handler that daemonizes: fork, setsid (a new session and process group), fork, exec.
 
 DAEMONIZING_APP = """
