@@ -34,6 +34,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,8 @@ __all__ = [
     "kill_tree",
     "members",
     "pool_worker",
+    "spawning_deaf_to_ctrl_c",
+    "started",
     "watch_parent",
 ]
 
@@ -117,6 +120,26 @@ def pool_worker(parent_pid: int) -> None:
     die_with_parent(parent_pid)
 
 
+@contextlib.contextmanager
+def spawning_deaf_to_ctrl_c() -> Iterator[None]:
+    """Processes started inside this block ignore SIGINT from their first instruction.
+
+    Ctrl-C reaches the whole foreground process group, pool workers too: one still importing (before
+    `pool_worker` runs) would print a KeyboardInterrupt traceback. An ignored signal stays ignored
+    across exec (a blocked one does not survive multiprocessing's spawn), and Python keeps it so.
+    This process ignores it too meanwhile: keep the block to the few milliseconds of starting them.
+    Only the main thread may change handlers: elsewhere, as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
 @dataclass(frozen=True)
 class Member:
     """A process, named by pid and start time (a pid alone can be reused once the process is gone)."""
@@ -149,8 +172,18 @@ def _carries(pid: int, marker: bytes) -> bool:
         return False
 
 
-def members(root: int, mark: str | None = None) -> set[Member]:
-    """Every live descendant of `root` (root included), and every process carrying `MARK_ENV=mark`."""
+def started(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot (None if it is gone)."""
+    stat = _stat(pid)
+    return stat[2] if stat is not None else None
+
+
+def members(root: int, mark: str | None = None, since: int | None = None) -> set[Member]:
+    """Every live descendant of `root` (root included), and every process carrying `MARK_ENV=mark`.
+
+    `since` (a start time, as from `started`): only processes started since can carry the mark, and
+    reading every other process's environment is most of the cost of a scan.
+    """
     stats = {pid: stat for pid in _pids() if (stat := _stat(pid)) is not None}
     children: dict[int, list[int]] = {}
     for pid, (_, ppid, _) in stats.items():
@@ -164,7 +197,11 @@ def members(root: int, mark: str | None = None) -> set[Member]:
             todo.extend(children.get(pid, ()))
     if mark is not None:
         marker = f"{MARK_ENV}={mark}".encode()
-        found |= {pid for pid in stats if pid not in found and _carries(pid, marker)}
+        found |= {
+            pid
+            for pid, (_, _, start) in stats.items()
+            if pid not in found and (since is None or start >= since) and _carries(pid, marker)
+        }
     return {Member(pid, stats[pid][2]) for pid in found}
 
 

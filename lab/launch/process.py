@@ -102,6 +102,7 @@ class ServerProcess:
         self._mark = uuid.uuid4().hex  # in the env of everything this server starts: found and killed at stop
         self._holds_subreaper = False
         self.timed_out = False  # set when it never answered within startup_timeout_s
+        self._started: int | None = None  # the child's start time: everything it starts is younger
 
     def start(self) -> Self:
         sock = bind_socket(self.host, self.port)
@@ -133,6 +134,7 @@ class ServerProcess:
         )
         try:
             self._proc = spawned.result()
+            self._started = contain.started(self._proc.pid)
         except BaseException:  # Ctrl-C while forking: the child may exist all the same, so stop it too
             with contextlib.suppress(Exception):
                 self._proc = spawned.result(timeout=5)
@@ -212,14 +214,14 @@ class ServerProcess:
         """
         proc = self._proc
         if proc is not None:
-            tree = contain.members(proc.pid, self._mark)
+            tree = contain.members(proc.pid, self._mark, self._started)
             if proc.poll() is None:
                 _signal_group(proc.pid, signal.SIGTERM)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(grace_s)
             _signal_group(proc.pid, signal.SIGKILL)  # a spinning server, workers, stray children
             proc.wait()
-            contain.kill_tree(tree | contain.members(proc.pid, self._mark), spare=proc.pid)
+            contain.kill_tree(tree | contain.members(proc.pid, self._mark, self._started), spare=proc.pid)
         self._release_subreaper()
         if self._log is not None:
             self._last_log = self.log_text()

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from lab.client import httpx
-from lab.launch.contain import pool_worker
+from lab.launch.contain import pool_worker, spawning_deaf_to_ctrl_c
 from lab.launch.process import ThreadServer
 from lab.model import burn, iterations_for, load_model
 from lab.schemas import Health, PredictRequest, PredictResponse
@@ -38,8 +38,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ThreadServer(create_store()) as store,
     ):
         loop = asyncio.get_running_loop()
-        # Start every pool process now, so the first burst does not pay for spawning them.
-        await asyncio.gather(*(loop.run_in_executor(process_pool, burn, 1) for _ in range(workers)))
+        # Start every pool process now, so the first burst does not pay for spawning them. They are
+        # spawned as the work is submitted, here: deaf to a Ctrl-C that arrives while they import.
+        with spawning_deaf_to_ctrl_c():
+            warm_up = [loop.run_in_executor(process_pool, burn, 1) for _ in range(workers)]
+        await asyncio.gather(*warm_up)
         app.state.process_pool = process_pool
         app.state.store_url = store.url
         limits = httpx.Limits(max_connections=1000)

@@ -150,6 +150,12 @@ def _supervisor(config: Any, sock: socket.socket) -> Multiprocess:
     from uvicorn.supervisors import Multiprocess
 
     class Supervisor(Multiprocess):
+        # Workers start deaf to Ctrl-C (uvicorn's own handler takes over once they serve): one still
+        # importing would print a KeyboardInterrupt traceback. The supervisor stops them with SIGTERM.
+        def init_processes(self) -> None:
+            with contain.spawning_deaf_to_ctrl_c():
+                super().init_processes()
+
         def keep_subprocess_alive(self) -> None:
             before = {process.pid: process for process in self.processes}
             super().keep_subprocess_alive()

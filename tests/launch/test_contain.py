@@ -264,8 +264,9 @@ def start_lab_serve(token: str, workers: int) -> tuple[subprocess.Popen[str], st
             httpx.get(url + "/health", timeout=1).raise_for_status()
         except httpx.HTTPError:
             return False
-        pools = [cmd for cmd in marked(token).values() if "--multiprocessing-fork" in cmd]
-        return len(pools) >= workers * 2  # every uvicorn worker (spawned) has started its process pool
+        spawned = [cmd for cmd in marked(token).values() if "--multiprocessing-fork" in cmd]
+        # uvicorn's workers (with --workers 2) and each one's process pool, one process per core
+        return len(spawned) >= (workers if workers > 1 else 0) + workers * (os.cpu_count() or 1)
 
     wait_for(ready, 60, "lab serve and its process pool")
     return proc, url
