@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lab.cli.output import EXIT_USAGE, console, fail, print_json, reporting, show, warn
+from lab.cli.output import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    console,
+    fail,
+    interrupt_on_sigterm,
+    print_json,
+    reporting,
+    show,
+    warn,
+)
 from lab.cli.usage import complete_exercise
 
 if TYPE_CHECKING:
@@ -24,6 +34,7 @@ app = typer.Typer()
 
 EXERCISE_HELP = "The exercise: 3, exercise-3 or its file name (default: the current one)."
 ExerciseArgument = Annotated[str | None, typer.Argument(help=EXERCISE_HELP, autocompletion=complete_exercise)]
+INTERRUPTED = "interrupted: the servers this check started have been stopped"
 
 
 def _open_catalog() -> Catalog:
@@ -107,8 +118,14 @@ def run(exercise: ExerciseArgument = None) -> None:
     store, progress = _store(catalog)
     chosen = _resolve(catalog, exercise, progress)
     screen = console()
-    with screen.status(f"Starting your {chosen.file} and the solution, then firing the burst…"):
-        result = _check(chosen)
+    try:
+        with (
+            interrupt_on_sigterm(),
+            screen.status(f"Starting your {chosen.file} and the solution, then firing the burst…"),
+        ):
+            result = _check(chosen)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the check's servers are stopped by now
+        fail(INTERRUPTED, EXIT_INTERRUPTED)
     _record(store, catalog, result)
     show(walkthrough(result), on=screen)
     if not result.passed:
@@ -145,8 +162,10 @@ def check(
     data: list[dict[str, Any]] = []
     for position, item in enumerate(chosen, start=1):
         try:
-            with checking(item, position, len(chosen)):
+            with checking(item, position, len(chosen)), interrupt_on_sigterm():
                 result = check_exercise(item)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the check's servers are stopped by now
+            fail(INTERRUPTED, EXIT_INTERRUPTED)
         except CheckError as exc:
             if not all_:
                 fail(str(exc))
@@ -271,8 +290,9 @@ def watch(
     from lab.errors import CheckError
 
     try:
-        finished = watch_exercises(catalog, store, start, report=report, announce=announce, poll=poll)
-    except KeyboardInterrupt:  # Ctrl-C during a check: its servers are already stopped
+        with interrupt_on_sigterm():
+            finished = watch_exercises(catalog, store, start, report=report, announce=announce, poll=poll)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP during a check: its servers are already stopped
         finished = False
     except CheckError as exc:
         fail(str(exc))

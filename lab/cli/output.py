@@ -128,13 +128,15 @@ def writable_stdout() -> Iterator[None]:
 
 @contextmanager
 def interrupt_on_sigterm() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt, so `with` blocks unwind and stop the servers they started."""
+    """Turn SIGTERM and SIGHUP (the terminal closed) into KeyboardInterrupt, so `with` blocks unwind
+    and stop the servers they started, as after Ctrl-C."""
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,7 +1,12 @@
-"""`lab serve [APP]`: the lab's inference server, or any FastAPI app, with the lab's instruments (Ctrl-C stops it)."""
+"""`lab serve [APP]`: the lab's inference server, or any FastAPI app, with the lab's instruments.
+
+Ctrl-C, SIGTERM and SIGHUP stop it cleanly, with its process-pool workers; even a SIGKILL takes the
+workers with it (`lab.launch.contain`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -52,4 +57,6 @@ def serve(
     # Two short lines: one long line wrapped mid-URL at 120 columns.
     typer.echo(f"{what} on {url}  (Ctrl-C stops it)", err=True)
     typer.echo(f"  stats: {url}/lab/stats  metrics: {url}/metrics  docs: {url}/docs", err=True)
-    serve_app(app_, target, sock, workers)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, once stopped
+        serve_app(app_, target, sock, workers)
+    typer.echo("lab server stopped", err=True)

@@ -1,8 +1,10 @@
 """What went wrong in the learner's process, named at its file and line.
 
-Did not load (a traceback at import), raised (HTTP 500 with a traceback in the log), hung (a
-faulthandler dump shows where), crashed (the process exited), or left threads running the
-learner's code after every response was sent. Each becomes one `Fault` with one line of text.
+Did not load (a traceback at import, `sys.exit`, a start-up that never ends), raised (HTTP 500 with a
+traceback in the log), hung (a faulthandler dump shows where), crashed (the process, or one of its
+workers, died: a fatal error's faulthandler dump names the frame), or left threads running the
+learner's code after every response was sent. Each becomes one `Fault` with one line of text, bounded
+in length (`lab.launch.process.clip`) whatever the learner's code printed.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from pathlib import Path
 
 from lab.course.results import Fault, Run
 from lab.errors import ServerError
-from lab.launch.process import ServerProcess
+from lab.launch.process import ServerProcess, clip, exit_status
 from lab.load.fire import BURST_DEADLINE
+from lab.server.host import WORKER_DIED
 
 __all__ = ["FAULTHANDLER_ENV", "diagnose", "group_threads", "start_error"]
 
 LEAK_SETTLE_S = 0.3  # after the burst, before asking which threads still run the learner's code
+WORKER_NOTICE_S = 1.5  # uvicorn's supervisor looks at its workers every 0.5 s: time to say one died
 FAULTHANDLER_ENV = {"PYTHONFAULTHANDLER": "1"}  # SIGABRT then dumps every thread's stack: where it hung
 
 
@@ -31,11 +35,18 @@ def start_error(server: ServerProcess, started: Future[ServerProcess], file: Pat
     try:
         started.result()
     except ServerError as exc:
-        message = str(exc)
+        message = clip(str(exc))
+        if server.timed_out:
+            where = _first_frame(server.log_text(), file) or file.name
+            return clip(
+                f"{where}: still starting after {server.startup_timeout_s:.0f} s: something at import or in the "
+                "lifespan never finishes (a sleep, a lock, a wait for a server that is not there)"
+            )
         if file.name in message:
             return message  # already `file:line: Kind: message` (lab.server.host's own report)
-        site = _error_site(server.log_text(), file)
-        return f"{site} (at start-up: {message})" if site else message
+        log = server.log_text()
+        site = _fatal_error(log, file) or _error_site(log, file)
+        return clip(f"{site} (at start-up: {message})") if site else message
     return None
 
 
@@ -44,13 +55,19 @@ def diagnose(server: ServerProcess, run: Run, file: Path, solution: Run) -> Faul
     summary = run.summary
     unanswered = sum(summary.errors.get(kind, 0) for kind in (BURST_DEADLINE, "Timeout", "ReadTimeout"))
     if not server.alive:
-        tail = server.log_tail()
-        said = f" (its last words: {tail})" if tail else ""
         return Fault(
             "crash",
-            f"{file.name}: the server process exited during the burst{said}: "
-            "something in the code ended it (os._exit, sys.exit in a thread, a fatal error)",
+            f"{file.name}: the server process exited during the burst ({exit_status(server.returncode)}): something "
+            f"in the code ended it (os._exit, sys.exit in a thread, a fatal error){_last_words(server, file)}",
         )
+    if server.workers > 1 and summary.errors:  # failed connections, not answers: did a worker die?
+        died = _worker_died(server)
+        if died is not None:
+            return Fault(
+                "crash",
+                f"{file.name}: {died}, and the requests it held failed with it: something in the code ended the "
+                f"process (os._exit, a fatal error){_last_words(server, file, tail=False)}",
+            )
     if unanswered:
         where = _hang_site(server, file)
         return Fault(
@@ -64,6 +81,40 @@ def diagnose(server: ServerProcess, run: Run, file: Path, solution: Run) -> Faul
         where = _error_site(server.log_text(), file) or f"{file.name}: HTTP 500"
         return Fault("error", f"{where} ({errors} of {summary.requests} requests answered 5xx)")
     return _leak(server, run, file, solution)
+
+
+def _worker_died(server: ServerProcess) -> str | None:
+    """The supervisor's line for a worker that died (`lab.server.host`), waiting for it a moment."""
+    deadline = time.monotonic() + WORKER_NOTICE_S
+    while True:
+        line = next((line for line in server.log_text().splitlines() if line.startswith(WORKER_DIED)), None)
+        if line is not None:
+            return clip(line.removeprefix("lab: ").split(";")[0] + " during the burst")
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+
+
+def _last_words(server: ServerProcess, file: Path, *, tail: bool = True) -> str:
+    """`; its last words: ...`: a fatal error at the learner's frame, else its last traceback, else (`tail`)
+    the last line it printed."""
+    log = server.log_text()
+    said = _fatal_error(log, file) or _error_site(log, file) or (server.log_tail() if tail else None)
+    return clip(f"; its last words: {said}") if said else ""
+
+
+def _fatal_error(log: str, file: Path) -> str | None:
+    """`exercise.py:14 (in predict): Fatal Python error: Segmentation fault`, from faulthandler's report.
+
+    Its last line lists the loaded extension modules, which says nothing: the frame and the error do.
+    """
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Fatal Python error:")]
+    if not starts:
+        return None
+    fatal = lines[starts[-1]].strip()
+    where = _first_frame("\n".join(lines[starts[-1] :]), file)
+    return f"{where}: {fatal}" if where else fatal
 
 
 def _hang_site(server: ServerProcess, file: Path) -> str:
@@ -113,16 +164,18 @@ def _thread_stacks(dump: str) -> list[str]:
 
 
 def group_threads(pgid: int) -> int:
-    """Threads of every process in the server's process group (workers included), from /proc."""
+    """Threads of every process in the server's process group (workers included).
+
+    psutil reads them on Linux, macOS and Windows alike (/proc exists only on Linux).
+    """
+    import psutil
+
     total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for process in psutil.process_iter():
         try:
-            if os.getpgid(int(entry.name)) != pgid:
-                continue
-            total += len(os.listdir(entry / "task"))
-        except OSError:
+            if os.getpgid(process.pid) == pgid:
+                total += process.num_threads()
+        except (psutil.Error, OSError):
             continue  # gone meanwhile, or not ours to read
     return total
 

@@ -3,8 +3,8 @@
 Two flavours, one interface (`.url`, context manager):
 
 - `ServerProcess`: uvicorn in its own process. Used for every measurement and for learners' code:
-  a learner's hang or crash can never take the lab down, and killing the process group leaves
-  nothing running.
+  a learner's hang or crash can never take the lab down, and neither `stop()` nor the lab's own death
+  leaves anything running (`lab.launch.contain`: what is contained on which operating system).
 - `ThreadServer`: uvicorn in a daemon thread of this process, with its own event loop. Used in
   notebooks (where the lab's own loop is Jupyter's) and for the fake downstream store.
 
@@ -23,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -31,12 +33,21 @@ import uvicorn
 
 from lab.client import httpx
 from lab.errors import ServerError
+from lab.launch import contain
 from lab.model import CALIBRATION_ENV, iterations_per_ms
 from lab.protocol import STATS_PATH
 
 DEFAULT_HOST = "127.0.0.1"
 LAB_APP = "lab.server.app:app"  # the lab's own inference server, as an import string
 READY_PATH = STATS_PATH
+MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
+STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL: a loop that spins never runs uvicorn's SIGTERM handler
+
+# PR_SET_PDEATHSIG follows the *thread* that forked the child, not the process: a server started from a
+# short-lived thread would be killed when that thread ends. Every server is forked from this one
+# thread instead, which lives as long as the lab.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-spawn")
+_SUBREAPER = contain.SubreaperHold()
 
 
 def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
@@ -88,6 +99,10 @@ class ServerProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._last_log = ""  # what the child printed, kept after stop(): a traceback says where it died
+        self._mark = uuid.uuid4().hex  # in the env of everything this server starts: found and killed at stop
+        self._holds_subreaper = False
+        self.timed_out = False  # set when it never answered within startup_timeout_s
+        self._started: int | None = None  # the child's start time: everything it starts is younger
 
     def start(self) -> Self:
         sock = bind_socket(self.host, self.port)
@@ -98,16 +113,33 @@ class ServerProcess:
             cmd += ["--workers", str(self.workers)]
         if self.with_store:
             cmd.append("--with-store")
+        env = {
+            **os.environ,
+            CALIBRATION_ENV: str(iterations_per_ms()),
+            **self.env,
+            contain.PARENT_ENV: str(os.getpid()),  # checked first thing in the child: is its parent still there?
+            contain.MARK_ENV: self._mark,
+        }
+        _SUBREAPER.acquire()  # before the fork: a daemon the server starts at once must come back to us
+        self._holds_subreaper = True
+        spawned = _SPAWNER.submit(
+            subprocess.Popen,
+            cmd,
+            pass_fds=(sock.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own process group: stop() takes workers down too
+        )
         try:
-            self._proc = subprocess.Popen(
-                cmd,
-                pass_fds=(sock.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, CALIBRATION_ENV: str(iterations_per_ms()), **self.env},
-                start_new_session=True,  # its own process group: stop() takes workers down too
-            )
+            self._proc = spawned.result()
+            self._started = contain.started(self._proc.pid)
+        except BaseException:  # Ctrl-C while forking: the child may exist all the same, so stop it too
+            with contextlib.suppress(Exception):
+                self._proc = spawned.result(timeout=5)
+            self.stop(grace_s=0)
+            raise
         finally:
             sock.close()  # the child has its own copy
         try:
@@ -124,29 +156,48 @@ class ServerProcess:
             while time.monotonic() < deadline:
                 if not self.alive:
                     message = self.log_tail()
+                    code = self._proc.returncode if self._proc is not None else None
                     self.stop()
-                    raise ServerError(message or f"the server for {self.target} exited at start-up")
+                    raise ServerError(
+                        message or f"the server for {self.target} exited at start-up ({exit_status(code)})"
+                    )
                 try:
                     if client.get(self.url + READY_PATH).status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
                 time.sleep(0.02)
+        self.timed_out = True
+        self._dump_stacks()  # where it is stuck: the caller can name the line (lab.course.faults)
         self.stop()
         raise ServerError(f"the server for {self.target} did not answer within {self.startup_timeout_s:.0f} s")
+
+    def _dump_stacks(self) -> None:
+        """SIGABRT: with PYTHONFAULTHANDLER set, the child prints every thread's stack, then dies."""
+        if self._proc is None or self.env.get("PYTHONFAULTHANDLER", os.environ.get("PYTHONFAULTHANDLER")) is None:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(self._proc.pid, signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(3)
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def returncode(self) -> int | None:
+        """How the process ended (negative: the signal that killed it); None while it runs."""
+        return self._proc.poll() if self._proc is not None else None
+
+    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
     def log_tail(self) -> str:
-        """The last meaningful line the child printed: usually the reason it died."""
+        """The last meaningful line the child printed (usually the reason it died), cut to `MESSAGE_LIMIT`."""
         lines = [line.strip() for line in self.log_text().splitlines() if line.strip()]
-        return lines[-1] if lines else ""
+        return clip(lines[-1]) if lines else ""
 
     def log_text(self) -> str:
         """Everything the child printed so far (or, once stopped, in all)."""
@@ -155,22 +206,32 @@ class ServerProcess:
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
 
-    def stop(self, grace_s: float = 5.0) -> None:
-        """SIGTERM the whole process group, then SIGKILL whatever is left after `grace_s`."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """SIGTERM the whole process group, SIGKILL it after `grace_s`, then kill every descendant left.
+
+        Descendants are taken before the server goes (its children are reparented when it dies) and again
+        after, by marker, for what was forked meanwhile or escaped the group with `setsid`.
+        """
         proc = self._proc
-        if proc is not None and proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait()
         if proc is not None:
-            _signal_group(proc.pid, signal.SIGKILL)  # workers or stray children the learner left behind
+            tree = contain.members(proc.pid, self._mark, self._started)
+            if proc.poll() is None:
+                _signal_group(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(grace_s)
+            _signal_group(proc.pid, signal.SIGKILL)  # a spinning server, workers, stray children
+            proc.wait()
+            contain.kill_tree(tree | contain.members(proc.pid, self._mark, self._started), spare=proc.pid)
+        self._release_subreaper()
         if self._log is not None:
             self._last_log = self.log_text()
             self._log.close()
             self._log = None
+
+    def _release_subreaper(self) -> None:
+        if self._holds_subreaper:
+            self._holds_subreaper = False
+            _SUBREAPER.release()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -179,6 +240,23 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut at `limit` characters, with an ellipsis saying that it was."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def exit_status(code: int | None) -> str:
+    """`exit code 3`, `killed by signal 11 (SIGSEGV)`: how a process ended, from its return code."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -110,6 +112,12 @@ def check_arguments(url: str, requests: int, concurrency: int, method: str, time
     check_url(url)
     if not 1 <= requests <= MAX_REQUESTS:
         raise BurstError(f"requests must be between 1 and {MAX_REQUESTS}, got {requests}", usage=True)
+    if concurrency == requests > MAX_CONCURRENCY:  # no -c given (it defaults to -n): say what to add, not blame -c
+        raise BurstError(
+            f"{requests} requests would all be in flight at once, and at most {MAX_CONCURRENCY} can: "
+            f"add -c N (N up to {MAX_CONCURRENCY}) to fire them N at a time",
+            usage=True,
+        )
     if not 1 <= concurrency <= min(requests, MAX_CONCURRENCY):
         raise BurstError(
             f"concurrency must be between 1 and {min(requests, MAX_CONCURRENCY)} (and at most the requests), "
@@ -199,7 +207,22 @@ async def _warm_up(client: httpx.AsyncClient, method: str, url: str, json_body: 
     something is listening; the second, timed, is the baseline "one request alone"."""
     try:
         await request(client, method, url, json_body)
-    except httpx.ConnectError:
+    except httpx.ConnectError as exc:
+        # The transports wrap the cause: a failed name lookup and a failed TLS handshake are not a closed port.
+        causes: list[BaseException] = []
+        cause: BaseException | None = exc
+        while cause is not None and len(causes) < 10:
+            causes.append(cause)
+            cause = cause.__cause__ or cause.__context__
+        host = httpx.URL(url).host
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            raise BurstError(f"cannot resolve {host}: no such host (check the name in the URL)") from None
+        if any(isinstance(c, ssl.SSLError) for c in causes):
+            raise BurstError(
+                f"the TLS handshake with {origin(url)} failed: is it a plain http server? try http:// instead"
+                if url.startswith("https:")
+                else f"the TLS handshake with {origin(url)} failed"
+            ) from None
         raise BurstError(
             f"cannot connect to {origin(url)}: nothing is listening there (is the server running?)"
         ) from None

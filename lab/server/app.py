@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from lab.client import httpx
+from lab.launch.contain import pool_worker, spawning_deaf_to_ctrl_c
 from lab.launch.process import ThreadServer
 from lab.model import burn, iterations_for, load_model
 from lab.numpy_model import cap_intra_op_threads, load_numpy_model, ms_per_pass
@@ -56,13 +57,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.numpy_ms_per_pass = ms_per_pass(app.state.numpy_model)
     workers = os.cpu_count() or 1
     # "spawn": a forked child of a threaded server can inherit locks held by other threads.
+    # pool_worker: each worker dies with this server, even a SIGKILLed one, and leaves Ctrl-C to it.
+    spawn = multiprocessing.get_context("spawn")
     with (
-        ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as process_pool,
+        ProcessPoolExecutor(workers, spawn, initializer=pool_worker, initargs=(os.getpid(),)) as process_pool,
         ThreadServer(create_store()) as store,
     ):
         loop = asyncio.get_running_loop()
-        # Start every pool process now, so the first burst does not pay for spawning them.
-        await asyncio.gather(*(loop.run_in_executor(process_pool, burn, 1) for _ in range(workers)))
+        # Start every pool process now, so the first burst does not pay for spawning them. They are
+        # spawned as the work is submitted, here: deaf to a Ctrl-C that arrives while they import.
+        with spawning_deaf_to_ctrl_c():
+            warm_up = [loop.run_in_executor(process_pool, burn, 1) for _ in range(workers)]
+        await asyncio.gather(*warm_up)
         app.state.process_pool = process_pool
         app.state.store_url = store.url
         limits = httpx.Limits(max_connections=1000)

@@ -3,8 +3,11 @@
     python -m lab.server.host lab.server.app:app --fd 5
     python -m lab.server.host exercises/exercise_01_sleepy_endpoint.py --fd 5
 
-Mistakes in the loaded code (a syntax error, a failing import, no `app`) end the process with
-one line that names the file and line, which the parent shows to the learner as it is.
+Mistakes in the loaded code (a syntax error, a failing import, `sys.exit` at import, no `app`) end
+the process with one line that names the file and line, which the parent shows to the learner as it is.
+
+Before anything heavy is imported, the process asks to die with the lab (`lab.launch.contain`): the
+imports take most of a second, and a lab killed in that second must not leave this server behind.
 """
 
 from __future__ import annotations
@@ -17,25 +20,27 @@ import signal
 import socket
 import sys
 import sysconfig
-import threading
-import time
 import traceback
 from pathlib import Path
-from typing import Any
-
-import uvicorn
+from typing import TYPE_CHECKING, Any
 
 from lab.errors import LoadError
-from lab.server.observability import instrument
+from lab.launch import contain
+
+if TYPE_CHECKING:
+    from uvicorn.supervisors import Multiprocess
 
 TARGET_ENV = "LAB_TARGET"
 STORE_URL_ENV = "LAB_STORE_URL"  # set for the loaded code when started with --with-store
 EXIT_LOAD_ERROR = 3
+WORKER_DIED = "lab: a worker process died"  # the supervisor's line, which lab.course.faults looks for
 
 
 def load_app(target: str) -> Any:
     """Import `module:attr` (from the current directory, as uvicorn does), or run a Python file and take
     its `app`, then instrument it."""
+    from lab.server.observability import instrument  # FastAPI: heavy, so only once the process is contained
+
     if target.endswith(".py"):
         module = _import_file(Path(target))
         attr = "app"
@@ -45,7 +50,7 @@ def load_app(target: str) -> Any:
             sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_name)
-        except Exception as exc:  # anything the imported code raises is the learner's to see
+        except (Exception, SystemExit) as exc:  # anything the imported code raises is the learner's to see
             raise LoadError(_describe(exc, module_name)) from None
         attr = attr or "app"
     app = getattr(module, attr, None)
@@ -67,7 +72,7 @@ def _import_file(path: Path) -> Any:
     sys.modules[path.stem] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit too: `sys.exit()` at import must not end us silently
         raise LoadError(_describe(exc, str(path))) from None
     return module
 
@@ -85,7 +90,16 @@ def _describe(exc: BaseException, where: str) -> str:
     if not own and isinstance(exc, ModuleNotFoundError) and exc.name and where.startswith(exc.name):
         return f"{where}: {type(exc).__name__}: {exc} (run it from the folder that holds it, as uvicorn would)"
     place = f"{own[-1].filename}:{own[-1].lineno}" if own else where
-    return f"{place}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):
+        return f"{place}: sys.exit({exc.code!r}) at import: the module ended the process while it was loading"
+    return f"{place}: {type(exc).__name__}: {one_line(str(exc))}"
+
+
+def one_line(text: str) -> str:
+    """Every line of a message, joined (the parent reads one line), and cut to a bounded length."""
+    from lab.launch.process import clip
+
+    return clip(" / ".join(line.strip() for line in text.splitlines() if line.strip()))
 
 
 def _is_library(filename: str) -> bool:
@@ -99,22 +113,8 @@ def _is_library(filename: str) -> bool:
 
 def app_from_env() -> Any:
     """Factory for uvicorn's worker processes, which re-import the target by name."""
+    contain.die_with_parent()  # the supervisor's pid, set in `serve`: workers die with it, even SIGKILLed
     return load_app(os.environ[TARGET_ENV])
-
-
-def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
-    """End this server (its whole process group) if the lab process that started it dies.
-
-    The server runs in its own session, so nothing else would stop it after a SIGKILLed parent
-    or a crashed notebook kernel.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(interval_s)
-        os.killpg(os.getpgid(0), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="lab-parent-watch", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--with-store", action="store_true", help="start a fake feature store first")
     args = parser.parse_args(argv)
-    exit_with_parent(os.getppid())
+    parent = contain.parent_from_env()
+    if parent is not None:
+        contain.die_with_parent(parent)  # Linux: the kernel kills us with the lab
+        contain.watch_parent(parent)  # elsewhere: a thread notices, and ends our whole process group
     if args.with_store:
         # Its own thread and event loop: it keeps answering while the loaded app blocks its loop.
         from lab.launch.process import ThreadServer
@@ -141,17 +144,51 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(app: Any, target: str, sock: socket.socket, workers: int = 1) -> None:
-    """Serve a loaded app on a socket that is already listening, until SIGINT or SIGTERM."""
-    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2}
+    """Serve a loaded app on a socket that is already listening, until SIGINT, SIGTERM or SIGHUP.
+
+    SIGHUP (the terminal closed) stops the server like SIGTERM: uvicorn's default would restart the
+    workers, or end the process without stopping its process pool.
+    """
+    import uvicorn
+
+    # Graceful shutdown gets 1 s: the lab's stop() SIGKILLs after 2 s (lab.launch.process.STOP_GRACE_S).
+    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 1}
     if workers > 1:
         # Workers are separate processes: each imports the target again, by name, through the env.
         os.environ[TARGET_ENV] = target
+        os.environ[contain.PARENT_ENV] = str(os.getpid())  # each worker dies with this supervisor
         config = uvicorn.Config("lab.server.host:app_from_env", factory=True, workers=workers, **common)
-        from uvicorn.supervisors import Multiprocess
-
-        Multiprocess(config, sockets=[sock]).run()
+        _supervisor(config, sock).run()
     else:
+        signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
         uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+
+
+def _supervisor(config: Any, sock: socket.socket) -> Multiprocess:
+    """uvicorn's worker supervisor, saying when a worker dies (it restarts it silently) and ending on SIGHUP."""
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        # Workers start deaf to Ctrl-C (uvicorn's own handler takes over once they serve): one still
+        # importing would print a KeyboardInterrupt traceback. The supervisor stops them with SIGTERM.
+        def init_processes(self) -> None:
+            with contain.spawning_deaf_to_ctrl_c():
+                super().init_processes()
+
+        def keep_subprocess_alive(self) -> None:
+            before = {process.pid: process for process in self.processes}
+            super().keep_subprocess_alive()
+            for pid, process in before.items():
+                if process not in self.processes and not self.should_exit.is_set():
+                    from lab.launch.process import exit_status
+
+                    how = exit_status(process.exitcode)
+                    print(f"{WORKER_DIED} [{pid}] ({how}); uvicorn started another", flush=True)
+
+        def handle_hup(self) -> None:
+            self.should_exit.set()
+
+    return Supervisor(config, sockets=[sock])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,259 @@
+"""Containment: nothing a server process starts may outlive the lab, or the server's own stop().
+
+What is contained, and how:
+
+- **The lab dies (Ctrl-C, SIGTERM, SIGHUP, SIGKILL, a crashed kernel).** Every server process, and every
+  uvicorn worker and process-pool worker under it, is told its parent's pid up front (`PARENT_ENV`)
+  and calls `die_with_parent()` first thing: on Linux the kernel then SIGKILLs it the moment its parent
+  dies (`PR_SET_PDEATHSIG`), and a parent that is already gone (`getppid()` no longer the pid it was
+  told) ends it at once. Elsewhere a thread polls `getppid()` instead (`watch_parent`), which works
+  while the process still runs Python bytecode now and then.
+- **`stop()` on a server whose code spins, ignores SIGTERM or forks.** SIGTERM to its process group,
+  SIGKILL after a short grace, then every descendant found by walking `/proc` (parent links) plus
+  every process that still carries the server's marker (`MARK_ENV`, inherited by everything it
+  starts), which catches a handler that daemonizes with fork-`setsid`-fork: the daemon leaves the
+  process group, and the parent chain, but not its environment.
+- **Orphans.** While it runs servers, the lab is a child subreaper (`PR_SET_CHILD_SUBREAPER`): a
+  learner's double-forked daemon is reparented to the lab instead of init, and `kill_tree` reaps it.
+
+What is not: macOS and Windows have neither `PR_SET_PDEATHSIG`, subreapers, nor `/proc`. There the lab
+relies on process groups and the `getppid()` watch only: a server whose loop spins in C code
+survives the lab's SIGKILL, and a daemon that left the process group with `setsid` survives the
+server. On Linux too, a daemon that clears its environment *and* outlives a SIGKILLed lab escapes
+(that takes a cgroup, which the lab does not require).
+
+This module imports nothing heavy: server processes call it before importing uvicorn or FastAPI.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "EXIT_ORPHANED",
+    "MARK_ENV",
+    "PARENT_ENV",
+    "Member",
+    "SubreaperHold",
+    "die_with_parent",
+    "kill_tree",
+    "members",
+    "pool_worker",
+    "spawning_deaf_to_ctrl_c",
+    "started",
+    "watch_parent",
+]
+
+PARENT_ENV = "LAB_PARENT_PID"  # the pid that started this process: if it is gone, so are we
+MARK_ENV = "LAB_SERVER_MARK"  # one value per server; every process it starts inherits it
+EXIT_ORPHANED = 4  # the parent was gone before the child could ask the kernel to follow it
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_PROC = Path("/proc")
+
+
+def _prctl(option: int, value: int) -> bool:
+    """prctl(2) through libc; False where there is no such call (not Linux) or it failed."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """In a child: be SIGKILLed when the parent dies; exit now if it already has.
+
+    The order matters: the death signal first, then the check. A parent that dies after the check
+    triggers the signal; one that died before it fails the check. Between the two nothing is missed.
+    """
+    if parent_pid is None:
+        parent_pid = parent_from_env()
+    if parent_pid is None:
+        return
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(EXIT_ORPHANED)
+
+
+def parent_from_env() -> int | None:
+    try:
+        return int(os.environ[PARENT_ENV])
+    except (KeyError, ValueError):
+        return None
+
+
+def watch_parent(parent_pid: int, grace_s: float = 1.0, interval_s: float = 0.5) -> None:
+    """The portable fallback: when the parent is gone, SIGTERM our process group, then SIGKILL it."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        group = os.getpgid(0)
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGTERM)
+        time.sleep(grace_s)  # reached only if SIGTERM did not end us: a loop that spins, a handler that hangs
+        os.killpg(group, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="lab-parent-watch", daemon=True).start()
+
+
+def pool_worker(parent_pid: int) -> None:
+    """`ProcessPoolExecutor(initializer=pool_worker, initargs=(os.getpid(),))`: a worker that dies with its server.
+
+    Ctrl-C in a terminal reaches the whole foreground process group: the server stops its pool
+    itself, so the workers ignore SIGINT instead of each printing a KeyboardInterrupt traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent_pid)
+
+
+@contextlib.contextmanager
+def spawning_deaf_to_ctrl_c() -> Iterator[None]:
+    """Processes started inside this block ignore SIGINT from their first instruction.
+
+    Ctrl-C reaches the whole foreground process group, pool workers too: one still importing (before
+    `pool_worker` runs) would print a KeyboardInterrupt traceback. An ignored signal stays ignored
+    across exec (a blocked one does not survive multiprocessing's spawn), and Python keeps it so.
+    This process ignores it too meanwhile: keep the block to the few milliseconds of starting them.
+    Only the main thread may change handlers: elsewhere, as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A process, named by pid and start time (a pid alone can be reused once the process is gone)."""
+
+    pid: int
+    started: int
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, start time) from /proc/<pid>/stat, or None if it is gone."""
+    try:
+        text = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()  # the command name can contain spaces and parentheses
+    return fields[0], int(fields[1]), int(fields[19])
+
+
+def _pids() -> list[int]:
+    try:
+        return [int(entry.name) for entry in _PROC.iterdir() if entry.name.isdigit()]
+    except OSError:
+        return []
+
+
+def _carries(pid: int, marker: bytes) -> bool:
+    try:
+        return marker in (_PROC / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:  # gone, or another user's
+        return False
+
+
+def started(pid: int) -> int | None:
+    """When `pid` started, in clock ticks since boot (None if it is gone)."""
+    stat = _stat(pid)
+    return stat[2] if stat is not None else None
+
+
+def members(root: int, mark: str | None = None, since: int | None = None) -> set[Member]:
+    """Every live descendant of `root` (root included), and every process carrying `MARK_ENV=mark`.
+
+    `since` (a start time, as from `started`): only processes started since can carry the mark, and
+    reading every other process's environment is most of the cost of a scan.
+    """
+    stats = {pid: stat for pid in _pids() if (stat := _stat(pid)) is not None}
+    children: dict[int, list[int]] = {}
+    for pid, (_, ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = [root] if root in stats else []
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, ()))
+    if mark is not None:
+        marker = f"{MARK_ENV}={mark}".encode()
+        found |= {
+            pid
+            for pid, (_, _, start) in stats.items()
+            if pid not in found and (since is None or start >= since) and _carries(pid, marker)
+        }
+    return {Member(pid, stats[pid][2]) for pid in found}
+
+
+def kill_tree(tree: set[Member], *, spare: int | None = None, timeout_s: float = 2.0) -> None:
+    """SIGKILL every member still alive, and reap the ones that are (or became) our children.
+
+    `spare` is the pid whose `Popen` object reaps it, so that its exit status stays its owner's.
+    """
+    me = os.getpid()
+    pending = {m for m in tree if m.pid != me}
+    pids = {m.pid for m in pending}
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        for member in list(pending):
+            stat = _stat(member.pid)
+            if stat is None or stat[2] != member.started:
+                pending.discard(member)  # gone (or the pid was reused): nothing of ours left there
+                continue
+            state, ppid, _ = stat
+            if state != "Z":
+                with contextlib.suppress(OSError):
+                    os.kill(member.pid, signal.SIGKILL)
+            elif ppid == me and member.pid != spare:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(member.pid, os.WNOHANG)  # a zombie reparented to us: ours to reap
+            elif ppid not in pids:
+                pending.discard(member)  # dead, and its parent is outside the tree: not ours to reap
+        if time.monotonic() > deadline:
+            return  # bounded: what is left is not ours to kill (another user's, or uninterruptible)
+        if pending:
+            time.sleep(0.01)
+
+
+class SubreaperHold:
+    """The lab is a child subreaper while at least one server is running (Linux only).
+
+    Counted, because servers start and stop side by side from several threads; when the last one
+    stops, orphans go back to the system's reaper, so a notebook kernel does not collect them forever.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._holders == 0:
+                _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders = max(0, self._holders - 1)
+            if self._holders == 0:
+                _prctl(_PR_SET_CHILD_SUBREAPER, 0)

@@ -1,0 +1,301 @@
+"""Nothing outlives the lab: real `lab` processes, real signals, real uvicorn, and a scan of /proc.
+
+Every process a test starts carries `LAB_TEST_MARK=<token>` in its environment, inherited by every
+process under it (servers, uvicorn workers, process-pool workers, the resource tracker, daemons that
+left the process group). "Nothing left" means: no live process carries the token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.client import httpx
+from lab.launch.process import STOP_GRACE_S, ServerProcess
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; containment is Linux's")
+
+MARK_ENV = "LAB_TEST_MARK"
+FIXTURE_ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "exercises"
+SPINS = FIXTURE_ROOT / "faults" / "spins.py"
+
+
+def _stat(pid: int) -> tuple[str, int, int] | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1]), int(fields[3])  # state, ppid, session
+
+
+def marked(token: str) -> dict[int, str]:
+    """Live processes (zombies are dead) carrying our token: pid -> command line."""
+    found = {}
+    marker = f"{MARK_ENV}={token}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        stat = _stat(int(entry.name))
+        if stat is not None and stat[0] != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def left_after(token: str, timeout_s: float) -> dict[int, str]:
+    """What still carries the token once `timeout_s` has passed (returns early when nothing does)."""
+    deadline = time.monotonic() + timeout_s
+    while (alive := marked(token)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+def wait_for(condition: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def servers(token: str) -> list[int]:
+    return [pid for pid, cmd in marked(token).items() if "lab.server.host" in cmd]
+
+
+@pytest.fixture
+def token() -> Iterator[str]:
+    value = uuid.uuid4().hex
+    yield value
+    for pid in marked(value):  # a failing test must not leave its processes to the next one
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURE_ROOT, root)
+    return root
+
+
+def lab(args: list[str], token: str, root: Path | None = None, **kw: object) -> subprocess.Popen[str]:
+    env = {**os.environ, MARK_ENV: token, "COLUMNS": "100"}
+    if root is not None:
+        env["LAB_ROOT"] = str(root)
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [sys.executable, "-m", "lab", *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw
+    )
+
+
+# 1. The lab killed with SIGKILL at any moment of a check: its servers go with it.
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "before any server starts",  # 0.2 s: the lab is still importing
+        "while the servers import",  # as soon as a server process exists: the race the parent pid closes
+        "while they serve",  # 1.5 s after that
+        "while the learner's loop spins",  # spins.py as the exercise, during its burst
+    ],
+)
+def test_a_lab_check_killed_with_sigkill_leaves_no_server(project: Path, token: str, moment: str) -> None:
+    if "spins" in moment:
+        shutil.copy(SPINS, project / "exercises" / "exercise_01_sleep.py")
+    proc = lab(["check", "exercise-1"], token, project)
+    try:
+        if moment.startswith("before"):
+            time.sleep(0.2)
+        else:
+            wait_for(lambda: servers(token), 30, "the check's servers to start")
+            if "serve" in moment:
+                time.sleep(1.5)
+            elif "spins" in moment:
+                time.sleep(4.0)  # both servers started, the solution's burst done, the learner's spinning
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert left_after(token, 10) == {}
+
+
+# 2. A server whose event loop spins: uvicorn's SIGTERM handler never runs, so stop() escalates.
+
+
+def test_stop_kills_a_server_whose_loop_spins(token: str) -> None:
+    server = ServerProcess(str(SPINS), env={MARK_ENV: token}).start()
+
+    def call() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # it never answers: that is the point
+            httpx.get(server.url + "/wait", timeout=3)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    time.sleep(0.5)  # the request is in, the loop spins
+    began = time.monotonic()
+    server.stop()
+    took = time.monotonic() - began
+    caller.join()
+    assert server.returncode == -signal.SIGKILL  # SIGTERM could not stop it
+    assert took < STOP_GRACE_S + 2.5
+    assert left_after(token, 5) == {}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_lab_check_stopped_by_a_signal_stops_its_servers_and_says_so(
+    project: Path, token: str, sig: signal.Signals
+) -> None:
+    """Ctrl-C, `kill` or a closed terminal during a check whose learner server spins: exit 130, one line."""
+    shutil.copy(SPINS, project / "exercises" / "exercise_01_sleep.py")
+    proc = lab(["check", "exercise-1"], token, project)
+    try:
+        wait_for(lambda: len(servers(token)) == 2, 30, "the check's servers to start")
+        time.sleep(3.0)  # the learner's burst is under way: its loop spins
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["error: interrupted: the servers this check started have been stopped"]
+    assert left_after(token, 1) == {}  # stopped before the lab exited, not by the kernel afterwards
+
+
+def test_lab_run_stopped_by_sigterm_stops_its_servers(project: Path, token: str) -> None:
+    shutil.copy(SPINS, project / "exercises" / "exercise_01_sleep.py")
+    proc = lab(["run", "exercise-1"], token, project)
+    try:
+        wait_for(lambda: len(servers(token)) == 2, 30, "the walkthrough's servers to start")
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted: the servers this check started have been stopped"
+    assert left_after(token, 1) == {}
+
+
+def test_lab_watch_closed_terminal_after_a_save_leaves_no_server(project: Path, token: str) -> None:
+    """The issue's case: a save re-checks, then the terminal closes (SIGHUP) while that check runs."""
+    exercise = project / "exercises" / "exercise_01_sleep.py"
+    proc = lab(["watch", "exercise-1", "--poll"], token, project)
+    try:
+        wait_for(lambda: len(servers(token)) == 2, 30, "the first check's servers")
+        wait_for(lambda: not servers(token), 60, "the first check to finish (it fails: the file is broken)")
+        time.sleep(1.0)  # the watch is waiting for a save
+        exercise.write_text(SPINS.read_text())  # a save: the new check's learner server spins
+        wait_for(lambda: len(servers(token)) == 2, 30, "the re-check's servers")
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGHUP)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert left_after(token, 1) == {}
+
+
+# 3. A handler that daemonizes: fork, setsid (a new session and process group), fork, exec.
+
+DAEMONIZING_APP = """
+import os
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.post("/daemonize")
+def daemonize() -> dict[str, int]:
+    child = os.fork()
+    if child == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execvp("sleep", ["sleep", "60"])
+        os._exit(0)
+    os.waitpid(child, 0)
+    return {"forked": 1}
+"""
+
+
+def test_stop_kills_daemons_that_left_the_process_group(tmp_path: Path, token: str) -> None:
+    app = tmp_path / "daemonizing.py"
+    app.write_text(DAEMONIZING_APP)
+    server = ServerProcess(str(app), env={MARK_ENV: token}).start()
+    try:
+        for _ in range(3):
+            assert httpx.post(server.url + "/daemonize", timeout=10).json() == {"forked": 1}
+        # The grandchild execs `sleep` after its parent exits: on a busy machine that takes a moment.
+        deadline = time.monotonic() + 10
+        while True:
+            daemons = [pid for pid, cmd in marked(token).items() if cmd.startswith("sleep 60")]
+            if len(daemons) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(daemons) == 3
+        for pid in daemons:
+            stat = _stat(pid)
+            assert stat is not None
+            assert stat[2] != server.pid  # their own session: killing the server's group misses them
+            assert stat[1] == os.getpid()  # orphaned, they came back to the lab (a child subreaper)
+    finally:
+        server.stop()
+    assert left_after(token, 5) == {}
+    zombies = [pid for pid in daemons if (stat := _stat(pid)) is not None]
+    assert zombies == []  # reaped, not left as zombies of the lab
+
+
+# 4. `lab serve`: its process-pool workers (and uvicorn's workers) die with it, however it dies.
+
+
+def start_lab_serve(token: str, workers: int) -> tuple[subprocess.Popen[str], str]:
+    proc = lab(["serve", "--port", "0", "--workers", str(workers)], token, start_new_session=True)
+    assert proc.stderr is not None
+    banner = proc.stderr.readline()  # printed once the app is loaded, with the real port
+    assert banner.startswith("lab server on http://"), banner
+    url = banner.split()[3]
+
+    def ready() -> bool:
+        try:
+            httpx.get(url + "/health", timeout=1).raise_for_status()
+        except httpx.HTTPError:
+            return False
+        spawned = [cmd for cmd in marked(token).values() if "--multiprocessing-fork" in cmd]
+        # uvicorn's workers (with --workers 2) and each one's process pool, one process per core
+        return len(spawned) >= (workers if workers > 1 else 0) + workers * (os.cpu_count() or 1)
+
+    wait_for(ready, 60, "lab serve and its process pool")
+    return proc, url
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_lab_serve_takes_every_worker_with_it(token: str, workers: int, sig: signal.Signals) -> None:
+    proc, url = start_lab_serve(token, workers)
+    assert any("resource_tracker" in cmd for cmd in marked(token).values())
+    proc.send_signal(sig)
+    proc.communicate(timeout=30)
+    assert left_after(token, 10) == {}  # pool workers, uvicorn workers, the resource tracker
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/health", timeout=2)  # nobody serves the port any more
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_on_lab_serve_prints_no_traceback(token: str, workers: int) -> None:
+    proc, _ = start_lab_serve(token, workers)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole foreground process group
+    _, stderr = proc.communicate(timeout=30)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == "lab server stopped"
+    assert proc.returncode == 0
+    assert left_after(token, 10) == {}
