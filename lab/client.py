@@ -9,14 +9,20 @@ Bursts go through `burst_client()`: the same HTTPX API on an aiohttp transport. 
 transport spends enough CPU per request that at N=100 the client, not the server, set the wall
 time (~1.5-1.8x `hey`'s, measured side by side); aiohttp's C-accelerated path comes within
 ~10-20 % of hey (`make bench`).
+
+aiohttp is imported when the first burst client sends its first request, not here: this module is
+also what exercise files and the served app import (`from lab.client import httpx`), and aiohttp
+costs a server ~0.2-0.4 s of start-up it never uses.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import httpx2 as httpx
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["AiohttpTransport", "burst_client", "httpx"]
 
@@ -29,6 +35,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None  # made lazily: it must live in the running loop
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import aiohttp  # once per process: after the first call this is a dictionary look-up
+
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)

@@ -33,7 +33,9 @@ from lab.course.grade import Measurement, canonical, grade
 from lab.course.lint import Finding, lint_file
 from lab.course.results import CheckResult, Fault, Run
 from lab.errors import CheckError
+from lab.launch.forked import server_process
 from lab.launch.process import ServerProcess
+from lab.launch.warm import shared_host, warm_available
 from lab.load.fire import fire, run
 from lab.load.measure import Sample, Summary, summarize
 from lab.load.stats import every_worker, open_connections, read_workers
@@ -51,6 +53,8 @@ MAX_DISTINCT_BODIES = 20
 def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint: bool = True) -> CheckResult:
     """Measure the learner's file against the solution under the exercise's burst, and judge it."""
     began = time.monotonic()
+    if warm_available():
+        shared_host()  # starts importing the server side now, while this process lints and binds sockets
     learner_file = (learner_file or exercise.path).resolve()
     findings: list[Finding] = []
 
@@ -104,7 +108,9 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
 
 
 def _server(file: Path, spec: BurstSpec) -> ServerProcess:
-    return ServerProcess(
+    # Forked from a warm host that has imported FastAPI and the lab already: a start then imports only
+    # the file itself (lab.launch.warm); each fork is a fresh process, so checks share no state.
+    return server_process(
         str(file),
         workers=spec.workers,
         with_store=spec.with_store,

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Protocol, Self
 
 import uvicorn
 
@@ -37,6 +37,16 @@ from lab.protocol import STATS_PATH
 DEFAULT_HOST = "127.0.0.1"
 LAB_APP = "lab.server.app:app"  # the lab's own inference server, as an import string
 READY_PATH = STATS_PATH
+
+
+class Child(Protocol):
+    """What `ServerProcess` uses of its child: a `subprocess.Popen`, or a warm host's fork (`lab.launch.warm`)."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
@@ -85,7 +95,7 @@ class ServerProcess:
         self.env = env or {}
         self.with_store = with_store  # start the fake feature store beside the app (LAB_STORE_URL)
         self.url = ""
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Child | None = None
         self._log: IO[bytes] | None = None
         self._last_log = ""  # what the child printed, kept after stop(): a traceback says where it died
 

@@ -14,8 +14,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from lab.client import httpx
-from lab.launch.process import ThreadServer
 from lab.model import burn, iterations_for, load_model
 from lab.schemas import Health, PredictRequest, PredictResponse
 from lab.server.observability import instrument
@@ -25,7 +23,12 @@ from lab.server.store import create_store
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Everything slow happens here, once, before uvicorn accepts the first connection.
+    # Everything slow happens here, once, before uvicorn accepts the first connection. The HTTP client
+    # and the in-thread store are imported here too, not at the top: `import lab.server.app` then costs
+    # little more than `import fastapi` (tests/server/test_imports.py).
+    from lab.client import httpx
+    from lab.launch.process import ThreadServer
+
     app.state.model = load_model()
     iterations_for(1)  # calibrate the CPU work once, not inside a request
     workers = os.cpu_count() or 1

@@ -98,6 +98,27 @@ def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="lab-parent-watch", daemon=True).start()
 
 
+def warm_up() -> None:
+    """Import, once, everything serving imports lazily, so that a warm host's forks do not (lab.launch.warm).
+
+    Instrumenting a throw-away app and loading a uvicorn config pulls in FastAPI's routing and
+    pydantic's schema machinery, uvicorn's protocol, loop and lifespan modules; the rest is what
+    exercise files commonly import. Nothing here starts a thread or opens a socket: the host forks.
+    """
+    import anyio._backends._asyncio  # noqa: F401 - what the first `to_thread` call would import
+    import fastapi.concurrency  # noqa: F401
+    import uvloop  # noqa: F401
+    from fastapi import FastAPI
+
+    import lab.client
+    import lab.model
+    import lab.schemas
+    import lab.server.store
+    import lab.workloads  # noqa: F401
+
+    uvicorn.Config(instrument(FastAPI()), log_level="warning", access_log=False).load()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.server.host")
     parser.add_argument("target")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 
-from lab.client import httpx
 from lab.scenarios import MAX_DELAY_MS
 from lab.schemas import PredictResponse
 from lab.server.scenarios.params import DelayMs
+
+if TYPE_CHECKING:
+    from lab.client import httpx
 
 router = APIRouter(prefix="/downstream", tags=["downstream"])
 
@@ -29,6 +33,9 @@ def _predict(request: Request, features: dict[str, float]) -> PredictResponse:
 @router.get("/sync")
 def downstream_sync(request: Request, delay_ms: DelayMs = 200) -> PredictResponse:
     # `def` + a blocking client: fine, it blocks a worker thread (but holds a token while it waits).
+    # The client library is imported on first call: the served app's import stays lean.
+    from lab.client import httpx
+
     with httpx.Client(timeout=STORE_TIMEOUT_S) as client:
         features = client.get(_store_url(request, delay_ms)).raise_for_status().json()
     return _predict(request, features)
@@ -45,6 +52,8 @@ async def downstream_async(request: Request, delay_ms: DelayMs = 200) -> Predict
 @router.get("/broken")
 async def downstream_broken(request: Request, delay_ms: DelayMs = 200) -> PredictResponse:
     # THE MISTAKE: a synchronous HTTP client inside `async def` blocks the event loop for the whole call.
+    from lab.client import httpx
+
     with httpx.Client() as client:
         features = client.get(_store_url(request, delay_ms)).raise_for_status().json()
     return _predict(request, features)
