@@ -11,11 +11,12 @@ process bound, so readiness, logs, `alive` and `stop` (the whole process group, 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
-from typing import Any, Self
+from typing import IO, Any, Self
 
 from lab.errors import ServerError
-from lab.launch.process import ServerProcess, bind_socket, url_of
+from lab.launch.process import Child, ServerProcess, bind_socket, url_of
 from lab.launch.warm import shared_host, warm_available
 from lab.model import CALIBRATION_ENV, iterations_per_ms
 
@@ -47,16 +48,26 @@ class WarmServerProcess(ServerProcess):
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed in stop()
         env = {**os.environ, CALIBRATION_ENV: str(iterations_per_ms()), **self.env}
         try:
-            try:
-                self._proc = shared_host().fork(argv, sock, self._log, env)
-            except ServerError:
-                # The host died before or while forking: one more try with a new one.
-                self._proc = shared_host().fork(argv, sock, self._log, env)
+            self._proc = _fork(argv, sock, self._log, env)
         finally:
             sock.close()  # the fork has its own copy
+        if self._proc is None:  # no warm host would start: the learner must not pay for that
+            self._log.close()
+            self._log = None
+            return super().start()
         try:
             self._wait_ready()
         except BaseException:
             self.stop()
             raise
         return self
+
+
+def _fork(argv: list[str], sock: socket.socket, log: IO[bytes], env: dict[str, str]) -> Child | None:
+    """A fork of the shared host; a second host if the first died meanwhile; None if neither would."""
+    for _ in range(2):
+        try:
+            return shared_host().fork(argv, sock, log, env)
+        except ServerError:
+            continue
+    return None

@@ -25,14 +25,15 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Protocol, Self
-
-import uvicorn
+from typing import IO, TYPE_CHECKING, Protocol, Self
 
 from lab.client import httpx
 from lab.errors import ServerError
 from lab.model import CALIBRATION_ENV, iterations_per_ms
 from lab.protocol import STATS_PATH
+
+if TYPE_CHECKING:
+    import uvicorn
 
 DEFAULT_HOST = "127.0.0.1"
 LAB_APP = "lab.server.app:app"  # the lab's own inference server, as an import string
@@ -215,6 +216,8 @@ class ThreadServer:
     def start(self) -> Self:
         sock = bind_socket(self.host, self.port)
         self.url = url_of(sock)
+        import uvicorn  # here, not at the top: a `lab check` process starts servers but never runs one
+
         config = uvicorn.Config(self.app, log_level="warning", access_log=False)  # type: ignore[arg-type]
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -55,7 +55,7 @@ WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server
 READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it
 FORK_TIMEOUT_S = 10.0  # a fork is milliseconds; the host answering nothing for this long is broken
 REAP_INTERVAL_S = 1.0  # how often an idle host collects its exited children
-MESSAGE_BYTES = 1 << 16
+MESSAGE_BYTES = 1 << 20  # a request carries the whole environment
 
 
 def warm_available() -> bool:
@@ -236,6 +236,9 @@ def _close_shared(host: WarmHost) -> None:
 # ---- the host process itself: `python -m lab.launch.warm <fd>` ---------------------------------
 
 
+_STARTED_IN = os.getcwd()
+
+
 def _serve_forks(ctrl: socket.socket) -> None:
     """Fork a server for every request on `ctrl`, until the lab process closes its end."""
     entry = importlib.import_module(ENTRY)
@@ -301,6 +304,8 @@ def _child(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: 
         os.close(null)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # As if started in the caller's folder: `python -m` put the host's own folder first on sys.path.
+        sys.path[:] = [request["cwd"] if entry == _STARTED_IN else entry for entry in sys.path]
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -348,4 +353,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    # No interpreter teardown: unwinding FastAPI's thousands of objects took ~0.3 s at every `lab check`'s
+    # exit, which waits for the host; its servers are already stopped and it holds nothing to flush.
+    os._exit(code)

@@ -98,25 +98,29 @@ def exit_with_parent(parent_pid: int, interval_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="lab-parent-watch", daemon=True).start()
 
 
+# Lab servers speak HTTP only: ws="none" spares every server importing a websockets implementation.
+SERVING: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2, "ws": "none"}
+
+
 def warm_up() -> None:
     """Import, once, everything serving imports lazily, so that a warm host's forks do not (lab.launch.warm).
 
     Instrumenting a throw-away app and loading a uvicorn config pulls in FastAPI's routing and
     pydantic's schema machinery, uvicorn's protocol, loop and lifespan modules; the rest is what
-    exercise files commonly import. Nothing here starts a thread or opens a socket: the host forks.
+    every exercise file imports. What only some import (the HTTP client, the fake store) is left to
+    their forks: a one-shot `lab check` waits for this function. Nothing here starts a thread or
+    opens a socket: the host forks.
     """
     import anyio._backends._asyncio  # noqa: F401 - what the first `to_thread` call would import
     import fastapi.concurrency  # noqa: F401
     import uvloop  # noqa: F401
     from fastapi import FastAPI
 
-    import lab.client
     import lab.model
     import lab.schemas
-    import lab.server.store
     import lab.workloads  # noqa: F401
 
-    uvicorn.Config(instrument(FastAPI()), log_level="warning", access_log=False).load()
+    uvicorn.Config(instrument(FastAPI()), **SERVING).load()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(app: Any, target: str, sock: socket.socket, workers: int = 1) -> None:
     """Serve a loaded app on a socket that is already listening, until SIGINT or SIGTERM."""
-    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 2}
+    common: dict[str, Any] = SERVING
     if workers > 1:
         # Workers are separate processes: each imports the target again, by name, through the env.
         os.environ[TARGET_ENV] = target
