@@ -107,9 +107,10 @@ def warm_up() -> None:
 
     Instrumenting a throw-away app and loading a uvicorn config pulls in FastAPI's routing and
     pydantic's schema machinery, uvicorn's protocol, loop and lifespan modules; the rest is what
-    every exercise file imports. What only some import (the HTTP client, the fake store) is left to
-    their forks: a one-shot `lab check` waits for this function. Nothing here starts a thread or
-    opens a socket: the host forks.
+    exercise files import. The HTTP client too: httpx2 imports its transport (httpcore, h11, the TLS
+    trust store) only when a first client is made, which in a server happens on its event loop and
+    showed as ~0.1-0.3 s of loop lag in checks of exercises that call the feature store. Nothing
+    here starts a thread or opens a socket: the host forks.
     """
     import anyio._backends._asyncio  # noqa: F401 - what the first `to_thread` call would import
     import fastapi.concurrency  # noqa: F401
@@ -119,7 +120,9 @@ def warm_up() -> None:
     import lab.model
     import lab.schemas
     import lab.workloads  # noqa: F401
+    from lab.client import httpx
 
+    httpx.Client().close()
     uvicorn.Config(instrument(FastAPI()), **SERVING).load()
 
 
