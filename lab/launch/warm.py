@@ -17,8 +17,8 @@ What keeps checks apart:
 - The host never imports a learner's module, never serves, and stays single-threaded: every server
   is a fork of the same clean state, so nothing one check imported or changed is visible in the next.
 - Each fork starts its own session (`setsid`), like a `ServerProcess` child, so `stop()`, SIGABRT for
-  stack dumps and everything else `ServerProcess` does to a process group apply unchanged: this
-  class only replaces how the child comes to exist (`start`), never how it is stopped or contained.
+  stack dumps and everything else `ServerProcess` does to a process group apply unchanged:
+  `WarmServerProcess` only replaces how the child comes to exist, never how it is stopped or contained.
 - The lab process follows each fork through a pidfd the host opens before it could ever reap the
   child, so a pid is never mistaken for a later process with the same number.
 - A host that died (killed, out of memory) is noticed at the next start and replaced; a host whose
