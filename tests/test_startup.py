@@ -74,3 +74,26 @@ def test_the_served_app_imports_only_what_serving_needs() -> None:
 def test_starting_a_warm_host_early_imports_nothing_heavy() -> None:
     loaded = tops(loaded_after("import lab.launch.warm"))
     assert loaded - PYTHON_ITSELF == {"lab"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        (["lab", "check", "1"], True),
+        (["lab", "watch"], True),
+        (["lab", "check", "--help"], False),
+        (["lab", "list"], False),
+    ],
+)
+def test_checking_commands_start_the_warm_host_before_typer_parses(argv: list[str], starts: bool) -> None:
+    code = (
+        "import json, sys\n"
+        f"sys.argv = {argv!r}\n"
+        "import lab.cli\n"
+        "import lab.launch.warm as warm\n"
+        "print(json.dumps([warm._host is not None and warm._host.alive, 'pydantic' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    started, parsed = json.loads(out.stdout.splitlines()[-1])
+    assert started is starts
+    assert parsed is False  # typer's argument adapters (pydantic) have not run yet: the host starts first

@@ -117,9 +117,6 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Check an exercise: exit 0 when it passes (and mark it done), 1 when it does not."""
-    from lab.launch.warm import prestart
-
-    prestart()  # the server host imports FastAPI while this process imports the checker (lab.launch.warm)
     from lab.view.course import check_report, verdict_line
 
     catalog = _open_catalog()
@@ -229,9 +226,6 @@ def watch(
     ] = None,
 ) -> None:
     """Re-check the current exercise each time you save it; move on when it passes (Ctrl-C stops)."""
-    from lab.launch.warm import prestart
-
-    prestart()  # one warm host for the whole watch: each check then imports only the exercise file
     from lab.course.watch import watch_exercises
     from lab.view.course import check_report, exercise_banner, watching_line
 
