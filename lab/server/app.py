@@ -6,10 +6,8 @@ Run it with `lab serve`, `uvicorn lab.server.app:app`, or `fastapi dev lab/serve
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -23,9 +21,12 @@ from lab.server.store import create_store
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Everything slow happens here, once, before uvicorn accepts the first connection. The HTTP client
-    # and the in-thread store are imported here too, not at the top: `import lab.server.app` then costs
-    # little more than `import fastapi` (tests/server/test_imports.py).
+    # Everything slow happens here, once, before uvicorn accepts the first connection. The process pool,
+    # the HTTP client and the in-thread store are imported here too, not at the top: `import lab.server.app`
+    # then costs little more than `import fastapi` (tests/test_startup.py).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from lab.client import httpx
     from lab.launch.process import ThreadServer
 
