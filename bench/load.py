@@ -137,17 +137,29 @@ def report(results: list[RunResult], delay_ms: int, server_rss_kib: int | None) 
             print(f"          failures: status {r.status_counts}, errors {r.errors}")
     if server_rss_kib is not None:
         print(f"server peak RSS over all runs: {server_rss_kib / 1024:.1f} MiB")
+    from bench.report import Figure, record
+
     zero_errors = all(r.failed == 0 for r in results)
     big, small = results[1], results[2]
     growth = (big.client_peak_rss_kib - small.client_peak_rss_kib) / (big.requests - small.requests)
     bounded = growth <= MAX_GROWTH_PER_REQUEST_KIB
-    extra_mib = (big.client_peak_rss_kib - small.client_peak_rss_kib) / 1024
-    print(
-        f"client memory: {big.requests:,} requests cost {extra_mib:+.1f} MiB over {small.requests:,} "
-        f"at the same concurrency, {growth:.2f} KiB per extra request "
-        f"(bound {MAX_GROWTH_PER_REQUEST_KIB:.0f} KiB: {'ok' if bounded else 'MISSED'})"
+    for r in results[:2]:
+        record(
+            Figure(
+                f"{r.requests:,} requests, {r.concurrency:,} at a time, /sleep/async {delay_ms} ms",
+                f"{r.failed} errors, {r.wall_s:.2f} s",
+                "0 errors",
+                r.failed == 0,
+            )
+        )
+    record(
+        Figure(
+            f"client memory, {big.requests:,} against {small.requests:,} requests at concurrency {big.concurrency}",
+            f"{growth:+.2f} KiB per extra request",
+            f"<= {MAX_GROWTH_PER_REQUEST_KIB:.0f} KiB",
+            bounded,
+        )
     )
-    print(f"zero errors in every run: {'ok' if zero_errors else 'MISSED'}")
     return zero_errors and bounded
 
 
@@ -186,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.stop()
     passed = report(results, args.delay_ms, server_rss)
-    print(f"(benchmark took {time.perf_counter() - started:.0f} s)")
+    print(f"(the load section took {time.perf_counter() - started:.0f} s)")
     return 0 if passed else 1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 
+from bench.report import Figure, record
 from lab.launch.process import LAB_APP, ServerProcess
 from lab.load.burst import run_burst
 from lab.server.timing import WATCHDOG_ENV
@@ -45,6 +46,14 @@ def main() -> None:
     on_m, off_m = statistics.median(with_dog), statistics.median(without)
     ratio = on_m / off_m
     status = "ok" if ratio <= TARGET else "MISSED"
+    record(
+        Figure(
+            f"watchdog overhead, /sleep/async N={REQUESTS}, p50",
+            f"{on_m * 1000:.1f} ms with, {off_m * 1000:.1f} ms without: x{ratio:.3f}",
+            f"<= x{TARGET:.2f}",
+            ratio <= TARGET,
+        )
+    )
     print(f"p50 with watchdog    {on_m * 1000:7.1f} ms   rounds: {', '.join(f'{x * 1000:.1f}' for x in with_dog)}")
     print(f"p50 without watchdog {off_m * 1000:7.1f} ms   rounds: {', '.join(f'{x * 1000:.1f}' for x in without)}")
     print(f"ratio {ratio:.3f} (target <= {TARGET:.2f}: {status}); stack samples on the healthy loop: {samples}")

@@ -27,14 +27,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lab.client import httpx
+from lab.client import BurstClient, Reply, burst_client, httpx, preload_burst_client
 from lab.course.catalog import BurstSpec, Exercise
 from lab.course.faults import FAULTHANDLER_ENV, diagnose, group_threads, start_error
 from lab.course.grade import Measurement, canonical, grade
 from lab.course.lint import Finding, lint_file
 from lab.course.results import CheckResult, Fault, Run
 from lab.errors import CheckError
+from lab.launch.forked import server_process
 from lab.launch.process import ServerProcess
+from lab.launch.warm import shared_host, warm_available
 from lab.load.fire import fire, request, run
 from lab.load.measure import Sample, Summary, summarize
 from lab.load.stats import every_worker, open_connections, read_workers, settle
@@ -53,6 +55,8 @@ SETTLE_S = 3.0  # at most this long for background work (counted in gauges) to f
 def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint: bool = True) -> CheckResult:
     """Measure the learner's file against the solution under the exercise's burst, and judge it."""
     began = time.monotonic()
+    if warm_available():
+        shared_host()  # starts importing the server side now, while this process lints and binds sockets
     learner_file = (learner_file or exercise.path).resolve()
     findings: list[Finding] = []
 
@@ -72,8 +76,11 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
     solution_server = _server(exercise.solution_path, spec)
     pids: list[int] = []
     fault: Fault | None = None
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lab-check") as pool:
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="lab-check") as pool:
         linted = pool.submit(lint_file, learner_file) if lint else None
+        # The bursts' client library loads on first use (lab.client); load it while the servers start,
+        # not after, when it would sit between a save and its verdict.
+        pool.submit(preload_burst_client)
         try:
             # Side by side: each start-up is mostly imports, and the two overlap well.
             started = {s: pool.submit(s.start) for s in (learner_server, solution_server)}
@@ -106,7 +113,9 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
 
 
 def _server(file: Path, spec: BurstSpec) -> ServerProcess:
-    return ServerProcess(
+    # Forked from a warm host that has imported FastAPI and the lab already: a start then imports only
+    # the file itself (lab.launch.warm); each fork is a fresh process, so checks share no state.
+    return server_process(
         str(file),
         workers=spec.workers,
         with_store=spec.with_store,
@@ -160,16 +169,14 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
     at_once = spec.at_once
     # Sustained load (workers): a new connection per request, so the kernel spreads them over the
     # workers; kept-alive connections would stay on whichever worker accepted them first.
-    keep_alive = 0 if spec.sustained_s > 0 else at_once
-    limits = httpx.Limits(max_connections=at_once, max_keepalive_connections=keep_alive)
+    keep_alive = spec.sustained_s == 0
     client_timeout = httpx.Timeout(timeout_s, connect=5.0, pool=None)  # never queue in the client's own pool
     firing = _Firing()
-    # verify=False: plain http to 127.0.0.1 only, and loading the CA bundle costs ~35 ms per client.
-    # trust_env=False: a proxy in the environment cannot reach loopback (lab.client).
-    local: dict[str, Any] = {"base_url": server.url, "timeout": client_timeout, "verify": False, "trust_env": False}
+    # The bursts' own client (aiohttp under the HTTPX API, lean in the firing loop): httpx2's transport
+    # cost ~3 ms of CPU per request here, ~0.1 s of every check's time.
     async with (
-        httpx.AsyncClient(limits=limits, **local) as client,
-        httpx.AsyncClient(**local) as probe_client,  # its own connection
+        burst_client(at_once, client_timeout, keep_alive=keep_alive, base_url=server.url) as client,
+        burst_client(1, client_timeout, base_url=server.url) as probe_client,  # its own connection
     ):
         # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
         await asyncio.gather(
@@ -204,8 +211,8 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
 
 
 async def _burst(
-    client: httpx.AsyncClient,
-    probe_client: httpx.AsyncClient,
+    client: BurstClient,
+    probe_client: BurstClient,
     spec: BurstSpec,
     ignore_keys: tuple[str, ...],
     firing: _Firing,
@@ -216,7 +223,7 @@ async def _burst(
     sustained = spec.sustained_s > 0
     released = asyncio.Event()
 
-    def keep(response: httpx.Response) -> None:
+    def keep(response: Reply) -> None:
         if 200 <= response.status_code < 300:
             _keep_body(firing.bodies, response, ignore_keys)
 
@@ -248,7 +255,7 @@ async def _burst(
         await probing
 
 
-def _keep_body(bodies: Counter[str], response: httpx.Response, ignore_keys: tuple[str, ...]) -> None:
+def _keep_body(bodies: Counter[str], response: Reply, ignore_keys: tuple[str, ...]) -> None:
     try:
         text = canonical(response.json(), ignore_keys)
     except ValueError:

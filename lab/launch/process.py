@@ -27,15 +27,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
-
-import uvicorn
+from typing import IO, TYPE_CHECKING, Protocol, Self
 
 from lab.client import httpx
 from lab.errors import ServerError
 from lab.launch import contain
 from lab.model import CALIBRATION_ENV, iterations_per_ms
 from lab.protocol import STATS_PATH
+
+if TYPE_CHECKING:
+    import uvicorn
 
 DEFAULT_HOST = "127.0.0.1"
 LAB_APP = "lab.server.app:app"  # the lab's own inference server, as an import string
@@ -48,6 +49,17 @@ STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL: a loop that spins never runs uvicor
 # thread instead, which lives as long as the lab.
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-spawn")
 _SUBREAPER = contain.SubreaperHold()
+
+
+class Child(Protocol):
+    """What `ServerProcess` uses of its child: a `subprocess.Popen`, or a warm host's fork (`lab.launch.warm`)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
@@ -96,7 +108,7 @@ class ServerProcess:
         self.env = env or {}
         self.with_store = with_store  # start the fake feature store beside the app (LAB_STORE_URL)
         self.url = ""
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Child | None = None
         self._log: IO[bytes] | None = None
         self._last_log = ""  # what the child printed, kept after stop(): a traceback says where it died
         self._mark = uuid.uuid4().hex  # in the env of everything this server starts: found and killed at stop
@@ -283,6 +295,8 @@ class ThreadServer:
     def start(self) -> Self:
         sock = bind_socket(self.host, self.port)
         self.url = url_of(sock)
+        import uvicorn  # here, not at the top: a `lab check` process starts servers but never runs one
+
         # No log_config, log_level or access_log: each makes uvicorn reconfigure its global loggers, and the
         # fake store starts inside the lab app's lifespan: the uvicorn serving that app (`uvicorn lab.server.app:app`,
         # `fastapi dev`) would lose its "startup complete" line and its access log.

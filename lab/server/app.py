@@ -6,18 +6,14 @@ Run it with `lab serve`, `uvicorn lab.server.app:app`, or `fastapi dev lab/serve
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from lab.client import httpx
 from lab.launch.contain import pool_worker, spawning_deaf_to_ctrl_c
-from lab.launch.process import ThreadServer
 from lab.model import burn, iterations_for, load_model
 from lab.numpy_model import cap_intra_op_threads, load_numpy_model, ms_per_pass
 from lab.schemas import Health, PredictRequest, PredictResponse
@@ -46,7 +42,15 @@ tokens)</li>
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    # Everything slow happens here, once, before uvicorn accepts the first connection.
+    # Everything slow happens here, once, before uvicorn accepts the first connection. The process pool,
+    # the HTTP client and the in-thread store are imported here too, not at the top: `import lab.server.app`
+    # then costs little more than `import fastapi` (tests/test_startup.py).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from lab.client import httpx
+    from lab.launch.process import ThreadServer
+
     app.state.model = load_model()
     iterations_for(1)  # calibrate the CPU work once, not inside a request
     # One BLAS thread per request thread, set once for the whole process (OpenBLAS's setting is

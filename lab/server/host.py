@@ -117,6 +117,36 @@ def app_from_env() -> Any:
     return load_app(os.environ[TARGET_ENV])
 
 
+# Lab servers speak HTTP only: ws="none" spares every server importing a websockets implementation.
+SERVING: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 1, "ws": "none"}
+
+
+def warm_up() -> None:
+    """Import, once, everything serving imports lazily, so that a warm host's forks do not (lab.launch.warm).
+
+    Instrumenting a throw-away app and loading a uvicorn config pulls in FastAPI's routing and
+    pydantic's schema machinery, uvicorn's protocol, loop and lifespan modules; the rest is what
+    exercise files import. The HTTP client too: httpx2 imports its transport (httpcore, h11, the TLS
+    trust store) only when a first client is made, which in a server happens on its event loop and
+    showed as ~0.1-0.3 s of loop lag in checks of exercises that call the feature store. Nothing
+    here starts a thread or opens a socket: the host forks.
+    """
+    import anyio._backends._asyncio  # noqa: F401 - what the first `to_thread` call would import
+    import fastapi.concurrency  # noqa: F401
+    import uvicorn
+    import uvloop  # noqa: F401
+    from fastapi import FastAPI
+
+    import lab.model
+    import lab.schemas
+    import lab.workloads  # noqa: F401
+    from lab.client import httpx
+    from lab.server.observability import instrument
+
+    httpx.Client().close()
+    uvicorn.Config(instrument(FastAPI()), **SERVING).load()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.server.host")
     parser.add_argument("target")
@@ -151,8 +181,8 @@ def serve(app: Any, target: str, sock: socket.socket, workers: int = 1) -> None:
     """
     import uvicorn
 
-    # Graceful shutdown gets 1 s: the lab's stop() SIGKILLs after 2 s (lab.launch.process.STOP_GRACE_S).
-    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 1}
+    # Graceful shutdown gets 1 s (SERVING): the lab's stop() SIGKILLs after 2 s (lab.launch.process.STOP_GRACE_S).
+    common: dict[str, Any] = SERVING
     if workers > 1:
         # Workers are separate processes: each imports the target again, by name, through the env.
         os.environ[TARGET_ENV] = target

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request
 
-from lab.client import httpx
 from lab.scenarios import MAX_DELAY_MS
 from lab.schemas import PredictResponse
 from lab.server.scenarios.params import DelayMs
+
+if TYPE_CHECKING:
+    from lab.client import httpx
 
 router = APIRouter(prefix="/downstream", tags=["downstream"])
 
@@ -47,6 +51,8 @@ async def downstream_async(request: Request, delay_ms: DelayMs = 200) -> Predict
 @router.get("/broken")
 async def downstream_broken(request: Request, delay_ms: DelayMs = 200) -> PredictResponse:
     # THE MISTAKE: a synchronous HTTP client inside `async def` blocks the event loop for the whole call.
+    from lab.client import httpx
+
     with httpx.Client(trust_env=False) as client:
         features = client.get(_store_url(request, delay_ms)).raise_for_status().json()
     return _predict(request, features)

@@ -1,0 +1,360 @@
+"""Warm server hosts: a process that has imported FastAPI, uvicorn and the lab's server once, and forks
+a fresh server from that state for every start, so a start imports only the learner's module.
+
+    prestart()                                   # as early as possible: the host imports meanwhile
+    child = shared_host().fork(argv, sock, log, env)   # what `lab.launch.forked.WarmServerProcess` does
+
+This module imports only the standard library (and the error tree), so starting a host early costs
+the caller nothing; `lab.launch.forked` wraps a fork in `ServerProcess`'s interface.
+
+Most of a check used to be two interpreters importing FastAPI (~0.7-1.3 s each on a 2-core machine).
+Here one long-lived host (`python -m lab.launch.warm`) imports the server side once and waits on a
+Unix socket; each start sends it the listening socket and the log file (SCM_RIGHTS), and the host
+forks. The fork calls `lab.server.host.main(argv)` exactly as `python -m lab.server.host argv` would.
+
+What keeps checks apart:
+
+- The host never imports a learner's module, never serves, and stays single-threaded: every server
+  is a fork of the same clean state, so nothing one check imported or changed is visible in the next.
+- Each fork starts its own session (`setsid`), like a `ServerProcess` child, so `stop()`, SIGABRT for
+  stack dumps and everything else `ServerProcess` does to a process group apply unchanged:
+  `WarmServerProcess` only replaces how the child comes to exist, never how it is stopped or contained.
+- The lab process follows each fork through a pidfd the host opens before it could ever reap the
+  child, so a pid is never mistaken for a later process with the same number.
+- A host that died (killed, out of memory) is noticed at the next start and replaced; a host whose
+  lab process has gone sees its control socket close, takes its servers' process groups down and exits.
+
+Linux only (pidfds, SCM_RIGHTS); elsewhere, or with LAB_WARM_HOSTS=0, `warm_available()` is False and
+`lab.launch.forked.server_process` gives the cold `ServerProcess`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from typing import IO, Any
+
+from lab.errors import ServerError
+
+__all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "warm_available"]
+
+ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up() once
+WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server.host` (benchmarks compare)
+READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it
+FORK_TIMEOUT_S = 10.0  # a fork is milliseconds; the host answering nothing for this long is broken
+REAP_INTERVAL_S = 1.0  # how often an idle host collects its exited children
+MESSAGE_BYTES = 1 << 20  # a request carries the whole environment
+
+
+def warm_available() -> bool:
+    """Warm hosts need pidfds and fd passing (Linux 5.3+), and are on unless LAB_WARM_HOSTS=0."""
+    return (
+        os.environ.get(WARM_ENV, "1") != "0"
+        and hasattr(os, "pidfd_open")
+        and hasattr(socket, "send_fds")
+        and hasattr(os, "fork")
+    )
+
+
+class ForkedChild:
+    """What `subprocess.Popen` offers `ServerProcess`, for a process that is the host's child, not ours.
+
+    Its exit status belongs to the host, which reaps it: `returncode` only says that it ended (-1).
+    """
+
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._pidfd = pidfd
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._ended(0):
+            self.returncode = -1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None and not self._ended(timeout):
+            raise subprocess.TimeoutExpired(f"server {self.pid}", timeout or 0)
+        self.returncode = -1
+        self._close()
+        return self.returncode
+
+    def _ended(self, timeout: float | None) -> bool:
+        if self._pidfd < 0:
+            return True
+        # poll(), not select(): a lab process with a thousand sockets open has fds beyond select's 1,024.
+        waiter = select.poll()
+        waiter.register(self._pidfd, select.POLLIN)  # a pidfd reads ready once its process has exited
+        ended = bool(waiter.poll(None if timeout is None else timeout * 1000))
+        if ended:
+            self._close()
+        return ended
+
+    def _close(self) -> None:
+        if self._pidfd >= 0:
+            os.close(self._pidfd)
+            self._pidfd = -1
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def __del__(self) -> None:
+        self._close()
+
+
+class WarmHost:
+    """One host process, seen from the lab process: start it, fork servers from it, close it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # one request and its answer at a time on the control socket
+        self._ready = False
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - the host's own output: why it died, if it does
+        self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "lab.launch.warm", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the terminal is for the lab, which then closes the host
+            )
+        finally:
+            theirs.close()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def fork(self, argv: list[str], sock: socket.socket, log: IO[bytes], env: dict[str, str]) -> ForkedChild:
+        """A new server: `lab.server.host.main(argv + ["--fd", N])` in a fork, on `sock`, writing to `log`."""
+        request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
+        with self._lock:
+            if not self._ready:
+                self._expect(READY_TIMEOUT_S)
+                self._ready = True
+            try:
+                socket.send_fds(self._ctrl, [request], [sock.fileno(), log.fileno()])
+            except OSError:
+                raise ServerError(self._died()) from None
+            answer, fds = self._expect(FORK_TIMEOUT_S)
+        if not fds:
+            raise ServerError(f"the warm server host could not fork: {answer.get('error', 'no reason given')}")
+        return ForkedChild(int(answer["pid"]), fds[0])
+
+    def _expect(self, timeout_s: float) -> tuple[dict[str, Any], list[int]]:
+        self._ctrl.settimeout(timeout_s)
+        try:
+            message, fds, _, _ = socket.recv_fds(self._ctrl, MESSAGE_BYTES, 1)
+        except TimeoutError:
+            self.close()
+            raise ServerError(f"the warm server host did not answer within {timeout_s:.0f} s") from None
+        except OSError:
+            message, fds = b"", []
+        if not message:  # the host closed its end: it died
+            raise ServerError(self._died())
+        answer: dict[str, Any] = json.loads(message)
+        return answer, fds
+
+    def _died(self) -> str:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(1)
+        self._log.seek(0)
+        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
+        return f"the warm server host exited{': ' + lines[-1] if lines else ''}"
+
+    def close(self, grace_s: float = 2.0) -> None:
+        """Close the control socket: the host stops its servers' process groups and exits."""
+        with contextlib.suppress(OSError):
+            self._ctrl.close()
+        try:
+            self._proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._log.close()
+
+
+_host: WarmHost | None = None
+_host_lock = threading.Lock()
+
+
+def shared_host() -> WarmHost:
+    """This process's warm host, started on first use and replaced when it has died."""
+    global _host
+    with _host_lock:
+        if _host is not None and not _host.alive:
+            _host.close(grace_s=0)
+            _host = None
+        if _host is None:
+            _host = WarmHost()
+            atexit.register(_close_shared, _host)
+        return _host
+
+
+def prestart() -> None:
+    """Start this process's warm host now, if warm hosts are on, so that it imports while we do.
+
+    Cheap (one fork-exec, no imports beyond the standard library): the CLI calls it before importing
+    the checker itself, so the two import side by side on two cores.
+    """
+    if warm_available():
+        shared_host()
+
+
+def _close_shared(host: WarmHost) -> None:
+    global _host
+    host.close()
+    if _host is host:
+        _host = None
+
+
+# ---- the host process itself: `python -m lab.launch.warm <fd>` ---------------------------------
+
+
+_STARTED_IN = os.getcwd()
+
+
+def _serve_forks(ctrl: socket.socket) -> None:
+    """Fork a server for every request on `ctrl`, until the lab process closes its end."""
+    entry = importlib.import_module(ENTRY)
+    warm_up = getattr(entry, "warm_up", None)
+    if warm_up is not None:
+        warm_up()
+    children: set[int] = set()
+    ctrl.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
+    try:
+        while True:
+            readable, _, _ = select.select([ctrl], [], [], REAP_INTERVAL_S)
+            _reap(children)
+            if not readable:
+                continue
+            try:
+                message, fds, _, _ = socket.recv_fds(ctrl, MESSAGE_BYTES, 2)
+            except ConnectionError:
+                return
+            if not message:
+                return  # the lab process closed the socket or died
+            try:
+                pid, pidfd = _fork(json.loads(message), fds, ctrl, entry)
+            except OSError as exc:  # out of processes or memory: say so, keep serving
+                ctrl.send(json.dumps({"error": str(exc)}).encode())
+                continue
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            children.add(pid)
+            socket.send_fds(ctrl, [json.dumps({"pid": pid}).encode()], [pidfd])
+            os.close(pidfd)
+    finally:
+        for pid in children:  # servers must not outlive the lab that started them
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        _reap(children)
+
+
+def _fork(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: Any) -> tuple[int, int]:
+    if threading.active_count() != 1:
+        # A fork copies only the calling thread: locks other threads held would stay locked for ever.
+        raise OSError("the host started a thread; refusing to fork")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child(request, fds, ctrl, entry)  # never returns
+    # Opened before anything here can reap the child, so the pidfd names this process and no other.
+    return pid, os.pidfd_open(pid)
+
+
+def _child(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: Any) -> None:
+    code = 1
+    try:
+        ctrl.close()
+        os.setsid()  # its own process group, as `ServerProcess` children have
+        listen_fd, log_fd = fds
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # As if started in the caller's folder: `python -m` put the host's own folder first on sys.path.
+        sys.path[:] = [request["cwd"] if entry == _STARTED_IN else entry for entry in sys.path]
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        if os.environ.get("PYTHONFAULTHANDLER"):  # read by an interpreter at start-up only: do it here
+            import faulthandler
+
+            faulthandler.enable()
+        argv = [*request["argv"], "--fd", str(listen_fd)]
+        sys.argv = [ENTRY, *argv]
+        code = entry.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code or 0)
+
+
+def _reap(children: set[int]) -> None:
+    for pid in list(children):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            children.discard(pid)
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the lab decides when the host ends: by closing the socket
+    ctrl = socket.socket(fileno=int(argv[0]))
+    started = time.monotonic()
+    try:
+        _serve_forks(ctrl)
+    except (BrokenPipeError, ConnectionError):
+        pass  # the lab process went away mid-answer
+    except Exception:
+        traceback.print_exc()
+        print(f"warm host failed after {time.monotonic() - started:.1f} s", flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    # No interpreter teardown: unwinding FastAPI's thousands of objects took ~0.3 s at every `lab check`'s
+    # exit, which waits for the host; its servers are already stopped and it holds nothing to flush.
+    os._exit(code)

@@ -1,0 +1,205 @@
+"""Warm hosts, against real processes: every fork starts from the same clean state, nothing a learner's
+server does reaches the host or the next check, and a host that died is replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.client import httpx
+from lab.errors import ServerError
+from lab.launch.forked import WarmServerProcess, server_process
+from lab.launch.process import ServerProcess
+from lab.launch.warm import WARM_ENV, shared_host, warm_available
+
+pytestmark = pytest.mark.skipif(not warm_available(), reason="warm hosts need Linux pidfds")
+
+# A learner's module that changes everything it can reach: a module of its own in sys.modules, a
+# global in a lab module, the environment, the working directory, and a thread left running.
+MESSY = """\
+import os, sys, threading, time, types
+from fastapi import FastAPI
+import lab.model
+
+sys.modules["left_behind_by_a_learner"] = types.ModuleType("left_behind_by_a_learner")
+lab.model.LEFT_BEHIND = True
+os.environ["LEFT_BEHIND"] = "1"
+os.chdir("/")
+threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+app = FastAPI()
+
+@app.get("/")
+async def root() -> int:
+    return os.getppid()
+"""
+
+# What the next check's module sees of all that.
+CLEAN = """\
+import os, sys
+from fastapi import FastAPI
+import lab.model
+
+app = FastAPI()
+
+@app.get("/")
+async def root() -> dict[str, object]:
+    return {
+        "module": "left_behind_by_a_learner" in sys.modules or "messy" in sys.modules,
+        "global": hasattr(lab.model, "LEFT_BEHIND"),
+        "env": "LEFT_BEHIND" in os.environ,
+        "cwd": os.getcwd(),
+        "parent": os.getppid(),
+    }
+"""
+
+OK = "from fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/')\nasync def root() -> str:\n    return 'ok'\n"
+
+
+def live_members(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies awaiting their reaper do not count)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _write(folder: Path, name: str, source: str) -> str:
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    return str(path)
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def _serves_ok(target: str) -> int:
+    """Start a server from the shared host, check that it answers, stop it; the host's pid."""
+    with WarmServerProcess(target, startup_timeout_s=20) as server:
+        assert httpx.get(server.url + "/").json() == "ok"
+    return shared_host().pid
+
+
+def test_what_one_check_imported_is_not_visible_in_the_next(tmp_path: Path) -> None:
+    messy = _write(tmp_path, "messy", MESSY)
+    clean = _write(tmp_path, "clean", CLEAN)
+    host = shared_host()
+    with WarmServerProcess(messy) as first:
+        assert httpx.get(first.url + "/").json() == host.pid  # a fork of the host, not a fresh interpreter
+        with WarmServerProcess(clean) as second:  # while the messy one still runs, too
+            seen = httpx.get(second.url + "/").json()
+    assert seen == {"module": False, "global": False, "env": False, "cwd": os.getcwd(), "parent": host.pid}
+    assert shared_host() is host and host.alive
+    assert _threads(host.pid) == 1  # the host forks: a thread of its own would make forks unsafe
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("def broken(:\n", r"bad\.py:1: SyntaxError"),
+        ("import ctypes\nctypes.string_at(0)\n", r"exited at start-up|Segmentation fault|Fatal Python error"),
+        ("import os\nos._exit(7)\n", r"exited at start-up"),
+    ],
+    ids=["syntax-error", "segfault-at-import", "exit-at-import"],
+)
+def test_a_server_that_dies_at_start_leaves_the_host_serving(tmp_path: Path, source: str, expected: str) -> None:
+    host_pid = shared_host().pid
+    with pytest.raises(ServerError, match=expected):
+        WarmServerProcess(_write(tmp_path, "bad", source), startup_timeout_s=20).start()
+    assert _serves_ok(_write(tmp_path, "good", OK)) == host_pid
+
+
+def test_a_crashed_or_hung_server_does_not_poison_the_host(tmp_path: Path) -> None:
+    host_pid = shared_host().pid
+    crashing = _write(
+        tmp_path,
+        "crashing",
+        "import os\nfrom fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/')\ndef root():\n    os._exit(1)\n",
+    )
+    with WarmServerProcess(crashing) as server:
+        with pytest.raises(httpx.TransportError):
+            httpx.get(server.url + "/", timeout=5)
+        deadline = time.monotonic() + 5
+        while server.alive and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not server.alive
+    hanging = _write(tmp_path, "hanging", "import time\ntime.sleep(3600)\n")  # never finishes importing
+    server = WarmServerProcess(hanging, startup_timeout_s=1)
+    with pytest.raises(ServerError, match="did not answer"):
+        server.start()
+    assert server.pid is not None and live_members(server.pid) == []  # stopped, its whole group
+    # A loop blocked for good: the stop that follows must still end it (SIGTERM is not enough).
+    blocking = _write(
+        tmp_path,
+        "blocking",
+        "import time\nfrom fastapi import FastAPI\napp = FastAPI()\n\n"
+        "@app.get('/')\nasync def root():\n    while True:\n        time.sleep(1)\n",
+    )
+    with WarmServerProcess(blocking) as stuck:
+        with pytest.raises(httpx.TimeoutException):
+            httpx.get(stuck.url + "/", timeout=0.5)
+        stuck.stop(grace_s=0.5)
+        assert stuck.pid is not None and live_members(stuck.pid) == []
+    assert _serves_ok(_write(tmp_path, "good", OK)) == host_pid
+
+
+def test_a_host_that_died_is_replaced_and_takes_its_servers_with_it(tmp_path: Path) -> None:
+    good = _write(tmp_path, "good", OK)
+    with WarmServerProcess(good) as orphaned:
+        dead = shared_host()
+        os.kill(dead.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while dead.alive and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not dead.alive
+        assert orphaned.pid is not None
+        deadline = time.monotonic() + 15  # the fork notices its parent is gone and stops itself
+        while live_members(orphaned.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert live_members(orphaned.pid) == []
+    assert _serves_ok(good) != dead.pid  # a new host, serving
+    assert shared_host() is not dead
+
+
+def test_the_lab_closing_its_host_stops_every_server_it_forked(tmp_path: Path) -> None:
+    server = WarmServerProcess(_write(tmp_path, "good", OK)).start()
+    host = shared_host()
+    host.close()
+    assert not host.alive and server.pid is not None
+    deadline = time.monotonic() + 5
+    while live_members(server.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live_members(server.pid) == []
+    server.stop()
+
+
+def test_a_warm_start_is_a_small_part_of_a_cold_one(tmp_path: Path) -> None:
+    """The point of it all. Ratios, not times: a busy machine slows both kinds of start alike."""
+    good = _write(tmp_path, "good", OK)
+    _serves_ok(good)  # the host is up and has imported everything
+
+    def start_time(kind: type[ServerProcess]) -> float:
+        began = time.perf_counter()
+        with kind(good):
+            return time.perf_counter() - began
+
+    warm = statistics.median(start_time(WarmServerProcess) for _ in range(3))
+    cold = start_time(ServerProcess)
+    assert warm < cold / 3, f"warm {warm:.3f} s, cold {cold:.3f} s"  # measured ~0.07 s against ~1.2 s
+
+
+def test_warm_hosts_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(WARM_ENV, "0")
+    assert type(server_process("lab.server.app:app")) is ServerProcess
+    monkeypatch.delenv(WARM_ENV)
+    assert type(server_process("lab.server.app:app")) is WarmServerProcess

@@ -1,0 +1,99 @@
+"""What starting a command costs, as the modules a fresh interpreter holds afterwards (which does not move on
+a busy machine, unlike a start-up time): commands that only read files import neither the server side nor an
+HTTP client, the served app imports only what serving needs, and starting a warm host early costs nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE_ROOT = Path(__file__).resolve().parent / "fixtures" / "exercises"
+SERVING = {"fastapi", "starlette", "uvicorn", "prometheus_client"}
+CLIENTS = {"httpx2", "aiohttp", "httpcore", "h11"}
+PYTHON_ITSELF = set(sys.stdlib_module_names) | {"__main__", "__mp_main__"}
+
+
+def loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """The top-level packages a fresh interpreter holds after running `code` (as tests/test_layers.py does)."""
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def tops(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURE_ROOT, root)
+    return root
+
+
+@pytest.mark.parametrize("command", [["list"], ["hint", "1"], ["reset", "1"]], ids=lambda c: c[0])
+def test_reading_commands_import_neither_the_server_nor_a_client(project: Path, command: list[str]) -> None:
+    code = (
+        "import contextlib, io\n"
+        "from lab.cli import app\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        app({command!r})\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code in (0, None), f'exit {exc.code}'  # the command ran, and succeeded\n"
+    )
+    loaded = tops(loaded_after(code, {"LAB_ROOT": str(project)}))
+    assert "lab" in loaded
+    assert SERVING & loaded == set()
+    assert CLIENTS & loaded == set()
+    assert {"uvloop", "watchfiles", "matplotlib"} & loaded == set()
+
+
+def test_the_served_app_imports_only_what_serving_needs() -> None:
+    # The lifespan imports the store's client; the app module itself needs neither a client nor uvicorn.
+    loaded = tops(loaded_after("import lab.server.app"))
+    assert CLIENTS & loaded == set()
+    assert "uvicorn" not in loaded
+    beyond_fastapi = loaded - tops(loaded_after("import fastapi")) - PYTHON_ITSELF
+    assert beyond_fastapi <= {"lab", "prometheus_client"}
+
+
+def test_starting_a_warm_host_early_imports_nothing_heavy() -> None:
+    loaded = tops(loaded_after("import lab.launch.warm"))
+    assert loaded - PYTHON_ITSELF == {"lab"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        (["lab", "check", "1"], True),
+        (["lab", "watch"], True),
+        (["lab", "check", "--help"], False),
+        (["lab", "list"], False),
+    ],
+)
+def test_checking_commands_start_the_warm_host_before_typer_parses(argv: list[str], starts: bool) -> None:
+    code = (
+        "import json, sys\n"
+        f"sys.argv = {argv!r}\n"
+        "import lab.cli\n"
+        "import lab.launch.warm as warm\n"
+        "print(json.dumps([warm._host is not None and warm._host.alive, 'pydantic' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    started, parsed = json.loads(out.stdout.splitlines()[-1])
+    assert started is starts
+    assert parsed is False  # typer's argument adapters (pydantic) have not run yet: the host starts first
