@@ -68,7 +68,12 @@ def test_the_served_app_imports_only_what_serving_needs() -> None:
     assert CLIENTS & loaded == set()
     assert "uvicorn" not in loaded
     beyond_fastapi = loaded - tops(loaded_after("import fastapi")) - PYTHON_ITSELF
-    assert beyond_fastapi <= {"lab", "prometheus_client"}
+    assert beyond_fastapi <= {
+        "lab",
+        "prometheus_client",
+        "numpy",
+        "threadpoolctl",
+    }  # the /numpy twins serve a NumPy model
 
 
 def test_starting_a_warm_host_early_imports_nothing_heavy() -> None:
@@ -93,7 +98,8 @@ def test_checking_commands_start_the_warm_host_before_typer_parses(argv: list[st
         "import lab.launch.warm as warm\n"
         "print(json.dumps([warm._host is not None and warm._host.alive, 'pydantic' in sys.modules]))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    env = {**os.environ, "LAB_WARM_HOSTS": "1"}  # warm hosts are opt-in
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
     started, parsed = json.loads(out.stdout.splitlines()[-1])
     assert started is starts
     assert parsed is False  # typer's argument adapters (pydantic) have not run yet: the host starts first

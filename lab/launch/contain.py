@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "become_subreaper",
     "EXIT_ORPHANED",
     "MARK_ENV",
     "PARENT_ENV",
@@ -233,6 +234,12 @@ def kill_tree(tree: set[Member], *, spare: int | None = None, timeout_s: float =
             return  # bounded: what is left is not ours to kill (another user's, or uninterruptible)
         if pending:
             time.sleep(0.01)
+
+
+def become_subreaper() -> bool:
+    """For a process that starts servers for its whole life (the warm host): orphans of its subtree
+    come back to it, not to init. False where the call does not exist (not Linux)."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
 class SubreaperHold:

@@ -10,12 +10,14 @@ process bound, so readiness, logs, `alive` and `stop` (the whole process group, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
 from typing import IO, Any, Self
 
 from lab.errors import ServerError
+from lab.launch import contain
 from lab.launch.process import Child, ServerProcess, bind_socket, url_of
 from lab.launch.warm import shared_host, warm_available
 from lab.model import CALIBRATION_ENV, iterations_per_ms
@@ -46,9 +48,18 @@ class WarmServerProcess(ServerProcess):
         sock = bind_socket(self.host, self.port)
         self.url = url_of(sock)
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed in stop()
-        env = {**os.environ, CALIBRATION_ENV: str(iterations_per_ms()), **self.env}
+        env = {
+            **os.environ,
+            CALIBRATION_ENV: str(iterations_per_ms()),
+            **self.env,
+            contain.MARK_ENV: self._mark,  # stop() finds everything the server starts by this mark
+        }
+        with contextlib.suppress(ServerError):  # no host would start: _fork says so, and we start cold
+            env[contain.PARENT_ENV] = str(shared_host().pid)  # the fork's parent: it dies with the host
         try:
             self._proc = _fork(argv, sock, self._log, env)
+            if self._proc is not None:
+                self._started = contain.started(self._proc.pid)
         finally:
             sock.close()  # the fork has its own copy
         if self._proc is None:  # no warm host would start: the learner must not pay for that

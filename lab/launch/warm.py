@@ -24,7 +24,9 @@ What keeps checks apart:
 - A host that died (killed, out of memory) is noticed at the next start and replaced; a host whose
   lab process has gone sees its control socket close, takes its servers' process groups down and exits.
 
-Linux only (pidfds, SCM_RIGHTS); elsewhere, or with LAB_WARM_HOSTS=0, `warm_available()` is False and
+Linux only (pidfds, SCM_RIGHTS), and opt-in (LAB_WARM_HOSTS=1) for now: a warm fork is not yet contained
+as a cold server is (a lab SIGKILLed mid-check must leave nothing behind, tests/launch/test_contain.py,
+and that is only proved for cold servers). Otherwise `warm_available()` is False and
 `lab.launch.forked.server_process` gives the cold `ServerProcess`.
 """
 
@@ -47,49 +49,67 @@ import traceback
 from typing import IO, Any
 
 from lab.errors import ServerError
+from lab.launch import contain
 
-__all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "warm_available"]
+__all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "warm_available", "warm_supported"]
 
 ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up() once
-WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server.host` (benchmarks compare)
+WARM_ENV = "LAB_WARM_HOSTS"  # "1": servers are forked from a warm host; else cold `python -m lab.server.host`
 READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it
 FORK_TIMEOUT_S = 10.0  # a fork is milliseconds; the host answering nothing for this long is broken
-REAP_INTERVAL_S = 1.0  # how often an idle host collects its exited children
+REAP_INTERVAL_S = 0.05  # how often the host collects its exited children (and reports their exit status)
+UNKNOWN_EXIT = 255  # a fork whose exit status the host never reported (the host itself died first)
 MESSAGE_BYTES = 1 << 20  # a request carries the whole environment
 
 
+def warm_supported() -> bool:
+    """Warm hosts need pidfds and fd passing (Linux 5.3+)."""
+    return hasattr(os, "pidfd_open") and hasattr(socket, "send_fds") and hasattr(os, "fork")
+
+
 def warm_available() -> bool:
-    """Warm hosts need pidfds and fd passing (Linux 5.3+), and are on unless LAB_WARM_HOSTS=0."""
-    return (
-        os.environ.get(WARM_ENV, "1") != "0"
-        and hasattr(os, "pidfd_open")
-        and hasattr(socket, "send_fds")
-        and hasattr(os, "fork")
-    )
+    """Supported here, and asked for (LAB_WARM_HOSTS=1)."""
+    return os.environ.get(WARM_ENV, "0") == "1" and warm_supported()
 
 
 class ForkedChild:
     """What `subprocess.Popen` offers `ServerProcess`, for a process that is the host's child, not ours.
 
-    Its exit status belongs to the host, which reaps it: `returncode` only says that it ended (-1).
+    Its exit status belongs to the host, which reaps it and writes it to `status` (a file this process
+    made and passed along): `returncode` is read from there, as `Popen` would have it (-N: killed by N).
     """
 
-    def __init__(self, pid: int, pidfd: int) -> None:
+    def __init__(self, pid: int, pidfd: int, status: IO[bytes]) -> None:
         self.pid = pid
         self.returncode: int | None = None
         self._pidfd = pidfd
+        self._status = status
 
     def poll(self) -> int | None:
         if self.returncode is None and self._ended(0):
-            self.returncode = -1
+            self.returncode = self._exit_code()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None and not self._ended(timeout):
             raise subprocess.TimeoutExpired(f"server {self.pid}", timeout or 0)
-        self.returncode = -1
+        if self.returncode is None:
+            self.returncode = self._exit_code()
         self._close()
         return self.returncode
+
+    def _exit_code(self) -> int:
+        """The host reaps its children every REAP_INTERVAL_S: wait that long (and a little) for its word."""
+        deadline = time.monotonic() + 4 * REAP_INTERVAL_S + 0.5
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                self._status.seek(0)
+                text = self._status.read().decode().strip()
+                if text:
+                    return int(text)
+            if time.monotonic() > deadline:
+                return UNKNOWN_EXIT
+            time.sleep(0.01)
 
     def _ended(self, timeout: float | None) -> bool:
         if self._pidfd < 0:
@@ -120,6 +140,8 @@ class ForkedChild:
 
     def __del__(self) -> None:
         self._close()
+        with contextlib.suppress(Exception):
+            self._status.close()
 
 
 class WarmHost:
@@ -153,18 +175,21 @@ class WarmHost:
     def fork(self, argv: list[str], sock: socket.socket, log: IO[bytes], env: dict[str, str]) -> ForkedChild:
         """A new server: `lab.server.host.main(argv + ["--fd", N])` in a fork, on `sock`, writing to `log`."""
         request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
+        status = tempfile.TemporaryFile()  # noqa: SIM115 - the fork's exit status, written by the host; ForkedChild closes it
         with self._lock:
             if not self._ready:
                 self._expect(READY_TIMEOUT_S)
                 self._ready = True
             try:
-                socket.send_fds(self._ctrl, [request], [sock.fileno(), log.fileno()])
+                socket.send_fds(self._ctrl, [request], [sock.fileno(), log.fileno(), status.fileno()])
             except OSError:
+                status.close()
                 raise ServerError(self._died()) from None
             answer, fds = self._expect(FORK_TIMEOUT_S)
         if not fds:
+            status.close()
             raise ServerError(f"the warm server host could not fork: {answer.get('error', 'no reason given')}")
-        return ForkedChild(int(answer["pid"]), fds[0])
+        return ForkedChild(int(answer["pid"]), fds[0], status)
 
     def _expect(self, timeout_s: float) -> tuple[dict[str, Any], list[int]]:
         self._ctrl.settimeout(timeout_s)
@@ -245,7 +270,9 @@ def _serve_forks(ctrl: socket.socket) -> None:
     warm_up = getattr(entry, "warm_up", None)
     if warm_up is not None:
         warm_up()
-    children: set[int] = set()
+    children: dict[int, int] = {}  # pid -> the fd its exit status is written to
+    # A subreaper: a daemon a server starts (fork, setsid, fork) comes back to the host, which can end it.
+    contain.become_subreaper()
     ctrl.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     try:
         while True:
@@ -254,30 +281,34 @@ def _serve_forks(ctrl: socket.socket) -> None:
             if not readable:
                 continue
             try:
-                message, fds, _, _ = socket.recv_fds(ctrl, MESSAGE_BYTES, 2)
+                message, fds, _, _ = socket.recv_fds(ctrl, MESSAGE_BYTES, 3)
             except ConnectionError:
                 return
             if not message:
                 return  # the lab process closed the socket or died
+            status_fd = fds.pop()  # kept until the fork is reaped: its exit status goes there
             try:
-                pid, pidfd = _fork(json.loads(message), fds, ctrl, entry)
+                pid, pidfd = _fork(json.loads(message), fds, ctrl, entry, status_fd)
             except OSError as exc:  # out of processes or memory: say so, keep serving
+                os.close(status_fd)
                 ctrl.send(json.dumps({"error": str(exc)}).encode())
                 continue
             finally:
                 for fd in fds:
                     os.close(fd)
-            children.add(pid)
+            children[pid] = status_fd
             socket.send_fds(ctrl, [json.dumps({"pid": pid}).encode()], [pidfd])
             os.close(pidfd)
     finally:
         for pid in children:  # servers must not outlive the lab that started them
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+        # And what they started that left their process group (daemons: reparented to this subreaper).
+        contain.kill_tree(contain.members(os.getpid()), spare=os.getpid())
         _reap(children)
 
 
-def _fork(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: Any) -> tuple[int, int]:
+def _fork(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: Any, status_fd: int) -> tuple[int, int]:
     if threading.active_count() != 1:
         # A fork copies only the calling thread: locks other threads held would stay locked for ever.
         raise OSError("the host started a thread; refusing to fork")
@@ -285,6 +316,7 @@ def _fork(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: A
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
+        os.close(status_fd)  # the host's to write
         _child(request, fds, ctrl, entry)  # never returns
     # Opened before anything here can reap the child, so the pidfd names this process and no other.
     return pid, os.pidfd_open(pid)
@@ -327,14 +359,35 @@ def _child(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: 
         os._exit(code or 0)
 
 
-def _reap(children: set[int]) -> None:
-    for pid in list(children):
+def _reap(children: dict[int, int]) -> None:
+    """Collect every exited child: for a fork, write its exit code (as `Popen.returncode` has it) for the
+    lab; an orphan this subreaper adopted (a daemon a server started) is only collected."""
+    while True:
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            done = pid
-        if done:
-            children.discard(pid)
+            pid, status = 0, 0
+        if pid == 0:
+            break
+        status_fd = children.pop(pid, None)
+        if status_fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                os.write(status_fd, str(os.waitstatus_to_exitcode(status)).encode())
+            os.close(status_fd)
+    for pid in [pid for pid in children if not _exists(pid)]:  # reaped by someone else: no status to give
+        with contextlib.suppress(OSError):
+            os.write(children[pid], str(UNKNOWN_EXIT).encode())
+        os.close(children.pop(pid))
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def main(argv: list[str]) -> int:

@@ -74,7 +74,19 @@ def wait_for(condition: object, timeout_s: float, what: str) -> None:
 
 
 def servers(token: str) -> list[int]:
-    return [pid for pid, cmd in marked(token).items() if "lab.server.host" in cmd]
+    """The servers a lab started: cold ones run `lab.server.host`; warm ones are forks of the warm host
+    (its command line, its initial environment: the token is the host's), one level below it."""
+    found = marked(token)
+    hosts = {pid for pid, cmd in found.items() if "lab.launch.warm" in cmd}
+    cold = [pid for pid, cmd in found.items() if "lab.server.host" in cmd]
+    return cold + [
+        pid for pid in found if pid not in hosts and _parent(pid) in hosts and "lab.launch.warm" in found[pid]
+    ]
+
+
+def _parent(pid: int) -> int | None:
+    stat = _stat(pid)
+    return None if stat is None else stat[1]
 
 
 @pytest.fixture

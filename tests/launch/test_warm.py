@@ -15,9 +15,9 @@ from lab.client import httpx
 from lab.errors import ServerError
 from lab.launch.forked import WarmServerProcess, server_process
 from lab.launch.process import ServerProcess
-from lab.launch.warm import WARM_ENV, shared_host, warm_available
+from lab.launch.warm import WARM_ENV, shared_host, warm_supported
 
-pytestmark = pytest.mark.skipif(not warm_available(), reason="warm hosts need Linux pidfds")
+pytestmark = pytest.mark.skipif(not warm_supported(), reason="warm hosts need Linux pidfds")
 
 # A learner's module that changes everything it can reach: a module of its own in sys.modules, a
 # global in a lab module, the environment, the working directory, and a thread left running.
@@ -198,8 +198,8 @@ def test_a_warm_start_is_a_small_part_of_a_cold_one(tmp_path: Path) -> None:
     assert warm < cold / 3, f"warm {warm:.3f} s, cold {cold:.3f} s"  # measured ~0.07 s against ~1.2 s
 
 
-def test_warm_hosts_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(WARM_ENV, "0")
+def test_warm_hosts_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(WARM_ENV, raising=False)
     assert type(server_process("lab.server.app:app")) is ServerProcess
-    monkeypatch.delenv(WARM_ENV)
+    monkeypatch.setenv(WARM_ENV, "1")
     assert type(server_process("lab.server.app:app")) is WarmServerProcess
