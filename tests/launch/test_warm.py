@@ -13,6 +13,7 @@ import pytest
 
 from lab.client import httpx
 from lab.errors import ServerError
+from lab.launch import contain, warm
 from lab.launch.forked import WarmServerProcess, server_process
 from lab.launch.process import ServerProcess
 from lab.launch.warm import WARM_ENV, shared_host, warm_supported
@@ -203,3 +204,38 @@ def test_warm_hosts_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     assert type(server_process("lab.server.app:app")) is ServerProcess
     monkeypatch.setenv(WARM_ENV, "1")
     assert type(server_process("lab.server.app:app")) is WarmServerProcess
+
+
+def _environ(pid: int) -> dict[str, str]:
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
+def test_each_fork_shows_its_own_mark_in_proc_and_the_host_only_the_placeholder(tmp_path: Path) -> None:
+    """What lets `contain.members` find a fork and all it forks, as it finds a cold server's processes."""
+    good = _write(tmp_path, "good", OK)
+    host = shared_host()
+    with WarmServerProcess(good) as first, WarmServerProcess(good) as second:
+        for server in (first, second):
+            assert server.pid is not None
+            assert _environ(server.pid)[contain.MARK_ENV] == server._mark
+            assert {m.pid for m in contain.members(host.pid + 10**9, server._mark)} == {server.pid}  # by mark alone
+        assert first._mark != second._mark
+        assert _environ(host.pid)[contain.MARK_ENV] == contain.MARK_PLACEHOLDER
+    assert _serves_ok(good) == host.pid  # the placeholder is still there for the next fork
+
+
+def test_a_host_that_cannot_mark_its_forks_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No placeholder in the host's /proc environment (here: a mark too short): cold servers, no failure."""
+    monkeypatch.setenv(WARM_ENV, "1")
+    monkeypatch.setattr(contain, "MARK_PLACEHOLDER", "0" * 31)  # the host looks for a 32-character one
+    if warm._host is not None:
+        warm._close_shared(warm._host)
+    try:
+        server = server_process(_write(tmp_path, "good", OK))
+        with server:
+            assert httpx.get(server.url + "/").json() == "ok"
+        assert not warm.warm_available()
+        assert type(server_process("lab.server.app:app")) is ServerProcess
+    finally:
+        monkeypatch.setattr(warm, "_refused", False)
