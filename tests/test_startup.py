@@ -98,7 +98,7 @@ def test_checking_commands_start_the_warm_host_before_typer_parses(argv: list[st
         "import lab.launch.warm as warm\n"
         "print(json.dumps([warm._host is not None and warm._host.alive, 'pydantic' in sys.modules]))\n"
     )
-    env = {**os.environ, "LAB_WARM_HOSTS": "1"}  # warm hosts are opt-in
+    env = {k: v for k, v in os.environ.items() if k != "LAB_WARM_HOSTS"}  # on by default
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
     started, parsed = json.loads(out.stdout.splitlines()[-1])
     assert started is starts

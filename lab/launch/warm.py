@@ -36,7 +36,7 @@ servers in tests/launch/test_contain.py):
   reading that socket. Either way it SIGKILLs every fork's process group and every descendant left,
   then exits.
 
-Linux only (pidfds, SCM_RIGHTS, /proc), and still opt-in (LAB_WARM_HOSTS=1); elsewhere `warm_available()` is
+Linux only (pidfds, SCM_RIGHTS, /proc), and on unless LAB_WARM_HOSTS=0; elsewhere `warm_available()` is
 False and `lab.launch.forked.server_process` gives the cold `ServerProcess`.
 """
 
@@ -64,7 +64,7 @@ from lab.launch import contain
 __all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "warm_available", "warm_supported"]
 
 ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up() once
-WARM_ENV = "LAB_WARM_HOSTS"  # "1": servers are forked from a warm host; else cold `python -m lab.server.host`
+WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server.host` (benchmarks compare)
 READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it
 FORK_TIMEOUT_S = 10.0  # a fork is milliseconds; the host answering nothing for this long is broken
 REAP_INTERVAL_S = 0.05  # how often the host collects its exited children (and reports their exit status)
@@ -79,8 +79,8 @@ def warm_supported() -> bool:
 
 
 def warm_available() -> bool:
-    """Supported here, asked for (LAB_WARM_HOSTS=1), and no host said it cannot mark its forks."""
-    return os.environ.get(WARM_ENV, "0") == "1" and warm_supported() and not _refused
+    """Supported here, not turned off (LAB_WARM_HOSTS=0), and no host said it cannot mark its forks."""
+    return os.environ.get(WARM_ENV, "1") != "0" and warm_supported() and not _refused
 
 
 _refused = False  # a host found no placeholder to mark its forks with: cold servers for this process

@@ -199,11 +199,11 @@ def test_a_warm_start_is_a_small_part_of_a_cold_one(tmp_path: Path) -> None:
     assert warm < cold / 3, f"warm {warm:.3f} s, cold {cold:.3f} s"  # measured ~0.07 s against ~1.2 s
 
 
-def test_warm_hosts_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_hosts_are_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(WARM_ENV, raising=False)
-    assert type(server_process("lab.server.app:app")) is ServerProcess
-    monkeypatch.setenv(WARM_ENV, "1")
     assert type(server_process("lab.server.app:app")) is WarmServerProcess
+    monkeypatch.setenv(WARM_ENV, "0")
+    assert type(server_process("lab.server.app:app")) is ServerProcess
 
 
 def _environ(pid: int) -> dict[str, str]:
@@ -227,7 +227,7 @@ def test_each_fork_shows_its_own_mark_in_proc_and_the_host_only_the_placeholder(
 
 def test_a_host_that_cannot_mark_its_forks_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No placeholder in the host's /proc environment (here: a mark too short): cold servers, no failure."""
-    monkeypatch.setenv(WARM_ENV, "1")
+    monkeypatch.delenv(WARM_ENV, raising=False)
     monkeypatch.setattr(contain, "MARK_PLACEHOLDER", "0" * 31)  # the host looks for a 32-character one
     if warm._host is not None:
         warm._close_shared(warm._host)
