@@ -305,14 +305,15 @@ _STARTED_IN = os.getcwd()
 
 def _serve_forks(ctrl: socket.socket) -> None:
     """Fork a server for every request on `ctrl`, until the lab process closes its end."""
+    # First, before a second of imports: a fork that cannot carry its mark could not be found.
+    if not contain.can_carry_marks():
+        ctrl.send(json.dumps({"error": f"no {contain.MARK_ENV} placeholder in /proc/self/environ"}).encode())
+        return
     entry = importlib.import_module(ENTRY)
     warm_up = getattr(entry, "warm_up", None)
     if warm_up is not None:
         warm_up()
     children: dict[int, int] = {}  # pid -> the fd its exit status is written to
-    if not contain.can_carry_marks():  # a fork that cannot carry its mark could not be found: no forks
-        ctrl.send(json.dumps({"error": f"no {contain.MARK_ENV} placeholder in /proc/self/environ"}).encode())
-        return
     # A subreaper: a daemon a server starts (fork, setsid, fork) comes back to the host, which can end it.
     contain.become_subreaper()
     # The lab died (parent death signal, set in main): leave through `finally`, which ends every fork.
