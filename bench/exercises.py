@@ -101,6 +101,10 @@ def check_all(root: Path, fastapi_s: float) -> None:
     for r in slowest:
         burst = bursts.get(r["exercise"], 0.0)
         print(f"    {r['exercise']}: {r['elapsed_s']:.2f} s, of which the solution's burst {burst:.2f} s")
+    for r in results:  # a solution that did not pass is a finding of its own: say which, and why
+        if not r["passed"]:
+            reason = r["reasons"][0] if r["reasons"] else "no reason given"
+            print(f"    did not pass: {r['exercise']}: {reason}")
 
 
 def watch(burst: float) -> None:

@@ -32,10 +32,12 @@ app = typer.Typer(
 
 @app.callback()
 def root(
+    # A plain flag (bool, not `bool | None`): Typer coerces every other annotation through pydantic,
+    # which every command would then import (~0.1 s) just to read a root option nobody gave.
     show_version: Annotated[
-        bool | None,
+        bool,
         typer.Option("--version", callback=version, is_eager=True, help="Show the lab's version and exit."),
-    ] = None,
+    ] = False,
 ) -> None:
     """How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything."""
 

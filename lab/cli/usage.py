@@ -70,6 +70,66 @@ class LabGroup(TyperGroup):
             sys.exit(EXIT_FAILURE)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        _pass_plain_values_through(self, ctx, deep=False)  # before the root's own options are coerced
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:  # only the command about to run (and its own subcommands): `--help` pays nothing
+            _pass_plain_values_through(command, ctx)
+        return name, command, rest
+
+
+def _pass_plain_values_through(command: Any, ctx: Any, *, deep: bool = True) -> None:
+    """Strings and flags reach the commands as Typer would give them, without importing pydantic.
+
+    Typer (0.26+) coerces every value through a pydantic `TypeAdapter`, built on first use (flags
+    that are already a bool excepted, but not `--help` or `--install-completion` left unset), so
+    `lab list`, `lab hint 3` and `lab reset 3` imported pydantic (~0.1 s on a 2-core machine) to turn
+    the string "3" into the string "3". A `str` read from the command line, or a `bool` flag, needs no
+    coercion: those parameters get a runtime step that returns such a value as it is and hands
+    anything else to Typer's own. Choices, paths, numbers and parsers keep Typer's. If Typer's private
+    names change, this does nothing and Typer coerces as before (tests/test_startup.py would say so).
+    """
+    try:
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+
+    plain: dict[Any, type] = {str: str, str | None: str, bool: bool, bool | None: bool}
+
+    class AsGiven(RuntimeParam):
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if isinstance(value, plain[self.annotation]):
+                return value
+            return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+    todo = [command]
+    while todo:
+        current = todo.pop()
+        if deep:
+            todo.extend(getattr(current, "commands", {}).values())
+        params = list(current.params)
+        # `--help` is made on first use, from the names of the context (the root's here), which every
+        # subcommand inherits unless it names its own.
+        if current is command or "help_option_names" not in current.context_settings:
+            params.append(current.get_help_option(ctx))
+        for param in params:
+            descriptor = getattr(param, "type_descriptor", None)
+            if (
+                isinstance(param, _TyperParameter)
+                and getattr(param, "_runtime_param", False) is None
+                and descriptor is not None
+                and descriptor.annotation in plain
+                and descriptor.parameter_info.parser is None
+                and not (descriptor.is_choice or descriptor.is_path or descriptor.is_file)
+            ):
+                param._runtime_param = AsGiven(
+                    parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
+                )
+
 
 def _usage_error(exc: click_errors.UsageError) -> NoReturn:
     message = exc.format_message().strip().rstrip(".").replace("Value error, ", "")  # pydantic's prefix: noise

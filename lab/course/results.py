@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lab.course.catalog import Exercise
 from lab.course.grade import Check, Measurement
-from lab.course.lint import Finding
 from lab.load.measure import Sample, Summary
 from lab.protocol import ServerStats
+
+if TYPE_CHECKING:
+    from lab.course.lint import Finding  # annotations only: lint imports lab.workloads (asyncio, anyio)
 
 __all__ = ["FAULT_VERDICTS", "CheckResult", "Fault", "Run"]
 

@@ -15,6 +15,16 @@ What is contained, and how:
   process group, and the parent chain, but not its environment.
 - **Orphans.** While it runs servers, the lab is a child subreaper (`PR_SET_CHILD_SUBREAPER`): a
   learner's double-forked daemon is reparented to the lab instead of init, and `kill_tree` reaps it.
+- **Warm servers** (`lab.launch.warm`) are forks, not fresh interpreters, and `/proc/<pid>/environ` shows
+  a process's *initial* environment block, which a fork copies from its parent: every fork of the warm
+  host would show the host's. So the host starts with a placeholder mark of a mark's length
+  (`MARK_PLACEHOLDER`) and each fork overwrites it in place with its own (`carry_mark`), first thing:
+  from then on the fork and everything it forks carry its mark exactly as a cold server's processes do,
+  and what it execs inherits the mark from `os.environ` as before. One mechanism for both kinds, read
+  the same way by `members`. (Rewriting the command line instead would only name the fork, not what it
+  forks without exec; pids reported back by the host would miss grandchildren; a cgroup needs
+  privileges the lab does not require.) The host itself is a subreaper and dies with the lab (its
+  parent death signal is SIGTERM, so it first ends every server and daemon it forked).
 
 What is not: macOS and Windows have neither `PR_SET_PDEATHSIG`, subreapers, nor `/proc`. There the lab
 relies on process groups and the `getppid()` watch only: a server whose loop spins in C code
@@ -34,21 +44,31 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+_T = TypeVar("_T")
 
 __all__ = [
-    "become_subreaper",
     "EXIT_ORPHANED",
     "MARK_ENV",
+    "MARK_PLACEHOLDER",
     "PARENT_ENV",
     "Member",
     "SubreaperHold",
+    "become_subreaper",
+    "can_carry_marks",
+    "carry_mark",
     "die_with_parent",
     "kill_tree",
     "members",
     "pool_worker",
+    "spawn",
     "spawning_deaf_to_ctrl_c",
     "started",
     "watch_parent",
@@ -56,11 +76,14 @@ __all__ = [
 
 PARENT_ENV = "LAB_PARENT_PID"  # the pid that started this process: if it is gone, so are we
 MARK_ENV = "LAB_SERVER_MARK"  # one value per server; every process it starts inherits it
+MARK_PLACEHOLDER = "0" * 32  # in a warm host's environment: each fork writes its own mark over it (uuid4().hex)
 EXIT_ORPHANED = 4  # the parent was gone before the child could ask the kernel to follow it
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _PROC = Path("/proc")
+# /proc/<pid>/stat fields 50 and 51 (Linux 3.5+): where the initial environment block starts and ends.
+_ENV_START_FIELD, _ENV_END_FIELD = 50, 51
 
 
 def _prctl(option: int, value: int) -> bool:
@@ -74,8 +97,8 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
-def die_with_parent(parent_pid: int | None = None) -> None:
-    """In a child: be SIGKILLed when the parent dies; exit now if it already has.
+def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGKILL) -> None:
+    """In a child: be sent `sig` (SIGKILL) when the parent dies; exit now if it already has.
 
     The order matters: the death signal first, then the check. A parent that dies after the check
     triggers the signal; one that died before it fails the check. Between the two nothing is missed.
@@ -84,7 +107,7 @@ def die_with_parent(parent_pid: int | None = None) -> None:
         parent_pid = parent_from_env()
     if parent_pid is None:
         return
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(_PR_SET_PDEATHSIG, sig)
     if os.getppid() != parent_pid:
         os._exit(EXIT_ORPHANED)
 
@@ -109,6 +132,26 @@ def watch_parent(parent_pid: int, grace_s: float = 1.0, interval_s: float = 0.5)
         os.killpg(group, signal.SIGKILL)
 
     threading.Thread(target=watch, name="lab-parent-watch", daemon=True).start()
+
+
+def spawn(start: Callable[..., _T], *args: Any, **kwargs: Any) -> Future[_T]:
+    """Run `start` (a `subprocess.Popen`) on the one thread that starts every lab child process.
+
+    PR_SET_PDEATHSIG follows the *thread* that forked the child, not the process: a server (or warm
+    host) started from a short-lived thread, such as one of `lab check`'s pool, would be killed when
+    that thread ends. This thread lives as long as the process.
+    """
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            from concurrent.futures import ThreadPoolExecutor  # here: server processes import this module
+
+            _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-spawn")
+    return _spawner.submit(start, *args, **kwargs)
+
+
+_spawner: ThreadPoolExecutor | None = None
+_spawner_lock = threading.Lock()
 
 
 def pool_worker(parent_pid: int) -> None:
@@ -234,6 +277,55 @@ def kill_tree(tree: set[Member], *, spare: int | None = None, timeout_s: float =
             return  # bounded: what is left is not ours to kill (another user's, or uninterruptible)
         if pending:
             time.sleep(0.01)
+
+
+def _environ_block() -> tuple[int, bytes] | None:
+    """This process's initial environment block, as /proc shows it, and its address."""
+    try:
+        fields = (_PROC / "self" / "stat").read_text().rsplit(")", 1)[1].split()
+        # fields[0] is field 3 (the state): field N is fields[N - 3].
+        start, end = int(fields[_ENV_START_FIELD - 3]), int(fields[_ENV_END_FIELD - 3])
+        block = (_PROC / "self" / "environ").read_bytes()
+    except (OSError, IndexError, ValueError):
+        return None
+    # The same length as the range the kernel reads it from: the address is the block's.
+    return (start, block) if end - start == len(block) else None
+
+
+def _placeholder_at(block: bytes) -> int | None:
+    """Where the placeholder's value starts in the block, if the block holds `MARK_ENV=MARK_PLACEHOLDER`."""
+    entry = f"\0{MARK_ENV}={MARK_PLACEHOLDER}\0".encode()
+    at = (b"\0" + block + b"\0").find(entry)
+    return None if at < 0 else at + len(MARK_ENV) + 1
+
+
+def can_carry_marks() -> bool:
+    """For the warm host, once, before it forks: can each fork write its own mark over the placeholder?"""
+    found = _environ_block()
+    return found is not None and _placeholder_at(found[1]) is not None
+
+
+def carry_mark(mark: str) -> bool:
+    """In a fork of the warm host: show `MARK_ENV=mark` in /proc/self/environ from now on.
+
+    /proc reads a process's initial environment block, which a fork shares with its parent and
+    `os.environ` never changes: the host started with `MARK_PLACEHOLDER` there, and this writes the
+    fork's own mark over it, in place (the same length: the block's bytes and C's `environ` stay
+    valid). Everything the fork then forks copies the block; what it execs gets `os.environ`.
+    True once /proc shows the new mark.
+    """
+    found = _environ_block()
+    if found is None or len(mark.encode()) != len(MARK_PLACEHOLDER) or not mark.isalnum():
+        return False
+    start, block = found
+    at = _placeholder_at(block)
+    if at is None:
+        return False
+    ctypes.memmove(start + at, mark.encode(), len(MARK_PLACEHOLDER))
+    try:
+        return f"{MARK_ENV}={mark}".encode() in (_PROC / "self" / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def become_subreaper() -> bool:

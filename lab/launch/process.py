@@ -24,7 +24,6 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Protocol, Self
@@ -44,10 +43,6 @@ READY_PATH = STATS_PATH
 MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL: a loop that spins never runs uvicorn's SIGTERM handler
 
-# PR_SET_PDEATHSIG follows the *thread* that forked the child, not the process: a server started from a
-# short-lived thread would be killed when that thread ends. Every server is forked from this one
-# thread instead, which lives as long as the lab.
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lab-spawn")
 _SUBREAPER = contain.SubreaperHold()
 
 
@@ -134,7 +129,8 @@ class ServerProcess:
         }
         _SUBREAPER.acquire()  # before the fork: a daemon the server starts at once must come back to us
         self._holds_subreaper = True
-        spawned = _SPAWNER.submit(
+        # From the one long-lived spawning thread: the child's parent death signal follows that thread.
+        spawned = contain.spawn(
             subprocess.Popen,
             cmd,
             pass_fds=(sock.fileno(),),

@@ -21,13 +21,23 @@ What keeps checks apart:
   `WarmServerProcess` only replaces how the child comes to exist, never how it is stopped or contained.
 - The lab process follows each fork through a pidfd the host opens before it could ever reap the
   child, so a pid is never mistaken for a later process with the same number.
-- A host that died (killed, out of memory) is noticed at the next start and replaced; a host whose
-  lab process has gone sees its control socket close, takes its servers' process groups down and exits.
+- A host that died (killed, out of memory) is noticed at the next start and replaced.
 
-Linux only (pidfds, SCM_RIGHTS), and opt-in (LAB_WARM_HOSTS=1) for now: a warm fork is not yet contained
-as a cold server is (a lab SIGKILLed mid-check must leave nothing behind, tests/launch/test_contain.py,
-and that is only proved for cold servers). Otherwise `warm_available()` is False and
-`lab.launch.forked.server_process` gives the cold `ServerProcess`.
+What keeps every fork contained as a cold server is (`lab.launch.contain`, proved side by side with cold
+servers in tests/launch/test_contain.py):
+
+- Each fork writes its own server mark over a placeholder in its initial environment block
+  (`contain.carry_mark`), first thing, so `contain.members` finds it and everything it starts (forked
+  or exec'd, in its process group or not) by the same mark a cold server's processes carry.
+- Each fork dies with the host (`PR_SET_PDEATHSIG`), and the host is a subreaper: a daemon a learner's
+  server starts with fork-setsid-fork comes back to the host, not to init.
+- The host dies with the lab: its control socket closes when the lab goes (however it goes), and its
+  parent death signal (SIGTERM, from the lab's long-lived spawning thread) covers the moments it is not
+  reading that socket. Either way it SIGKILLs every fork's process group and every descendant left,
+  then exits.
+
+Linux only (pidfds, SCM_RIGHTS, /proc), and on unless LAB_WARM_HOSTS=0; elsewhere `warm_available()` is
+False and `lab.launch.forked.server_process` gives the cold `ServerProcess`.
 """
 
 from __future__ import annotations
@@ -54,12 +64,13 @@ from lab.launch import contain
 __all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "warm_available", "warm_supported"]
 
 ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up() once
-WARM_ENV = "LAB_WARM_HOSTS"  # "1": servers are forked from a warm host; else cold `python -m lab.server.host`
+WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server.host` (benchmarks compare)
 READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it
 FORK_TIMEOUT_S = 10.0  # a fork is milliseconds; the host answering nothing for this long is broken
 REAP_INTERVAL_S = 0.05  # how often the host collects its exited children (and reports their exit status)
 UNKNOWN_EXIT = 255  # a fork whose exit status the host never reported (the host itself died first)
 MESSAGE_BYTES = 1 << 20  # a request carries the whole environment
+EXIT_UNMARKED = 5  # a fork that could not write its mark: uncontained, so it never runs the learner's code
 
 
 def warm_supported() -> bool:
@@ -68,8 +79,16 @@ def warm_supported() -> bool:
 
 
 def warm_available() -> bool:
-    """Supported here, and asked for (LAB_WARM_HOSTS=1)."""
-    return os.environ.get(WARM_ENV, "0") == "1" and warm_supported()
+    """Supported here, not turned off (LAB_WARM_HOSTS=0), and no host said it cannot mark its forks."""
+    return os.environ.get(WARM_ENV, "1") != "0" and warm_supported() and not _refused
+
+
+_refused = False  # a host found no placeholder to mark its forks with: cold servers for this process
+
+
+def _refuse() -> None:
+    global _refused
+    _refused = True
 
 
 class ForkedChild:
@@ -152,15 +171,23 @@ class WarmHost:
         self._ready = False
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - the host's own output: why it died, if it does
         self._ctrl, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {
+            **os.environ,
+            contain.PARENT_ENV: str(os.getpid()),  # the host dies with the lab (SIGTERM: it ends its forks first)
+            contain.MARK_ENV: contain.MARK_PLACEHOLDER,  # each fork writes its own server mark over this
+        }
         try:
-            self._proc = subprocess.Popen(
+            # From the lab's one long-lived spawning thread: the host's parent death signal follows it.
+            self._proc = contain.spawn(
+                subprocess.Popen,
                 [sys.executable, "-m", "lab.launch.warm", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
+                env=env,
                 start_new_session=True,  # Ctrl-C in the terminal is for the lab, which then closes the host
-            )
+            ).result()
         finally:
             theirs.close()
 
@@ -173,12 +200,22 @@ class WarmHost:
         return self._proc.poll() is None
 
     def fork(self, argv: list[str], sock: socket.socket, log: IO[bytes], env: dict[str, str]) -> ForkedChild:
-        """A new server: `lab.server.host.main(argv + ["--fd", N])` in a fork, on `sock`, writing to `log`."""
+        """A new server: `lab.server.host.main(argv + ["--fd", N])` in a fork, on `sock`, writing to `log`.
+
+        `env` must hold the server's mark (`contain.MARK_ENV`): the fork carries it as a cold server would.
+        """
+        if not env.get(contain.MARK_ENV, "").isalnum():
+            raise ValueError(f"a warm fork needs its mark in {contain.MARK_ENV}")
         request = json.dumps({"argv": argv, "env": env, "cwd": os.getcwd()}).encode()
         status = tempfile.TemporaryFile()  # noqa: SIM115 - the fork's exit status, written by the host; ForkedChild closes it
         with self._lock:
             if not self._ready:
-                self._expect(READY_TIMEOUT_S)
+                hello, _ = self._expect(READY_TIMEOUT_S)
+                if not hello.get("ready"):
+                    _refuse()  # the next host would say the same: cold servers from now on
+                    status.close()
+                    self.close()
+                    raise ServerError(f"the warm server host refused: {hello.get('error', 'no reason given')}")
                 self._ready = True
             try:
                 socket.send_fds(self._ctrl, [request], [sock.fileno(), log.fileno(), status.fileno()])
@@ -232,6 +269,8 @@ def shared_host() -> WarmHost:
     """This process's warm host, started on first use and replaced when it has died."""
     global _host
     with _host_lock:
+        if _refused:
+            raise ServerError("warm server hosts cannot mark their servers here")
         if _host is not None and not _host.alive:
             _host.close(grace_s=0)
             _host = None
@@ -266,6 +305,10 @@ _STARTED_IN = os.getcwd()
 
 def _serve_forks(ctrl: socket.socket) -> None:
     """Fork a server for every request on `ctrl`, until the lab process closes its end."""
+    # First, before a second of imports: a fork that cannot carry its mark could not be found.
+    if not contain.can_carry_marks():
+        ctrl.send(json.dumps({"error": f"no {contain.MARK_ENV} placeholder in /proc/self/environ"}).encode())
+        return
     entry = importlib.import_module(ENTRY)
     warm_up = getattr(entry, "warm_up", None)
     if warm_up is not None:
@@ -273,6 +316,8 @@ def _serve_forks(ctrl: socket.socket) -> None:
     children: dict[int, int] = {}  # pid -> the fd its exit status is written to
     # A subreaper: a daemon a server starts (fork, setsid, fork) comes back to the host, which can end it.
     contain.become_subreaper()
+    # The lab died (parent death signal, set in main): leave through `finally`, which ends every fork.
+    signal.signal(signal.SIGTERM, _lab_gone)
     ctrl.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     try:
         while True:
@@ -300,6 +345,7 @@ def _serve_forks(ctrl: socket.socket) -> None:
             socket.send_fds(ctrl, [json.dumps({"pid": pid}).encode()], [pidfd])
             os.close(pidfd)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
         for pid in children:  # servers must not outlive the lab that started them
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -322,9 +368,18 @@ def _fork(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: A
     return pid, os.pidfd_open(pid)
 
 
+def _lab_gone(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def _child(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: Any) -> None:
     code = 1
     try:
+        # First: from here on /proc shows this server's mark, on this process and on all it forks.
+        if not contain.carry_mark(request["env"].get(contain.MARK_ENV, "")):
+            os.write(fds[1], b"lab: a warm server could not carry its mark in /proc; not started\n")
+            os._exit(EXIT_UNMARKED)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         ctrl.close()
         os.setsid()  # its own process group, as `ServerProcess` children have
         listen_fd, log_fd = fds
@@ -335,7 +390,6 @@ def _child(request: dict[str, Any], fds: list[int], ctrl: socket.socket, entry: 
         os.dup2(null, 0)
         os.close(null)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         # As if started in the caller's folder: `python -m` put the host's own folder first on sys.path.
         sys.path[:] = [request["cwd"] if entry == _STARTED_IN else entry for entry in sys.path]
         os.chdir(request["cwd"])
@@ -392,12 +446,15 @@ def _exists(pid: int) -> bool:
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the lab decides when the host ends: by closing the socket
+    # Before the imports (most of a second): a lab that dies meanwhile takes the host with it. SIGTERM,
+    # not SIGKILL: once forking, the host catches it and ends its forks first (_serve_forks).
+    contain.die_with_parent(sig=signal.SIGTERM)
     ctrl = socket.socket(fileno=int(argv[0]))
     started = time.monotonic()
     try:
         _serve_forks(ctrl)
-    except (BrokenPipeError, ConnectionError):
-        pass  # the lab process went away mid-answer
+    except (BrokenPipeError, ConnectionError, SystemExit):
+        pass  # the lab process went away mid-answer, or died
     except Exception:
         traceback.print_exc()
         print(f"warm host failed after {time.monotonic() - started:.1f} s", flush=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
@@ -17,11 +18,13 @@ from rich.text import Text
 
 from lab.course.catalog import Catalog, Exercise
 from lab.course.grade import runtime_line
-from lab.course.lint import Finding
 from lab.course.progress import Progress
 from lab.course.results import CheckResult, Run
 from lab.durations import duration
 from lab.view.burst import timeline
+
+if TYPE_CHECKING:
+    from lab.course.lint import Finding  # annotations only: lint imports lab.workloads (asyncio, anyio)
 
 RUNTIME_MIN_STALL_S = 0.1
 MAX_TIMELINE_ROWS = 20  # beyond this a timeline stops being a picture (evenly spaced rows stand for the rest)

@@ -111,3 +111,27 @@ def test_typers_own_usage_errors_are_one_line(args: list[str], words: str) -> No
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert words in lines[0].lower()
+
+
+@pytest.mark.parametrize(("command", "name"), [(["hint"], "exercise"), (["reset"], "exercise"), (["list"], "as_json")])
+@pytest.mark.parametrize("value", ["3", " exercise-3 ", "", True, False, None])
+def test_strings_and_flags_passed_through_come_out_as_typer_would_make_them(
+    command: list[str], name: str, value: object
+) -> None:
+    """lab.cli.usage gives `str` and `bool` parameters a step that skips pydantic: the same values result."""
+    import typer.main
+    from typer._coercion import build_runtime_param
+
+    from lab.cli.usage import _pass_plain_values_through
+
+    root = typer.main.get_command(app)
+    ctx = root.make_context("lab", ["--help"], resilient_parsing=True)
+    sub = root.commands[command[0]]  # type: ignore[attr-defined]
+    _pass_plain_values_through(sub, ctx)
+    param = next(p for p in sub.params if p.name == name)
+    given = param.get_runtime_param()
+    assert type(given).__name__ == "AsGiven"
+    if isinstance(value, str) and name == "as_json":
+        value = value == "3"  # a flag's value is a bool
+    typer_made = build_runtime_param(param.type_descriptor).coerce(value, param=param, ctx=ctx)
+    assert given.coerce(value, param=param, ctx=ctx) == typer_made

@@ -3,6 +3,11 @@
 Every process a test starts carries `LAB_TEST_MARK=<token>` in its environment, inherited by every
 process under it (servers, uvicorn workers, process-pool workers, the resource tracker, daemons that
 left the process group). "Nothing left" means: no live process carries the token.
+
+Each test that starts exercise servers runs twice: with warm servers (forks of a warm host, the
+default) and with cold ones (`LAB_WARM_HOSTS=0`, fresh interpreters), and each run checks that its
+servers are of the kind it asked for. A warm fork's /proc environment is its host's, which the lab
+started with the token: the token is independent of the lab's own server marks (lab.launch.contain).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from lab.client import httpx
+from lab.launch import warm
+from lab.launch.forked import WarmServerProcess
 from lab.launch.process import STOP_GRACE_S, ServerProcess
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; containment is Linux's")
@@ -39,12 +46,12 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
     return fields[0], int(fields[1]), int(fields[3])  # state, ppid, session
 
 
-def marked(token: str) -> dict[int, str]:
-    """Live processes (zombies are dead) carrying our token: pid -> command line."""
+def marked(token: str, spare: frozenset[int] = frozenset()) -> dict[int, str]:
+    """Live processes (zombies are dead) carrying our token, but for `spare`: pid -> command line."""
     found = {}
     marker = f"{MARK_ENV}={token}".encode()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid() or int(entry.name) in spare:
             continue
         try:
             if marker not in (entry / "environ").read_bytes().split(b"\0"):
@@ -58,10 +65,10 @@ def marked(token: str) -> dict[int, str]:
     return found
 
 
-def left_after(token: str, timeout_s: float) -> dict[int, str]:
+def left_after(token: str, timeout_s: float, spare: frozenset[int] = frozenset()) -> dict[int, str]:
     """What still carries the token once `timeout_s` has passed (returns early when nothing does)."""
     deadline = time.monotonic() + timeout_s
-    while (alive := marked(token)) and time.monotonic() < deadline:
+    while (alive := marked(token, spare)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return alive
 
@@ -73,15 +80,15 @@ def wait_for(condition: object, timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def servers(token: str) -> list[int]:
-    """The servers a lab started: cold ones run `lab.server.host`; warm ones are forks of the warm host
-    (its command line, its initial environment: the token is the host's), one level below it."""
+def servers(token: str, warm: bool) -> list[int]:
+    """The servers of one kind a lab started: cold ones run `lab.server.host`; warm ones are forks of the
+    warm host (so its command line too), one level below it (the host's own parent is the lab)."""
     found = marked(token)
-    hosts = {pid for pid, cmd in found.items() if "lab.launch.warm" in cmd}
-    cold = [pid for pid, cmd in found.items() if "lab.server.host" in cmd]
-    return cold + [
-        pid for pid in found if pid not in hosts and _parent(pid) in hosts and "lab.launch.warm" in found[pid]
-    ]
+    if not warm:
+        return [pid for pid, cmd in found.items() if "lab.server.host" in cmd]
+    forks = {pid for pid, cmd in found.items() if "lab.launch.warm" in cmd}
+    hosts = {pid for pid in forks if _parent(pid) not in forks}
+    return [pid for pid in forks - hosts if _parent(pid) in hosts]
 
 
 def _parent(pid: int) -> int | None:
@@ -97,6 +104,36 @@ def token() -> Iterator[str]:
         os.kill(pid, signal.SIGKILL)
 
 
+@pytest.fixture(params=[True, False], ids=["warm", "cold"])
+def warm_servers(request: pytest.FixtureRequest) -> bool:
+    """Run the test with warm servers (forks of a warm host: the default) and with cold ones."""
+    if request.param and not warm.warm_supported():
+        pytest.skip("warm hosts need Linux pidfds")
+    return bool(request.param)
+
+
+ServerKind = tuple[type[ServerProcess], frozenset[int]]
+
+
+@pytest.fixture
+def server_kind(token: str, warm_servers: bool, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerKind]:
+    """`ServerProcess`, or `WarmServerProcess` forked from a host of its own that carries the token (as a
+    lab's host does: it inherits the lab's environment), and the pids that may outlive the servers."""
+    if not warm_servers:
+        yield ServerProcess, frozenset()
+        return
+    monkeypatch.setenv(MARK_ENV, token)
+    _close_warm_host()
+    host = warm.shared_host()
+    yield WarmServerProcess, frozenset({host.pid})
+    _close_warm_host()
+
+
+def _close_warm_host() -> None:
+    if warm._host is not None:
+        warm._close_shared(warm._host)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
@@ -104,8 +141,10 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def lab(args: list[str], token: str, root: Path | None = None, **kw: object) -> subprocess.Popen[str]:
-    env = {**os.environ, MARK_ENV: token, "COLUMNS": "100"}
+def lab(
+    args: list[str], token: str, root: Path | None = None, *, warm_servers: bool = True, **kw: object
+) -> subprocess.Popen[str]:
+    env = {**os.environ, MARK_ENV: token, "COLUMNS": "100", warm.WARM_ENV: "1" if warm_servers else "0"}
     if root is not None:
         env["LAB_ROOT"] = str(root)
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
@@ -125,15 +164,17 @@ def lab(args: list[str], token: str, root: Path | None = None, **kw: object) -> 
         "while the learner's loop spins",  # spins.py as the exercise, during its burst
     ],
 )
-def test_a_lab_check_killed_with_sigkill_leaves_no_server(project: Path, token: str, moment: str) -> None:
+def test_a_lab_check_killed_with_sigkill_leaves_no_server(
+    project: Path, token: str, moment: str, warm_servers: bool
+) -> None:
     if "spins" in moment:
         shutil.copy(SPINS, project / "exercises" / "exercise_01_sleep.py")
-    proc = lab(["check", "exercise-1"], token, project)
+    proc = lab(["check", "exercise-1"], token, project, warm_servers=warm_servers)
     try:
         if moment.startswith("before"):
             time.sleep(0.2)
         else:
-            wait_for(lambda: servers(token), 30, "the check's servers to start")
+            wait_for(lambda: servers(token, warm_servers), 30, "the check's servers to start")
             if "serve" in moment:
                 time.sleep(1.5)
             elif "spins" in moment:
@@ -147,8 +188,9 @@ def test_a_lab_check_killed_with_sigkill_leaves_no_server(project: Path, token: 
 # 2. A server whose event loop spins: uvicorn's SIGTERM handler never runs, so stop() escalates.
 
 
-def test_stop_kills_a_server_whose_loop_spins(token: str) -> None:
-    server = ServerProcess(str(SPINS), env={MARK_ENV: token}).start()
+def test_stop_kills_a_server_whose_loop_spins(token: str, server_kind: ServerKind) -> None:
+    kind, host = server_kind
+    server = kind(str(SPINS), env={MARK_ENV: token}).start()
 
     def call() -> None:
         with contextlib.suppress(httpx.HTTPError):  # it never answers: that is the point
@@ -163,18 +205,18 @@ def test_stop_kills_a_server_whose_loop_spins(token: str) -> None:
     caller.join()
     assert server.returncode == -signal.SIGKILL  # SIGTERM could not stop it
     assert took < STOP_GRACE_S + 2.5
-    assert left_after(token, 5) == {}
+    assert left_after(token, 5, spare=host) == {}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_lab_check_stopped_by_a_signal_stops_its_servers_and_says_so(
-    project: Path, token: str, sig: signal.Signals
+    project: Path, token: str, sig: signal.Signals, warm_servers: bool
 ) -> None:
     """Ctrl-C, `kill` or a closed terminal during a check whose learner server spins: exit 130, one line."""
     shutil.copy(SPINS, project / "exercises" / "exercise_01_sleep.py")
-    proc = lab(["check", "exercise-1"], token, project)
+    proc = lab(["check", "exercise-1"], token, project, warm_servers=warm_servers)
     try:
-        wait_for(lambda: len(servers(token)) == 2, 30, "the check's servers to start")
+        wait_for(lambda: len(servers(token, warm_servers)) == 2, 30, "the check's servers to start")
         time.sleep(3.0)  # the learner's burst is under way: its loop spins
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
@@ -185,11 +227,11 @@ def test_a_lab_check_stopped_by_a_signal_stops_its_servers_and_says_so(
     assert left_after(token, 1) == {}  # stopped before the lab exited, not by the kernel afterwards
 
 
-def test_lab_run_stopped_by_sigterm_stops_its_servers(project: Path, token: str) -> None:
+def test_lab_run_stopped_by_sigterm_stops_its_servers(project: Path, token: str, warm_servers: bool) -> None:
     shutil.copy(SPINS, project / "exercises" / "exercise_01_sleep.py")
-    proc = lab(["run", "exercise-1"], token, project)
+    proc = lab(["run", "exercise-1"], token, project, warm_servers=warm_servers)
     try:
-        wait_for(lambda: len(servers(token)) == 2, 30, "the walkthrough's servers to start")
+        wait_for(lambda: len(servers(token, warm_servers)) == 2, 30, "the walkthrough's servers to start")
         time.sleep(3.0)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
@@ -200,16 +242,16 @@ def test_lab_run_stopped_by_sigterm_stops_its_servers(project: Path, token: str)
     assert left_after(token, 1) == {}
 
 
-def test_lab_watch_closed_terminal_after_a_save_leaves_no_server(project: Path, token: str) -> None:
+def test_lab_watch_closed_terminal_after_a_save_leaves_no_server(project: Path, token: str, warm_servers: bool) -> None:
     """The issue's case: a save re-checks, then the terminal closes (SIGHUP) while that check runs."""
     exercise = project / "exercises" / "exercise_01_sleep.py"
-    proc = lab(["watch", "exercise-1", "--poll"], token, project)
+    proc = lab(["watch", "exercise-1", "--poll"], token, project, warm_servers=warm_servers)
     try:
-        wait_for(lambda: len(servers(token)) == 2, 30, "the first check's servers")
-        wait_for(lambda: not servers(token), 60, "the first check to finish (it fails: the file is broken)")
+        wait_for(lambda: len(servers(token, warm_servers)) == 2, 30, "the first check's servers")
+        wait_for(lambda: not servers(token, warm_servers), 60, "the first check to finish (the file is broken)")
         time.sleep(1.0)  # the watch is waiting for a save
         exercise.write_text(SPINS.read_text())  # a save: the new check's learner server spins
-        wait_for(lambda: len(servers(token)) == 2, 30, "the re-check's servers")
+        wait_for(lambda: len(servers(token, warm_servers)) == 2, 30, "the re-check's servers")
         time.sleep(1.0)
         proc.send_signal(signal.SIGHUP)
         proc.communicate(timeout=30)
@@ -218,53 +260,62 @@ def test_lab_watch_closed_terminal_after_a_save_leaves_no_server(project: Path, 
     assert left_after(token, 1) == {}
 
 
-# 3. A handler that daemonizes: fork, setsid (a new session and process group), fork, exec.
+# 3. A handler that daemonizes: fork, setsid (a new session and process group), fork, and then either
+#    exec (`sleep`: its environment is `os.environ`'s) or stay Python (its /proc environment is the
+#    server's initial one: for a warm fork, the block the fork wrote its mark into).
 
 DAEMONIZING_APP = """
-import os
+import os, time
 from fastapi import FastAPI
 
 app = FastAPI()
 
 
 @app.post("/daemonize")
-def daemonize() -> dict[str, int]:
+def daemonize(execs: bool) -> int:
+    read, write = os.pipe()
     child = os.fork()
     if child == 0:
         os.setsid()
         if os.fork() == 0:
-            os.execvp("sleep", ["sleep", "60"])
+            os.write(write, str(os.getpid()).encode())
+            if execs:
+                os.execvp("sleep", ["sleep", "60"])
+            time.sleep(60)
         os._exit(0)
+    os.close(write)
     os.waitpid(child, 0)
-    return {"forked": 1}
+    daemon = int(os.read(read, 20))
+    os.close(read)
+    return daemon
 """
 
 
-def test_stop_kills_daemons_that_left_the_process_group(tmp_path: Path, token: str) -> None:
+def test_stop_kills_daemons_that_left_the_process_group(tmp_path: Path, token: str, server_kind: ServerKind) -> None:
+    kind, host = server_kind
     app = tmp_path / "daemonizing.py"
     app.write_text(DAEMONIZING_APP)
-    server = ServerProcess(str(app), env={MARK_ENV: token}).start()
+    server = kind(str(app), env={MARK_ENV: token}).start()
+    # Orphaned, they come back to a child subreaper: the lab for a cold server, the warm host for a fork.
+    reaper = os.getpid() if kind is ServerProcess else next(iter(host))
     try:
-        for _ in range(3):
-            assert httpx.post(server.url + "/daemonize", timeout=10).json() == {"forked": 1}
-        # The grandchild execs `sleep` after its parent exits: on a busy machine that takes a moment.
-        deadline = time.monotonic() + 10
-        while True:
-            daemons = [pid for pid, cmd in marked(token).items() if cmd.startswith("sleep 60")]
-            if len(daemons) >= 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        assert len(daemons) == 3
+        daemons = [
+            httpx.post(server.url + "/daemonize", params={"execs": execs}, timeout=10).json()
+            for execs in (True, False, True, False)
+        ]
+        wait_for(lambda: all(_parent(pid) == reaper for pid in daemons), 10, "the daemons' parents to exit")
+        # The exec'd ones run `sleep` soon after: on a busy machine that takes a moment.
+        wait_for(lambda: sum(cmd.startswith("sleep 60") for cmd in marked(token).values()) == 2, 10, "exec")
+        assert set(daemons) <= set(marked(token))  # the test's own token finds all four
         for pid in daemons:
             stat = _stat(pid)
             assert stat is not None
             assert stat[2] != server.pid  # their own session: killing the server's group misses them
-            assert stat[1] == os.getpid()  # orphaned, they came back to the lab (a child subreaper)
     finally:
         server.stop()
-    assert left_after(token, 5) == {}
-    zombies = [pid for pid in daemons if (stat := _stat(pid)) is not None]
-    assert zombies == []  # reaped, not left as zombies of the lab
+    assert left_after(token, 5, spare=host) == {}
+    # Reaped, not left as zombies (the warm host reaps what it adopted every 50 ms).
+    wait_for(lambda: all(_stat(pid) is None for pid in daemons), 5, "the daemons to be reaped")
 
 
 # 4. `lab serve`: its process-pool workers (and uvicorn's workers) die with it, however it dies.

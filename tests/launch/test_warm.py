@@ -3,9 +3,12 @@ server does reaches the host or the next check, and a host that died is replaced
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 
 from lab.client import httpx
 from lab.errors import ServerError
+from lab.launch import contain, warm
 from lab.launch.forked import WarmServerProcess, server_process
 from lab.launch.process import ServerProcess
 from lab.launch.warm import WARM_ENV, shared_host, warm_supported
@@ -198,8 +202,102 @@ def test_a_warm_start_is_a_small_part_of_a_cold_one(tmp_path: Path) -> None:
     assert warm < cold / 3, f"warm {warm:.3f} s, cold {cold:.3f} s"  # measured ~0.07 s against ~1.2 s
 
 
-def test_warm_hosts_are_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_hosts_are_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(WARM_ENV, raising=False)
-    assert type(server_process("lab.server.app:app")) is ServerProcess
-    monkeypatch.setenv(WARM_ENV, "1")
     assert type(server_process("lab.server.app:app")) is WarmServerProcess
+    monkeypatch.setenv(WARM_ENV, "0")
+    assert type(server_process("lab.server.app:app")) is ServerProcess
+
+
+def _environ(pid: int) -> dict[str, str]:
+    entries = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return dict(entry.split("=", 1) for entry in entries if "=" in entry)
+
+
+def test_each_fork_shows_its_own_mark_in_proc_and_the_host_only_the_placeholder(tmp_path: Path) -> None:
+    """What lets `contain.members` find a fork and all it forks, as it finds a cold server's processes."""
+    good = _write(tmp_path, "good", OK)
+    host = shared_host()
+    with WarmServerProcess(good) as first, WarmServerProcess(good) as second:
+        for server in (first, second):
+            assert server.pid is not None
+            assert _environ(server.pid)[contain.MARK_ENV] == server._mark
+            assert {m.pid for m in contain.members(host.pid + 10**9, server._mark)} == {server.pid}  # by mark alone
+        assert first._mark != second._mark
+        assert _environ(host.pid)[contain.MARK_ENV] == contain.MARK_PLACEHOLDER
+    assert _serves_ok(good) == host.pid  # the placeholder is still there for the next fork
+
+
+def test_a_host_that_cannot_mark_its_forks_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No placeholder in the host's /proc environment (here: a mark too short): cold servers, no failure."""
+    monkeypatch.delenv(WARM_ENV, raising=False)
+    monkeypatch.setattr(contain, "MARK_PLACEHOLDER", "0" * 31)  # the host looks for a 32-character one
+    if warm._host is not None:
+        warm._close_shared(warm._host)
+    try:
+        server = server_process(_write(tmp_path, "good", OK))
+        with server:
+            assert httpx.get(server.url + "/").json() == "ok"
+        assert not warm.warm_available()
+        assert type(server_process("lab.server.app:app")) is ServerProcess
+    finally:
+        monkeypatch.setattr(warm, "_refused", False)
+
+
+# A lab process that starts a warm host (and, once it serves, a fork), says their pids, then waits.
+LAB_PROCESS = """\
+import json, sys, time
+from lab.launch.warm import shared_host
+host = shared_host()
+found = {"host": host.pid}
+if sys.argv[1] == "serving":
+    from lab.launch.forked import WarmServerProcess
+    found["fork"] = WarmServerProcess(sys.argv[2]).start().pid
+else:
+    time.sleep(0.2)  # the host is under way: past its first instructions, importing FastAPI (~1 s)
+print(json.dumps(found), flush=True)
+time.sleep(60)
+"""
+
+# Its parent: a child subreaper, so the host comes back to it once the lab is gone and it reads the
+# host's exit status; SIGKILLs the lab, then collects everything that comes back.
+SUBREAPER = """\
+import ctypes, json, os, signal, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+signal.alarm(60)
+lab = subprocess.Popen([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], stdout=subprocess.PIPE, text=True)
+found = json.loads(lab.stdout.readline())
+lab.kill()
+lab.wait()
+statuses = {}
+while True:
+    try:
+        pid, status = os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+    statuses[pid] = os.waitstatus_to_exitcode(status)
+# The host reaps its own forks: one that did not come back here is either gone or still running.
+gone = {pid: "gone" if not os.path.exists(f"/proc/{pid}") else "running" for pid in found.values()}
+print(json.dumps({name: statuses.get(pid, gone[pid]) for name, pid in found.items()}))
+"""
+
+
+@pytest.mark.parametrize("moment", ["importing", "serving"])
+def test_a_host_dies_with_its_lab_even_while_it_imports(tmp_path: Path, moment: str) -> None:
+    """A lab SIGKILLed: its host goes too, by its parent death signal (SIGTERM) while it still imports
+    FastAPI and reads no socket, and, once serving, after ending (and reaping) its forks."""
+    good = _write(tmp_path, "good", OK)
+    out = subprocess.run(
+        [sys.executable, "-c", SUBREAPER, LAB_PROCESS, moment, good],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+    ended = json.loads(out.stdout.splitlines()[-1])
+    if moment == "importing":
+        # Not 0: it did not finish importing first. SIGTERM: the death signal ended it mid-import; 4: it
+        # had not yet asked for one, and found its parent gone when it did.
+        assert ended["host"] in (-signal.SIGTERM, contain.EXIT_ORPHANED)
+    else:
+        assert ended == {"host": 0, "fork": "gone"}
