@@ -14,6 +14,7 @@ from typing import Any
 
 from lab.course.catalog import BurstSpec, Expect
 from lab.durations import duration
+from lab.load.verdict import site_sentence
 from lab.protocol import BlockingSite, UnawaitedCoroutine
 
 
@@ -150,15 +151,7 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
             "it was waiting for the GIL behind busy threads (pure-Python work in `def` routes or threads takes "
             "turns with the loop; CPU work like this needs processes)",
         )
-    return Check("loop_lag", False, blocked + f"can start: {runtime_line(site)}")
-
-
-def runtime_line(site: BlockingSite) -> str:
-    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`."""
-    return (
-        f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` held the event loop {duration(site.stalled_s)} "
-        f"({site.share:.0%} of the stalls), in {site.function}()"
-    )
+    return Check("loop_lag", False, blocked + f"can start: {site_sentence(site)}")
 
 
 def _overlap(m: Measurement, fraction: float, burst: BurstSpec) -> Check:

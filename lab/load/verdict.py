@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.protocol import ServerStats
+from lab.durations import duration
+from lab.protocol import BlockingSite, ServerStats
 
 CONCURRENT = "concurrent"
 SERIALIZED = "serialized"
@@ -23,6 +24,21 @@ FAILED = "failed"
 TOO_FAST_S = 0.005  # below this, scheduler noise is as large as the work: nothing to judge
 SERIAL_FRACTION = 0.8  # k >= 0.8 N counts as serialized
 CONCURRENT_SLACK = 0.75  # k < ideal + 0.75 counts as concurrent (client launch costs a little)
+
+
+def site_text(site: BlockingSite) -> str:
+    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held, short enough for a panel."""
+    if not site.file:
+        return f"no line of code: {site.call}"
+    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} {site.call}"
+
+
+def site_sentence(site: BlockingSite) -> str:
+    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`."""
+    held = f"held the event loop {duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
+    if not site.file:
+        return f"no line of code ({site.call}) {held}"
+    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` {held}, in {site.function}()"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.measure import Sample
+from lab.load.verdict import site_sentence
 from lab.protocol import ServerStats
 from lab.view.theme import verdict_style
 
@@ -105,9 +106,8 @@ def summary_table(result: BurstResult) -> Table:
         ]
         if server.peak_token_waiters:
             rows.append(("Server: waiting", f"up to {server.peak_token_waiters} request(s) for a thread token"))
-        site = blocking_site(server)
-        if site is not None:
-            rows.append(("Server: blocking line", site))
+        if server.blocking:
+            rows.append(("Server: blocking line", site_sentence(server.blocking[0])))
         if server.threadpools:
             rows.append(("Server: intra-op threads", intra_op_text(server)))
     for name, value in rows:
@@ -123,19 +123,6 @@ def in_handlers(server: ServerStats) -> str:
     if server.peak_in_flight > server.peak_in_handler:
         text += f" ({server.peak_in_flight} inside the app)"
     return text
-
-
-def blocking_site(server: ServerStats) -> str | None:
-    """The line that held the event loop longest, as the server's watchdog found it at run time."""
-    if not server.blocking:
-        return None
-    site = server.blocking[0]
-    if not site.file:
-        return f"no line of code: {site.call} ({duration(site.stalled_s)}, {site.share:.0%} of the stalls)"
-    return (
-        f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` in {site.function}() held the event loop "
-        f"{duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
-    )
 
 
 def intra_op_text(server: ServerStats, cores: int | None = None) -> str:

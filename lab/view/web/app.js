@@ -154,7 +154,7 @@ function drawLag(section, view) {
   } else if (view.server) {
     // The burst is over: its own worst, the scoreboard's figure (a poll may have waited out the stall).
     const worst = Math.max(view.server.loop_lag_max_s, ...view.stats.map((r) => r.lag_max_s));
-    const held = blockingText(view.server.blocking);
+    const held = view.held_by; // worded by the lab, as in the terminal
     const site = worst >= LAG_BAD_S && held ? ` · held by ${held}` : "";
     text.textContent = `worst ${duration(worst)} over the burst${site}`;
     text.className = `lagtext ${worst >= LAG_BAD_S ? "alarm" : ""}`;
@@ -168,14 +168,6 @@ function drawLag(section, view) {
     text.textContent = view.state === "running" ? "…" : "";
     text.className = "lagtext dim";
   }
-}
-
-// A saved race keeps the server's sites as a list; the live page gets them as one line of text.
-function blockingText(blocking) {
-  if (!Array.isArray(blocking)) return blocking || null;
-  if (!blocking.length) return null;
-  const site = blocking[0];
-  return site.file ? `${site.file.split("/").pop()}:${site.line} ${site.call}` : "no line of code: waiting for the GIL";
 }
 
 function drawGuess(section, view) {
