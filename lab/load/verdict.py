@@ -24,6 +24,7 @@ FAILED = "failed"
 TOO_FAST_S = 0.005  # below this, scheduler noise is as large as the work: nothing to judge
 SERIAL_FRACTION = 0.8  # k >= 0.8 N counts as serialized
 CONCURRENT_SLACK = 0.75  # k < ideal + 0.75 counts as concurrent (client launch costs a little)
+SLOWED_TOGETHER = 0.75  # quickest answer / slowest at or above this: no first wave, all slowed alike
 
 
 def site_text(site: BlockingSite) -> str:
@@ -114,10 +115,27 @@ def judge(
     if min(k, k_inside) < ideal + CONCURRENT_SLACK:
         reasons.append("they ran at the same time" if ideal == 1 else f"as expected with {concurrency} at a time")
         return Verdict(CONCURRENT, k, reasons=reasons)
+    if _slowed_together(latencies) and not _tokens_out(server):
+        # Waves need a first wave: requests answered early, the rest a multiple later. When even the
+        # quickest took nearly as long as the slowest, they all ran at once, each of them slower.
+        reasons.append(
+            f"they ran at the same time, every one slowed to about {k:.1f} x one request alone: none was answered "
+            "early, as a first wave would be (busy cores, or one shared resource that slowed them all)"
+        )
+        return Verdict(CONCURRENT, k, reasons=reasons)
     wave_size = _wave_size(requests, min(k, k_inside), server)
     reasons.append(f"they ran in waves of about {wave_size}")
     reasons.append(_why_waves(requests, wave_size, server, cores))
     return Verdict(WAVES, k, wave_size=wave_size, reasons=reasons)
+
+
+def _slowed_together(latencies: Sequence[float]) -> bool:
+    """Every answer within a band of the slowest: in waves of w, the first wave ends near 1/(N/w) of the last.
+
+    Two waves put the quickest answer near half the slowest (0.6 under load); requests slowed all
+    alike, 0.85 or more. 0.75 keeps both sides of the line well clear of it.
+    """
+    return len(latencies) >= 4 and min(latencies) >= SLOWED_TOGETHER * max(latencies)
 
 
 def _in_handlers(server: ServerStats) -> int:
