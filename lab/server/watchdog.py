@@ -77,7 +77,8 @@ _THIS_FILE = os.path.realpath(__file__)
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_library_file(filename: str) -> bool:
+def is_library_file(filename: str) -> bool:
+    """The standard library, installed packages, frozen and generated code, or this file."""
     if filename.startswith("<") or not filename:  # <frozen importlib._bootstrap>, <string>, ...
         return True
     path = os.path.realpath(filename)
@@ -91,7 +92,7 @@ def is_library(frame: FrameType) -> bool:
     """Library code: the stdlib, installed packages, frozen modules, the lab's stand-in SDKs and middleware."""
     module = frame.f_globals.get("__name__")
     return (
-        module in LAB_LIBRARY_MODULES or module in LAB_MACHINERY_MODULES or _is_library_file(frame.f_code.co_filename)
+        module in LAB_LIBRARY_MODULES or module in LAB_MACHINERY_MODULES or is_library_file(frame.f_code.co_filename)
     )
 
 

@@ -32,8 +32,8 @@ from lab.server.watchdog import (
     PURE_PYTHON,
     Site,
     Watchdog,
-    _is_library_file,
     call_on_line,
+    is_library_file,
     launcher_codes,
     site_of,
 )
@@ -178,12 +178,12 @@ def test_under_uvloop_the_launcher_read_at_start_marks_where_the_loop_begins() -
 
 
 def test_library_files() -> None:
-    assert _is_library_file(json.__file__)  # the stdlib
-    assert _is_library_file(httpx.__file__)  # site-packages
-    assert _is_library_file("<frozen importlib._bootstrap>")
-    assert _is_library_file("/opt/app/.venv/lib/python3.11/dist-packages/requests/api.py")
-    assert not _is_library_file(__file__)  # a learner's file, or a test
-    assert not _is_library_file(str(Path(lab.workloads.__file__).parent / "scenarios" / "sleep.py"))  # a lab route
+    assert is_library_file(json.__file__)  # the stdlib
+    assert is_library_file(httpx.__file__)  # site-packages
+    assert is_library_file("<frozen importlib._bootstrap>")
+    assert is_library_file("/opt/app/.venv/lib/python3.11/dist-packages/requests/api.py")
+    assert not is_library_file(__file__)  # a learner's file, or a test
+    assert not is_library_file(str(Path(lab.workloads.__file__).parent / "scenarios" / "sleep.py"))  # a lab route
 
 
 def test_the_call_on_a_line_is_spelled_as_in_the_source(tmp_path: Path) -> None:
