@@ -32,10 +32,10 @@ from fastapi import Body, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from lab.demo.record import lag_json, race_json, sample_json
+from lab.demo.record import LANE_GAP_S, lag_json, race_json, sample_json
 from lab.launch.process import DEFAULT_HOST, ThreadServer
 from lab.protocol import ServerStats
-from lab.view.demo import blocking_text
+from lab.view.demo import LAG_BAD_S, LAG_FULL_S, NOT_ANSWERING_S, blocking_text
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -55,6 +55,9 @@ def page() -> str:
     html = (assets / "index.html").read_text(encoding="utf-8")
     css = (assets / "style.css").read_text(encoding="utf-8")
     script = (assets / "app.js").read_text(encoding="utf-8")
+    constants = {"LANE_GAP_S": LANE_GAP_S, "NOT_ANSWERING_S": NOT_ANSWERING_S, "LAG_FULL_S": LAG_FULL_S}
+    constants["LAG_BAD_S"] = LAG_BAD_S
+    script = script.replace("/*CONSTANTS*/ {}", json.dumps(constants), 1)
     return html.replace("/*STYLE*/", css).replace("/*SCRIPT*/", script)
 
 

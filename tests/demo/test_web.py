@@ -96,6 +96,7 @@ def test_the_page_is_one_small_document() -> None:
     assert len(document.encode()) < 200_000
     assert "/*STYLE*/" not in document and "/*SCRIPT*/" not in document, "style and script inlined"
     assert not re.search(r"""(src|href)=["']https?://""", document), "nothing from a CDN"
+    assert "/*CONSTANTS*/" not in document and '"LAG_BAD_S": 0.05' in document, "the terminal's thresholds"
 
 
 @needs_chromium

@@ -2,10 +2,8 @@
 // The record's format is lab.demo.record's; a request's bar draws its "phases" (the names it knows).
 "use strict";
 
-const LANE_GAP_S = 0.5; // as lab.demo.record: the pause between two twins in a replay
-const NOT_ANSWERING_S = 0.05; // as lab.view.demo: a healthy server answers its stats in a few ms
-const LAG_FULL_S = 0.1;
-const LAG_BAD_S = 0.05;
+// The terminal's own thresholds, written in by lab.demo.web.page(): the page never disagrees with it.
+const { LANE_GAP_S, NOT_ANSWERING_S, LAG_FULL_S, LAG_BAD_S } = /*CONSTANTS*/ {};
 const MANTISSAS = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8];
 const PHASES = ["queued", "in_handler", "answering", "in_server", "answered", "waiting"];
 
