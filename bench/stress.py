@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = check_exercise(case.exercise, learner_file=case.file, lint=False)
                 if result.passed != case.should_pass:
                     changed.append(f"round {round_number}: {case.name}: {result.verdict}: {'; '.join(result.reasons)}")
+                    print(f"  changed: {changed[-1][:400]}", flush=True)  # as it happens: a long run may be cut
                 for name, factor in margins(result).items():
                     if name not in smallest or factor < smallest[name][0]:
                         smallest[name] = (factor, case.name)
