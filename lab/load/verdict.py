@@ -101,6 +101,18 @@ def judge(
     if server is not None and _in_handlers(server) == 1:
         reasons.append("they ran one after another")
         return Verdict(SERIALIZED, k, reasons=reasons)
+    busy, waiting = process_pool(server)
+    if waiting and busy > 1:
+        # The server counted its process pool: the processes are the wave, however slow the cores made it.
+        reasons.append(f"they ran in waves of about {busy}")
+        reasons.append(_why_waves(requests, busy, server, cores))
+        rounds = math.ceil(requests / busy)
+        if k > 1.5 * rounds:
+            reasons.append(
+                f"{rounds} rounds of {busy} should take about {rounds} x one request alone; {k:.1f} x means the "
+                "processes shared their cores with other work"
+            )
+        return Verdict(WAVES, k, wave_size=busy, reasons=reasons)
     if k >= SERIAL_FRACTION * requests:
         if server is not None:
             reasons.append(
@@ -147,9 +159,20 @@ def _tokens_out(server: ServerStats | None) -> bool:
     return server is not None and 0 < server.thread_tokens_total <= server.thread_tokens_peak
 
 
+def process_pool(server: ServerStats | None) -> tuple[int, int]:
+    """The lab server's own process pool: the most calls it ran at once, the most that waited for a process."""
+    if server is None:
+        return 0, 0
+    busy, waiting = server.gauges.get("process_pool_busy"), server.gauges.get("process_pool_waiting")
+    return (busy.peak if busy else 0), (waiting.peak if waiting else 0)
+
+
 def _wave_size(requests: int, k: float, server: ServerStats | None) -> int:
     if server is not None and _tokens_out(server):
         return server.thread_tokens_total  # every thread-pool token was out: the pool size is the wave
+    busy, waiting = process_pool(server)
+    if waiting:
+        return busy  # calls waited for a process: the processes are the wave
     return math.ceil(requests / max(2, round(k)))
 
 
@@ -165,6 +188,12 @@ def _why_waves(requests: int, wave_size: int, server: ServerStats | None, cores:
             f"`def` handlers ran {_in_handlers(server)} at a time, as many as AnyIO's {server.thread_tokens_total} "
             "thread tokens; a `def` route takes a token again to validate its response, so the answers come back "
             "in groups rather than in clean waves"
+        )
+    busy, waiting = process_pool(server)
+    if waiting:
+        return (
+            f"the server's process pool ran {busy} calls at a time, one per process; the other requests waited in "
+            "their handlers for a process to be free"
         )
     if _in_handlers(server) >= 0.8 * requests:
         inside = f"every request was in its handler at once, yet only about {wave_size} got through at a time: "
@@ -196,6 +225,9 @@ def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
         reasons[0] += f" ({server.peak_in_flight} inside the app)"
     if server.peak_token_waiters:
         reasons.append(f"up to {server.peak_token_waiters} waited for a thread token")
+    busy, waiting = process_pool(server)
+    if waiting:
+        reasons.append(f"up to {waiting} waited for one of the process pool's {busy} processes")
     if server.loop_lag_max_s >= max(0.05, single_s / 2):
         reasons.append(f"its event loop was blocked for up to {server.loop_lag_max_s * 1000:.0f} ms")
     if server.thread_tokens_total and server.thread_tokens_peak >= server.thread_tokens_total:

@@ -91,9 +91,7 @@ def is_library_file(filename: str) -> bool:
 def is_library(frame: FrameType) -> bool:
     """Library code: the stdlib, installed packages, frozen modules, the lab's stand-in SDKs and middleware."""
     module = frame.f_globals.get("__name__")
-    return (
-        module in LAB_LIBRARY_MODULES or module in LAB_MACHINERY_MODULES or is_library_file(frame.f_code.co_filename)
-    )
+    return module in LAB_LIBRARY_MODULES or module in LAB_MACHINERY_MODULES or is_library_file(frame.f_code.co_filename)
 
 
 def qualified_name(frame: FrameType) -> str:

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.measure import Sample
-from lab.load.verdict import site_sentence
+from lab.load.verdict import process_pool, site_sentence
 from lab.protocol import ServerStats
 from lab.view.theme import verdict_style
 
@@ -104,8 +104,14 @@ def summary_table(result: BurstResult) -> Table:
             ("Server: max loop lag", duration(server.loop_lag_max_s)),
             ("Server: thread tokens", f"{server.thread_tokens_peak} of {server.thread_tokens_total} at peak"),
         ]
+        waiting = []
         if server.peak_token_waiters:
-            rows.append(("Server: waiting", f"up to {server.peak_token_waiters} request(s) for a thread token"))
+            waiting.append(f"up to {server.peak_token_waiters} request(s) for a thread token")
+        busy, for_process = process_pool(server)
+        if for_process:
+            waiting.append(f"up to {for_process} for one of {busy} processes")
+        if waiting:
+            rows.append(("Server: waiting", "; ".join(waiting)))
         if server.blocking:
             rows.append(("Server: blocking line", site_sentence(server.blocking[0])))
         if server.threadpools:

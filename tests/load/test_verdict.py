@@ -129,3 +129,16 @@ def test_requests_slowed_all_alike_are_not_called_waves() -> None:
     # Two real waves of 5 on the same busy machine: the first five answered near the single time.
     waves = judge(10, 10, 0.24, 0.10, 10, server, 0.23, latencies=[0.13] * 5 + [0.24] * 5)
     assert waves.kind == WAVES and waves.wave_size == 5, waves.reasons
+
+
+def test_waves_behind_the_servers_process_pool_are_its_processes() -> None:
+    from dataclasses import replace
+
+    from lab.protocol import GaugeReading
+
+    gauges = {"process_pool_busy": GaugeReading(0, 2), "process_pool_waiting": GaugeReading(0, 8)}
+    server = replace(LAB_CONCURRENT, peak_in_handler=10, gauges=gauges)
+    verdict = judge(10, 10, 0.52, 0.10, 10, server, 0.51, latencies=[0.1 * (1 + i // 2) for i in range(10)])
+    assert verdict.kind == WAVES and verdict.wave_size == 2, verdict.reasons
+    assert "up to 8 waited for one of the process pool's 2 processes" in verdict.reasons
+    assert any("process pool ran 2 calls at a time, one per process" in r for r in verdict.reasons)
