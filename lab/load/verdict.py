@@ -228,8 +228,13 @@ def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
     busy, waiting = process_pool(server)
     if waiting:
         reasons.append(f"up to {waiting} waited for one of the process pool's {busy} processes")
-    if server.loop_lag_max_s >= max(0.05, single_s / 2):
-        reasons.append(f"its event loop was blocked for up to {server.loop_lag_max_s * 1000:.0f} ms")
+    if server.loop_lag_judged_s >= max(0.05, single_s / 2):
+        reasons.append(f"its event loop was blocked for up to {server.loop_lag_judged_s * 1000:.0f} ms")
+    if server.loop_lag_starved_s >= 0.05:
+        reasons.append(
+            f"for {server.loop_lag_starved_s * 1000:,.0f} ms the machine ran none of the server's threads (other "
+            "programs had the cores): that lag is left out of what the code is judged by"
+        )
     if server.thread_tokens_total and server.thread_tokens_peak >= server.thread_tokens_total:
         reasons.append(f"all {server.thread_tokens_total} thread-pool tokens were in use")
     return reasons

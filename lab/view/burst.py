@@ -101,7 +101,7 @@ def summary_table(result: BurstResult) -> Table:
     if server is not None:
         rows += [
             ("Server: in a handler", in_handlers(server)),
-            ("Server: max loop lag", duration(server.loop_lag_max_s)),
+            ("Server: max loop lag", _lag_text(server)),
             ("Server: thread tokens", f"{server.thread_tokens_peak} of {server.thread_tokens_total} at peak"),
         ]
         waiting = []
@@ -128,6 +128,17 @@ def in_handlers(server: ServerStats) -> str:
     text = f"{server.peak_in_handler} request(s) at once"
     if server.peak_in_flight > server.peak_in_handler:
         text += f" ({server.peak_in_flight} inside the app)"
+    return text
+
+
+def _lag_text(server: ServerStats) -> str:
+    """The worst lag, and how much of the lateness was the machine's (it ran none of the server's threads)."""
+    text = duration(server.loop_lag_max_s)
+    if server.loop_lag_starved_s >= 0.05:
+        text += (
+            f" ({duration(server.loop_lag_judged_s)} leaving out {duration(server.loop_lag_starved_s)} in which the"
+            " machine ran no thread of the server)"
+        )
     return text
 
 
