@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lab.course.catalog import Exercise, load_catalog
 from lab.course.check import check_exercise
+from lab.course.grade import probe_bound_ms
 from lab.course.results import CheckResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,12 +94,14 @@ def margins(result: CheckResult) -> dict[str, float]:
         found[name] = below if passed[name] else 1 / below
 
     side("loop_lag", m.loop_lag_max_s * 1000, expect.max_loop_lag_ms, upper=True)
-    side("probe", None if m.probe_s is None else m.probe_s * 1000, expect.max_probe_ms, upper=True)
+    probe_bound = None if expect.max_probe_ms is None else probe_bound_ms(expect.max_probe_ms, s)
+    side("probe", None if m.probe_s is None else m.probe_s * 1000, probe_bound, upper=True)
     side("median", None if m.p50_s is None else m.p50_s * 1000, expect.max_p50_ms, upper=True)
     if s.wall_s > 0:
         side("wall_ratio", m.wall_s / s.wall_s, expect.max_wall_ratio, upper=True)
-    if m.min_handler_s is not None and s.min_handler_s:
-        side("work_time", m.min_handler_s / s.min_handler_s, expect.min_work_ratio, upper=False)
+    owed = min((t for t in (s.solo_handler_s, s.min_handler_s) if t), default=None)  # as the grade takes it
+    if m.min_handler_s is not None and owed:
+        side("work_time", m.min_handler_s / owed, expect.min_work_ratio, upper=False)
     if expect.min_overlap is not None:
         wanted = max(1, math.ceil(expect.min_overlap * burst.at_once))
         side("overlap", float(m.peak_in_handler or m.peak_in_flight), float(wanted), upper=False)
