@@ -8,6 +8,8 @@ video call would. Each file is checked `--rounds` times; a verdict that differs 
 is (a solution or a correct alternative must pass, a wrong one must fail) counts as changed (goal: 0).
 For each threshold in `exercises/info.toml`, the smallest margin seen is printed: how far the
 measured value stayed from the threshold, as a factor (2.0: twice as far as needed; under 1: crossed).
+Solutions and correct alternatives count every check (all must pass); a wrong fix counts only its
+clearest failure ("fails by ..."): one check failing clearly is what its verdict needs.
 """
 
 from __future__ import annotations
@@ -129,7 +131,16 @@ def main(argv: list[str] | None = None) -> int:
                 if result.passed != case.should_pass:
                     changed.append(f"round {round_number}: {case.name}: {result.verdict}: {'; '.join(result.reasons)}")
                     print(f"  changed: {changed[-1][:400]}", flush=True)  # as it happens: a long run may be cut
-                for name, factor in margins(result).items():
+                found = margins(result)
+                if not case.should_pass:
+                    # A wrong fix needs one check to fail, clearly: its clearest failure is its margin.
+                    failing = {n: f for n, f in found.items() if f < 1}
+                    found = {
+                        f"fails by {n}": 1 / f
+                        for n, f in failing.items()
+                        if 1 / f == max(1 / x for x in failing.values())
+                    }
+                for name, factor in found.items():
                     if name not in smallest or factor < smallest[name][0]:
                         smallest[name] = (factor, case.name)
             print(f"round {round_number}/{args.rounds}: {len(changed)} changed verdict(s) so far", flush=True)
