@@ -8,6 +8,8 @@ video call would. Each file is checked `--rounds` times; a verdict that differs 
 is (a solution or a correct alternative must pass, a wrong one must fail) counts as changed (goal: 0).
 For each threshold in `exercises/info.toml`, the smallest margin seen is printed: how far the
 measured value stayed from the threshold, as a factor (2.0: twice as far as needed; under 1: crossed).
+Solutions and correct alternatives count every check (all must pass); a wrong fix counts only its
+clearest failure ("fails by ..."): one check failing clearly is what its verdict needs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from lab.course.catalog import Exercise, load_catalog
 from lab.course.check import check_exercise
+from lab.course.grade import probe_bound_ms
 from lab.course.results import CheckResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,12 +96,14 @@ def margins(result: CheckResult) -> dict[str, float]:
         found[name] = below if passed[name] else 1 / below
 
     side("loop_lag", m.loop_lag_max_s * 1000, expect.max_loop_lag_ms, upper=True)
-    side("probe", None if m.probe_s is None else m.probe_s * 1000, expect.max_probe_ms, upper=True)
+    probe_bound = None if expect.max_probe_ms is None else probe_bound_ms(expect.max_probe_ms, s)
+    side("probe", None if m.probe_s is None else m.probe_s * 1000, probe_bound, upper=True)
     side("median", None if m.p50_s is None else m.p50_s * 1000, expect.max_p50_ms, upper=True)
     if s.wall_s > 0:
         side("wall_ratio", m.wall_s / s.wall_s, expect.max_wall_ratio, upper=True)
-    if m.min_handler_s is not None and s.min_handler_s:
-        side("work_time", m.min_handler_s / s.min_handler_s, expect.min_work_ratio, upper=False)
+    owed = min((t for t in (s.solo_handler_s, s.min_handler_s) if t), default=None)  # as the grade takes it
+    if m.min_handler_s is not None and owed:
+        side("work_time", m.min_handler_s / owed, expect.min_work_ratio, upper=False)
     if expect.min_overlap is not None:
         wanted = max(1, math.ceil(expect.min_overlap * burst.at_once))
         side("overlap", float(m.peak_in_handler or m.peak_in_flight), float(wanted), upper=False)
@@ -125,7 +130,17 @@ def main(argv: list[str] | None = None) -> int:
                 result = check_exercise(case.exercise, learner_file=case.file, lint=False)
                 if result.passed != case.should_pass:
                     changed.append(f"round {round_number}: {case.name}: {result.verdict}: {'; '.join(result.reasons)}")
-                for name, factor in margins(result).items():
+                    print(f"  changed: {changed[-1][:400]}", flush=True)  # as it happens: a long run may be cut
+                found = margins(result)
+                if not case.should_pass:
+                    # A wrong fix needs one check to fail, clearly: its clearest failure is its margin.
+                    failing = {n: f for n, f in found.items() if f < 1}
+                    found = {
+                        f"fails by {n}": 1 / f
+                        for n, f in failing.items()
+                        if 1 / f == max(1 / x for x in failing.values())
+                    }
+                for name, factor in found.items():
                     if name not in smallest or factor < smallest[name][0]:
                         smallest[name] = (factor, case.name)
             print(f"round {round_number}/{args.rounds}: {len(changed)} changed verdict(s) so far", flush=True)

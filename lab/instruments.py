@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -88,6 +89,9 @@ class BlockingFinder(Protocol):
 
     def sites(self, limit: int = 10) -> list[BlockingSite]: ...
 
+    @property
+    def user_samples(self) -> int: ...
+
     def reset(self) -> None: ...
 
 
@@ -103,6 +107,8 @@ class Instruments:
         self.counters: dict[str, int] = {}
         self.records: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
         self.lag_max_s = 0.0
+        self.lag_own_max_s = 0.0  # leaving out the stalls the OS caused (a busy machine ran none of our threads)
+        self.lag_starved_s = 0.0
         self.lag_last_s = 0.0
         self.heartbeats = 0
         self.last_beat = time.perf_counter()  # when the heartbeat last woke up (read by the watchdog)
@@ -148,11 +154,19 @@ class Instruments:
                 return
             self.unawaited[key] = coroutine
 
-    def note_lag(self, lag_s: float) -> None:
+    def note_lag(self, lag_s: float, *, starved: bool = False) -> None:
         self.last_beat = time.perf_counter()
         self.heartbeats += 1
         self.lag_last_s = lag_s
         self.lag_max_s = max(self.lag_max_s, lag_s)
+        if starved:
+            self.lag_starved_s += lag_s
+        else:
+            self.lag_own_max_s = max(self.lag_own_max_s, lag_s)
+
+    def user_samples(self) -> int | None:
+        """Stack samples the watchdog has taken at a line of user code, ever (None: no watchdog here)."""
+        return None if self.watchdog is None else self.watchdog.user_samples
 
     def note_tokens(self) -> None:
         """Read AnyIO's default thread limiter: must be called on the event-loop thread."""
@@ -175,6 +189,8 @@ class Instruments:
             gauge.reset()
         self.records.clear()
         self.lag_max_s = 0.0
+        self.lag_own_max_s = 0.0
+        self.lag_starved_s = 0.0
         self.tokens_peak = 0
         self.token_waiters_peak = 0
         with self._lock:
@@ -189,11 +205,16 @@ class Instruments:
             counters = dict(self.counters)
             unawaited = tuple(self.unawaited.values())
         watchdog = self.watchdog
+        # A stall that just ended may not be recorded yet: the loop can serve this very request before the
+        # heartbeat's overdue wake-up runs. What is overdue now is lag all the same.
+        overdue = 0.0
+        if self.heartbeats:
+            overdue = max(0.0, time.perf_counter() - max(self.last_beat, self.since) - 2 * HEARTBEAT_INTERVAL_S)
         return ServerStats(
             since=self.since,
             in_flight=self.in_flight.current,
             peak_in_flight=self.in_flight.peak,
-            loop_lag_max_s=self.lag_max_s,
+            loop_lag_max_s=max(self.lag_max_s, overdue),
             loop_lag_last_s=self.lag_last_s,
             heartbeats=self.heartbeats,
             thread_tokens_total=self.tokens_total,
@@ -208,6 +229,8 @@ class Instruments:
             blocking_samples=watchdog.samples if watchdog else 0,
             unawaited=unawaited,
             threadpools=native_thread_pools(),
+            loop_lag_own_max_s=max(self.lag_own_max_s, overdue),
+            loop_lag_starved_s=self.lag_starved_s,
         )
 
 
@@ -235,21 +258,59 @@ def native_thread_pools() -> tuple[ThreadPool, ...]:
     return tuple(ThreadPool(str(p["internal_api"]), str(p["user_api"]), int(p["num_threads"])) for p in pools)
 
 
+STARVED_MIN_S = 0.02  # shorter stalls are scheduler noise either way
+STARVED_SHARE = 0.5  # of a stall spent runnable, waiting for a CPU: the machine's doing, not the code's
+
+
+def run_queue_clock() -> Callable[[], float] | None:
+    """For the calling thread: seconds it has spent runnable but waiting for a CPU, so far.
+
+    Linux's scheduler counts it per thread (/proc/thread-self/schedstat, second field, in ns). Opened
+    once, read with pread: about a microsecond. None where there is no such file (macOS, Windows).
+    """
+    try:
+        fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+    except OSError:
+        return None
+
+    def waited_s() -> float:
+        try:
+            return int(os.pread(fd, 64, 0).split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    return waited_s
+
+
+def _starved(lag_s: float, queued_s: float, seen: int | None, instruments: Instruments) -> bool:
+    """Was this late beat the machine's doing, not the server's? Only when the watchdog saw no line of
+    user code on the loop during it, and the loop thread spent most of the stall runnable, waiting for
+    the OS to give it a CPU. (Waiting for the GIL behind busy threads, the loop thread sleeps on a lock:
+    that is the server's own doing, and is judged. So is a `time.sleep` on the loop: it is sampled.)"""
+    if lag_s < STARVED_MIN_S or seen is None:
+        return False
+    return instruments.user_samples() == seen and queued_s >= STARVED_SHARE * lag_s
+
+
 async def heartbeat(
     instruments: Instruments = INSTRUMENTS,
     interval_s: float = HEARTBEAT_INTERVAL_S,
     observe: Callable[[float], None] | None = None,
+    queued: Callable[[], float] | None = None,
 ) -> None:
     """Sleep a little, forever, and record how late each wake-up is.
 
     While any handler blocks the event-loop thread, this task cannot run, so its lateness
     *is* the time the loop was blocked. It also samples the thread-pool tokens in use.
     """
+    queued = queued or run_queue_clock()  # this coroutine runs on the loop thread: the clock is the loop thread's
     while True:
-        before = time.perf_counter()
+        before, seen = time.perf_counter(), instruments.user_samples()
+        queued_before = queued() if queued else 0.0
         await asyncio.sleep(interval_s)
         lag_s = max(0.0, time.perf_counter() - before - interval_s)
-        instruments.note_lag(lag_s)
+        queued_s = queued() - queued_before if queued else 0.0
+        instruments.note_lag(lag_s, starved=queued is not None and _starved(lag_s, queued_s, seen, instruments))
         instruments.note_tokens()
         if observe is not None:
             observe(lag_s)

@@ -223,7 +223,10 @@ class ServerStats:
     Counters count since the process started (compare two snapshots to count what one burst did).
     `blocking` names the lines that held the event loop, most stalled first (`blocking_samples`:
     how many stack samples that took; none while the loop stayed healthy); `unawaited` the
-    coroutines created and never awaited. `workers` is how many worker processes' snapshots were
+    coroutines created and never awaited. `loop_lag_own_max_s` is the worst lag over the stalls the
+    server's own threads caused: a stall in which no user code was on the loop and the process used
+    under half a core (the OS was running other programs: a busy machine) is left out of it and summed
+    in `loop_lag_starved_s` instead. `workers` is how many worker processes' snapshots were
     merged into this one. `threadpools` lists the native thread pools loaded in each of them (one
     entry per pool per process; empty when no BLAS/OpenMP library is loaded, and from servers older
     than the field).
@@ -248,6 +251,13 @@ class ServerStats:
     unawaited: tuple[UnawaitedCoroutine, ...] = ()
     workers: int = 1
     threadpools: tuple[ThreadPool, ...] = ()
+    loop_lag_own_max_s: float | None = None  # the worst lag leaving out stalls the OS caused (None: not told)
+    loop_lag_starved_s: float = 0.0  # lag of stalls in which the OS ran no thread of the server, summed
+
+    @property
+    def loop_lag_judged_s(self) -> float:
+        """The lag to judge code by: a busy machine that ran none of the server's threads is not its code."""
+        return self.loop_lag_max_s if self.loop_lag_own_max_s is None else self.loop_lag_own_max_s
 
     @property
     def intra_op_threads(self) -> int:
@@ -274,6 +284,8 @@ class ServerStats:
             "unawaited": [coroutine.to_json() for coroutine in self.unawaited],
             "workers": self.workers,
             "threadpools": [{"library": p.library, "api": p.api, "threads": p.threads} for p in self.threadpools],
+            "loop_lag_own_max_s": None if self.loop_lag_own_max_s is None else round(self.loop_lag_own_max_s, 6),
+            "loop_lag_starved_s": round(self.loop_lag_starved_s, 6),
         }
         if with_requests:
             data["requests"] = [r.to_json() for r in self.requests]
@@ -309,6 +321,10 @@ class ServerStats:
                 threadpools=tuple(
                     ThreadPool(str(p["library"]), str(p["api"]), int(p["threads"])) for p in data.get("threadpools", ())
                 ),
+                loop_lag_own_max_s=None
+                if data.get("loop_lag_own_max_s") is None
+                else float(data["loop_lag_own_max_s"]),
+                loop_lag_starved_s=float(data.get("loop_lag_starved_s", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"/lab/stats is not the lab's format: {type(exc).__name__}: {exc}") from None
@@ -340,6 +356,8 @@ class ServerStats:
             blocking_samples=sum(s.blocking_samples for s in chosen),
             unawaited=tuple(c for s in chosen for c in s.unawaited),
             loop_lag_max_s=max(s.loop_lag_max_s for s in chosen),
+            loop_lag_own_max_s=max(s.loop_lag_judged_s for s in chosen),
+            loop_lag_starved_s=sum(s.loop_lag_starved_s for s in chosen),
             thread_tokens_total=max(s.thread_tokens_total for s in chosen),
             thread_tokens_peak=max(s.thread_tokens_peak for s in chosen),
             counters=counters,

@@ -40,6 +40,8 @@ def stats(**overrides: object) -> ServerStats:
         "unawaited": (UnawaitedCoroutine("sleep", "/app.py", 30, "predict", "asyncio.sleep(0.2)", 20),),
         "threadpools": (ThreadPool("openblas", "blas", 1), ThreadPool("openblas", "blas", 1)),
         "workers": 2,
+        "loop_lag_own_max_s": 0.002,
+        "loop_lag_starved_s": 0.25,
     }
     return ServerStats(**{**fields, **overrides})  # type: ignore[arg-type]
 
@@ -75,6 +77,8 @@ def test_json_names_are_the_documented_ones() -> None:
         "unawaited",
         "workers",
         "threadpools",
+        "loop_lag_own_max_s",
+        "loop_lag_starved_s",
     }
     assert data["gauges"] == {"sdk_in_flight": {"current": 0, "peak": 5}}
     assert "requests" not in stats().to_json(with_requests=False)

@@ -267,11 +267,12 @@ class Demo:
                 sent = lane.stats_sent = time.perf_counter()
                 try:
                     stats = await fetch(client, self.base_url)
+                    answered = time.perf_counter()  # one clock reading for both: the wait ends where it is stamped
                     reading = LagReading(
-                        at_s=lane.since_t0(time.perf_counter()),
+                        at_s=lane.since_t0(answered),
                         lag_s=stats.loop_lag_last_s,
                         lag_max_s=stats.loop_lag_max_s,
-                        waited_s=time.perf_counter() - sent,
+                        waited_s=answered - sent,
                         blocking=blocking_text(stats),
                     )
                 except (httpx.HTTPError, LabError):

@@ -37,7 +37,7 @@ from lab.load.measure import Sample, summarize
 from lab.load.verdict import Verdict
 from lab.protocol import ServerStats
 from lab.scenarios import SCENARIOS, Scenario
-from lab.view.demo import LagReading, LaneView
+from lab.view.demo import LagReading, LaneView, blocking_text
 
 if TYPE_CHECKING:
     from lab.demo.race import Demo
@@ -129,6 +129,8 @@ def race_json(demo: Demo, *, url: str | None = None) -> dict[str, Any]:
                 "guess_s": lane.guess_s,
                 "verdict": None if result is None else result.verdict.as_dict(),
                 "server": None if result is None or result.server is None else result.server.to_json(),
+                # The line that held the loop, worded by the lab, so the page never words it differently.
+                "held_by": None if result is None or result.server is None else blocking_text(result.server),
                 "samples": [sample_json(s) for s in samples],
                 "stats": [lag_json(r) for r in list(lane.lag)],
             }

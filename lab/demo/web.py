@@ -32,10 +32,10 @@ from fastapi import Body, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from lab.demo.record import lag_json, race_json, sample_json
+from lab.demo.record import LANE_GAP_S, lag_json, race_json, sample_json
 from lab.launch.process import DEFAULT_HOST, ThreadServer
 from lab.protocol import ServerStats
-from lab.view.demo import blocking_text
+from lab.view.demo import LAG_BAD_S, LAG_FULL_S, NOT_ANSWERING_S, blocking_text
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -55,6 +55,9 @@ def page() -> str:
     html = (assets / "index.html").read_text(encoding="utf-8")
     css = (assets / "style.css").read_text(encoding="utf-8")
     script = (assets / "app.js").read_text(encoding="utf-8")
+    constants = {"LANE_GAP_S": LANE_GAP_S, "NOT_ANSWERING_S": NOT_ANSWERING_S, "LAG_FULL_S": LAG_FULL_S}
+    constants["LAG_BAD_S"] = LAG_BAD_S
+    script = script.replace("/*CONSTANTS*/ {}", json.dumps(constants), 1)
     return html.replace("/*STYLE*/", css).replace("/*SCRIPT*/", script)
 
 
@@ -119,6 +122,7 @@ class LiveFeed:
                 data["single_s"] = round(result.single_s, 6)
                 data["verdict"] = result.verdict.as_dict()
                 data["server"] = None if server is None else server_json(server)
+                data["held_by"] = None if server is None else blocking_text(server)
             lanes.append(data)
         done = all(lane.result is not None for lane in demo.lanes)
         return {
@@ -136,7 +140,14 @@ class ReplayFeed:
     mode = "replay"
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
+        # A race saved before the lab worded `held_by` itself is worded now (read_race has checked `server`).
+        lanes = [
+            {**lane, "held_by": blocking_text(ServerStats.from_json(lane["server"]))}
+            if "held_by" not in lane and lane.get("server") is not None
+            else lane
+            for lane in data.get("lanes", [])
+        ]
+        self.data = {**data, "lanes": lanes}
         self.viewer = threading.Event()
         self.closed = threading.Event()
 
@@ -225,10 +236,9 @@ def open_browser(url: str) -> bool:
 
 
 def server_json(server: ServerStats) -> dict[str, Any]:
-    """What the page shows of the server's own view: the scoreboard's figures and the line that held the loop."""
+    """The scoreboard's figures, as the page shows them (the line that held the loop is the lane's `held_by`)."""
     return {
         "peak_in_flight": server.peak_in_flight,
         "peak_in_handler": server.peak_in_handler,
         "loop_lag_max_s": round(server.loop_lag_max_s, 6),
-        "blocking": blocking_text(server),
     }

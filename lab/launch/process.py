@@ -41,6 +41,8 @@ DEFAULT_HOST = "127.0.0.1"
 LAB_APP = "lab.server.app:app"  # the lab's own inference server, as an import string
 READY_PATH = STATS_PATH
 MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
+LOG_HEAD_BYTES = 64 * 1024  # of a child's output, kept from its start (where the first traceback is)
+LOG_TAIL_BYTES = 256 * 1024  # and from its end (where it said why it died)
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL: a loop that spins never runs uvicorn's SIGTERM handler
 
 _SUBREAPER = contain.SubreaperHold()
@@ -211,8 +213,7 @@ class ServerProcess:
         """Everything the child printed so far (or, once stopped, in all)."""
         if self._log is None:
             return self._last_log
-        self._log.seek(0)
-        return self._log.read().decode(errors="replace")
+        return read_bounded(self._log)
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """SIGTERM the whole process group, SIGKILL it after `grace_s`, then kill every descendant left.
@@ -248,6 +249,19 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def read_bounded(log: IO[bytes], head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES) -> str:
+    """A child's output, its start and its end only: a learner's server that prints in a loop must not
+    make the lab read gigabytes. The start keeps the first traceback, the end the reason it died."""
+    size = log.seek(0, os.SEEK_END)
+    log.seek(0)
+    if size <= head + tail:
+        return log.read().decode(errors="replace")
+    start = log.read(head).decode(errors="replace")
+    log.seek(size - tail)
+    end = log.read(tail).decode(errors="replace")
+    return f"{start}\n[... {size - head - tail:,} bytes of output left out ...]\n{end}"
 
 
 def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:

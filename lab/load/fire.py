@@ -11,6 +11,8 @@ created first and waits on one event; `t0` is taken just before the event is set
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
@@ -57,7 +59,43 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     else:
         loop_factory = uvloop.new_event_loop
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(coroutine)
+        return runner.run(_interruptible(coroutine))
+
+
+async def _interruptible(coroutine: Coroutine[Any, Any, T]) -> T:
+    """SIGTERM and SIGHUP stop the coroutine as Ctrl-C does (asyncio.Runner cancels it, then raises
+    KeyboardInterrupt), where the CLI asked for them to interrupt (lab.cli.output.interrupt_on_sigterm).
+
+    Raised from a Python signal handler instead, the KeyboardInterrupt lands wherever the loop happens
+    to be, and inside one of uvloop's C callbacks (a DNS answer) it is printed and lost: the burst
+    went on, the command with it.
+    """
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    caught: list[int] = []
+    previous: dict[signal.Signals, Callable[[int, Any], Any]] = {}
+
+    def stop(sig: int) -> None:
+        caught.append(sig)
+        if task is not None:
+            task.cancel()
+
+    if task is not None and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            handler = signal.getsignal(sig)
+            if callable(handler):  # someone turns it into an interrupt: do it the loop's way
+                previous[sig] = handler
+                loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await coroutine
+    except asyncio.CancelledError:
+        if caught:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)  # (remove_signal_handler leaves the default, not what was there)
 
 
 async def request(client: httpx.AsyncClient, method: str, url: str, json_body: Any) -> httpx.Response:

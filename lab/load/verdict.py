@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.protocol import ServerStats
+from lab.durations import duration
+from lab.protocol import BlockingSite, ServerStats
 
 CONCURRENT = "concurrent"
 SERIALIZED = "serialized"
@@ -23,6 +24,22 @@ FAILED = "failed"
 TOO_FAST_S = 0.005  # below this, scheduler noise is as large as the work: nothing to judge
 SERIAL_FRACTION = 0.8  # k >= 0.8 N counts as serialized
 CONCURRENT_SLACK = 0.75  # k < ideal + 0.75 counts as concurrent (client launch costs a little)
+SLOWED_TOGETHER = 0.75  # quickest answer / slowest at or above this: no first wave, all slowed alike
+
+
+def site_text(site: BlockingSite) -> str:
+    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held, short enough for a panel."""
+    if not site.file:
+        return f"no line of code: {site.call}"
+    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} {site.call}"
+
+
+def site_sentence(site: BlockingSite) -> str:
+    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`."""
+    held = f"held the event loop {duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
+    if not site.file:
+        return f"no line of code ({site.call}) {held}"
+    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` {held}, in {site.function}()"
 
 
 @dataclass(frozen=True)
@@ -84,6 +101,18 @@ def judge(
     if server is not None and _in_handlers(server) == 1:
         reasons.append("they ran one after another")
         return Verdict(SERIALIZED, k, reasons=reasons)
+    busy, waiting = process_pool(server)
+    if waiting and busy > 1:
+        # The server counted its process pool: the processes are the wave, however slow the cores made it.
+        reasons.append(f"they ran in waves of about {busy}")
+        reasons.append(_why_waves(requests, busy, server, cores))
+        rounds = math.ceil(requests / busy)
+        if k > 1.5 * rounds:
+            reasons.append(
+                f"{rounds} rounds of {busy} should take about {rounds} x one request alone; {k:.1f} x means the "
+                "processes shared their cores with other work"
+            )
+        return Verdict(WAVES, k, wave_size=busy, reasons=reasons)
     if k >= SERIAL_FRACTION * requests:
         if server is not None:
             reasons.append(
@@ -98,10 +127,27 @@ def judge(
     if min(k, k_inside) < ideal + CONCURRENT_SLACK:
         reasons.append("they ran at the same time" if ideal == 1 else f"as expected with {concurrency} at a time")
         return Verdict(CONCURRENT, k, reasons=reasons)
+    if _slowed_together(latencies) and not _tokens_out(server):
+        # Waves need a first wave: requests answered early, the rest a multiple later. When even the
+        # quickest took nearly as long as the slowest, they all ran at once, each of them slower.
+        reasons.append(
+            f"they ran at the same time, every one slowed to about {k:.1f} x one request alone: none was answered "
+            "early, as a first wave would be (busy cores, or one shared resource that slowed them all)"
+        )
+        return Verdict(CONCURRENT, k, reasons=reasons)
     wave_size = _wave_size(requests, min(k, k_inside), server)
     reasons.append(f"they ran in waves of about {wave_size}")
     reasons.append(_why_waves(requests, wave_size, server, cores))
     return Verdict(WAVES, k, wave_size=wave_size, reasons=reasons)
+
+
+def _slowed_together(latencies: Sequence[float]) -> bool:
+    """Every answer within a band of the slowest: in waves of w, the first wave ends near 1/(N/w) of the last.
+
+    Two waves put the quickest answer near half the slowest (0.6 under load); requests slowed all
+    alike, 0.85 or more. 0.75 keeps both sides of the line well clear of it.
+    """
+    return len(latencies) >= 4 and min(latencies) >= SLOWED_TOGETHER * max(latencies)
 
 
 def _in_handlers(server: ServerStats) -> int:
@@ -113,9 +159,20 @@ def _tokens_out(server: ServerStats | None) -> bool:
     return server is not None and 0 < server.thread_tokens_total <= server.thread_tokens_peak
 
 
+def process_pool(server: ServerStats | None) -> tuple[int, int]:
+    """The lab server's own process pool: the most calls it ran at once, the most that waited for a process."""
+    if server is None:
+        return 0, 0
+    busy, waiting = server.gauges.get("process_pool_busy"), server.gauges.get("process_pool_waiting")
+    return (busy.peak if busy else 0), (waiting.peak if waiting else 0)
+
+
 def _wave_size(requests: int, k: float, server: ServerStats | None) -> int:
     if server is not None and _tokens_out(server):
         return server.thread_tokens_total  # every thread-pool token was out: the pool size is the wave
+    busy, waiting = process_pool(server)
+    if waiting:
+        return busy  # calls waited for a process: the processes are the wave
     return math.ceil(requests / max(2, round(k)))
 
 
@@ -131,6 +188,12 @@ def _why_waves(requests: int, wave_size: int, server: ServerStats | None, cores:
             f"`def` handlers ran {_in_handlers(server)} at a time, as many as AnyIO's {server.thread_tokens_total} "
             "thread tokens; a `def` route takes a token again to validate its response, so the answers come back "
             "in groups rather than in clean waves"
+        )
+    busy, waiting = process_pool(server)
+    if waiting:
+        return (
+            f"the server's process pool ran {busy} calls at a time, one per process; the other requests waited in "
+            "their handlers for a process to be free"
         )
     if _in_handlers(server) >= 0.8 * requests:
         inside = f"every request was in its handler at once, yet only about {wave_size} got through at a time: "
@@ -162,8 +225,16 @@ def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
         reasons[0] += f" ({server.peak_in_flight} inside the app)"
     if server.peak_token_waiters:
         reasons.append(f"up to {server.peak_token_waiters} waited for a thread token")
-    if server.loop_lag_max_s >= max(0.05, single_s / 2):
-        reasons.append(f"its event loop was blocked for up to {server.loop_lag_max_s * 1000:.0f} ms")
+    busy, waiting = process_pool(server)
+    if waiting:
+        reasons.append(f"up to {waiting} waited for one of the process pool's {busy} processes")
+    if server.loop_lag_judged_s >= max(0.05, single_s / 2):
+        reasons.append(f"its event loop was blocked for up to {server.loop_lag_judged_s * 1000:.0f} ms")
+    if server.loop_lag_starved_s >= 0.05:
+        reasons.append(
+            f"for {server.loop_lag_starved_s * 1000:,.0f} ms the machine ran none of the server's threads (other "
+            "programs had the cores): that lag is left out of what the code is judged by"
+        )
     if server.thread_tokens_total and server.thread_tokens_peak >= server.thread_tokens_total:
         reasons.append(f"all {server.thread_tokens_total} thread-pool tokens were in use")
     return reasons

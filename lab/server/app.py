@@ -46,10 +46,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # the HTTP client and the in-thread store are imported here too, not at the top: `import lab.server.app`
     # then costs little more than `import fastapi` (tests/test_startup.py).
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     from lab.client import httpx
     from lab.launch.process import ThreadServer
+    from lab.server.process_pool import CountedProcessPool
 
     app.state.model = load_model()
     iterations_for(1)  # calibrate the CPU work once, not inside a request
@@ -64,7 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # pool_worker: each worker dies with this server, even a SIGKILLed one, and leaves Ctrl-C to it.
     spawn = multiprocessing.get_context("spawn")
     with (
-        ProcessPoolExecutor(workers, spawn, initializer=pool_worker, initargs=(os.getpid(),)) as process_pool,
+        CountedProcessPool(workers, spawn, initializer=pool_worker, initargs=(os.getpid(),)) as process_pool,
         ThreadServer(create_store()) as store,
     ):
         loop = asyncio.get_running_loop()

@@ -19,7 +19,6 @@ import os
 import signal
 import socket
 import sys
-import sysconfig
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,12 +102,10 @@ def one_line(text: str) -> str:
 
 
 def _is_library(filename: str) -> bool:
-    """The standard library, installed packages, or the lab's own server machinery."""
-    path = Path(filename).resolve()
-    if "site-packages" in path.parts or "dist-packages" in path.parts or filename.startswith("<"):
-        return True
-    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
-    return path.is_relative_to(stdlib) or path.is_relative_to(Path(__file__).resolve().parent)
+    """Library code as the watchdog sees it, or the lab's own server machinery (this folder)."""
+    from lab.server.watchdog import is_library_file
+
+    return is_library_file(filename) or Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent)
 
 
 def app_from_env() -> Any:

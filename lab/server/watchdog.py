@@ -77,7 +77,8 @@ _THIS_FILE = os.path.realpath(__file__)
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_library_file(filename: str) -> bool:
+def is_library_file(filename: str) -> bool:
+    """The standard library, installed packages, frozen and generated code, or this file."""
     if filename.startswith("<") or not filename:  # <frozen importlib._bootstrap>, <string>, ...
         return True
     path = os.path.realpath(filename)
@@ -90,9 +91,7 @@ def _is_library_file(filename: str) -> bool:
 def is_library(frame: FrameType) -> bool:
     """Library code: the stdlib, installed packages, frozen modules, the lab's stand-in SDKs and middleware."""
     module = frame.f_globals.get("__name__")
-    return (
-        module in LAB_LIBRARY_MODULES or module in LAB_MACHINERY_MODULES or _is_library_file(frame.f_code.co_filename)
-    )
+    return module in LAB_LIBRARY_MODULES or module in LAB_MACHINERY_MODULES or is_library_file(frame.f_code.co_filename)
 
 
 def qualified_name(frame: FrameType) -> str:
@@ -232,6 +231,7 @@ class Watchdog:
         self._sites: dict[tuple[str, int, str, str], _Bucket] = {}  # (file, line, function, call) -> bucket
         self._total_s = 0.0
         self._samples = 0
+        self._user_samples = 0  # ever, never reset: the heartbeat compares two readings around one stall
         # The stall being sampled: the heartbeat it started after, the last sample's time and site.
         self._stall_beat: float | None = None
         self._prev_sample = 0.0
@@ -296,6 +296,7 @@ class Watchdog:
         with self._lock:
             if sampled:
                 self._samples += 1
+                self._user_samples += bool(file)  # a line of code on the loop, not the loop itself
             self._total_s += seconds
             bucket = self._sites.get(key)
             if bucket is None:
@@ -321,6 +322,12 @@ class Watchdog:
         """Stack samples taken in this window: zero while the loop stays healthy."""
         with self._lock:
             return self._samples
+
+    @property
+    def user_samples(self) -> int:
+        """Samples ever taken at a line of code (not the loop waiting): a stall without one was not code."""
+        with self._lock:
+            return self._user_samples
 
     @property
     def stalled_s(self) -> float:

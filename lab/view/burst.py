@@ -14,6 +14,7 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.measure import Sample
+from lab.load.verdict import process_pool, site_sentence
 from lab.protocol import ServerStats
 from lab.view.theme import verdict_style
 
@@ -100,14 +101,19 @@ def summary_table(result: BurstResult) -> Table:
     if server is not None:
         rows += [
             ("Server: in a handler", in_handlers(server)),
-            ("Server: max loop lag", duration(server.loop_lag_max_s)),
+            ("Server: max loop lag", _lag_text(server)),
             ("Server: thread tokens", f"{server.thread_tokens_peak} of {server.thread_tokens_total} at peak"),
         ]
+        waiting = []
         if server.peak_token_waiters:
-            rows.append(("Server: waiting", f"up to {server.peak_token_waiters} request(s) for a thread token"))
-        site = blocking_site(server)
-        if site is not None:
-            rows.append(("Server: blocking line", site))
+            waiting.append(f"up to {server.peak_token_waiters} request(s) for a thread token")
+        busy, for_process = process_pool(server)
+        if for_process:
+            waiting.append(f"up to {for_process} for one of {busy} processes")
+        if waiting:
+            rows.append(("Server: waiting", "; ".join(waiting)))
+        if server.blocking:
+            rows.append(("Server: blocking line", site_sentence(server.blocking[0])))
         if server.threadpools:
             rows.append(("Server: intra-op threads", intra_op_text(server)))
     for name, value in rows:
@@ -125,17 +131,15 @@ def in_handlers(server: ServerStats) -> str:
     return text
 
 
-def blocking_site(server: ServerStats) -> str | None:
-    """The line that held the event loop longest, as the server's watchdog found it at run time."""
-    if not server.blocking:
-        return None
-    site = server.blocking[0]
-    if not site.file:
-        return f"no line of code: {site.call} ({duration(site.stalled_s)}, {site.share:.0%} of the stalls)"
-    return (
-        f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` in {site.function}() held the event loop "
-        f"{duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
-    )
+def _lag_text(server: ServerStats) -> str:
+    """The worst lag, and how much of the lateness was the machine's (it ran none of the server's threads)."""
+    text = duration(server.loop_lag_max_s)
+    if server.loop_lag_starved_s >= 0.05:
+        text += (
+            f" ({duration(server.loop_lag_judged_s)} leaving out {duration(server.loop_lag_starved_s)} in which the"
+            " machine ran no thread of the server)"
+        )
+    return text
 
 
 def intra_op_text(server: ServerStats, cores: int | None = None) -> str:

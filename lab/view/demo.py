@@ -25,7 +25,8 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.measure import Sample
-from lab.protocol import BlockingSite, ServerStats
+from lab.load.verdict import site_text
+from lab.protocol import ServerStats
 from lab.scenarios import Scenario
 from lab.view.theme import verdict_style
 
@@ -214,7 +215,7 @@ def lag_meter(view: LaneView, width: int) -> Text:
         # The burst is over: the worst over the whole window, the very figure the scoreboard shows.
         worst = max([server.loop_lag_max_s, *(r.lag_max_s for r in view.lag)])
         text += Text(f" worst {duration(worst)} over the burst", style="red" if worst >= LAG_BAD_S else "green")
-        site = _site_text(server.blocking[0]) if server.blocking and worst >= LAG_BAD_S else None
+        site = site_text(server.blocking[0]) if server.blocking and worst >= LAG_BAD_S else None
     elif view.lag:
         last = view.lag[-1]
         worst = max([last.lag_s, *(r.lag_max_s for r in view.lag)])  # never a current reading above the worst
@@ -229,15 +230,8 @@ def lag_meter(view: LaneView, width: int) -> Text:
     return text
 
 
-def _site_text(site: BlockingSite) -> str:
-    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held."""
-    if not site.file:
-        return "no line of code: waiting for the GIL"
-    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} {site.call}"
-
-
 def blocking_text(stats: ServerStats) -> str | None:
-    return _site_text(stats.blocking[0]) if stats.blocking else None
+    return site_text(stats.blocking[0]) if stats.blocking else None
 
 
 def guess_text(view: LaneView) -> Text | None:

@@ -213,3 +213,14 @@ def test_loop_lag_names_the_line_found_at_run_time_or_the_gil() -> None:
     assert "ex.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()" in named
     gil = grade(expect, BURST, m(loop_lag_max_s=0.7, blocking=(convoy,)), m()).reasons[0]
     assert "waiting for the GIL behind busy threads" in gil and "`async def` does not await" not in gil
+
+
+def test_a_probe_slowed_by_a_busy_machine_is_judged_beside_the_solutions_own() -> None:
+    busy_solution = replace(FIXED, probe_s=0.3)  # the same run: this machine answers nothing fast just now
+    slowed = grade(Expect(max_probe_ms=200), BURST, replace(FIXED, probe_s=0.36), busy_solution)
+    assert slowed.passed, slowed.reasons
+    assert any("slow, but the solution's took 300 ms" in c.reason for c in slowed.checks)
+    waited = grade(Expect(max_probe_ms=200), BURST, replace(FIXED, probe_s=1.2), busy_solution)
+    assert not waited.passed and any("waited 1,200 ms" in r for r in waited.reasons)
+    quiet = grade(Expect(max_probe_ms=200), BURST, replace(FIXED, probe_s=0.36), FIXED)  # solution: 4 ms
+    assert not quiet.passed

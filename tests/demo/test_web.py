@@ -96,6 +96,7 @@ def test_the_page_is_one_small_document() -> None:
     assert len(document.encode()) < 200_000
     assert "/*STYLE*/" not in document and "/*SCRIPT*/" not in document, "style and script inlined"
     assert not re.search(r"""(src|href)=["']https?://""", document), "nothing from a CDN"
+    assert "/*CONSTANTS*/" not in document and '"LAG_BAD_S": 0.05' in document, "the terminal's thresholds"
 
 
 @needs_chromium
@@ -196,6 +197,10 @@ def test_a_replay_at_half_speed_takes_about_twice_as_long(lab_url: str, tab: Any
     racing.start()
     racing.join(60)
     data = json.loads(json.dumps(race_json(demo)))
+    broken = next(lane for lane in data["lanes"] if lane["variant"] == "broken")
+    held = broken["held_by"]
+    assert held and held.startswith("sleep.py:") and "time.sleep" in held, "the watchdog's line, worded by the lab"
+    del broken["held_by"]  # as a race saved before the lab worded it: the replay words it the same way
     times = {}
     with WebView(ReplayFeed(data)) as view:
         for speed in (1.0, 0.5):
@@ -206,6 +211,7 @@ def test_a_replay_at_half_speed_takes_about_twice_as_long(lab_url: str, tab: Any
             tab.wait_for_function("document.body.dataset.replay === 'done'", timeout=30_000)
             times[speed] = time.perf_counter() - began
             assert tab.locator('.lane[data-variant="broken"] .bar.done').count() == 4, "every bar, replayed"
+            assert f"held by {held}" in tab.inner_text('.lane[data-variant="broken"] .lagtext')
     ratio = times[0.5] / times[1.0]
     assert 1.5 <= ratio <= 2.7, f"0.5x took {times[0.5]:.2f} s, 1x {times[1.0]:.2f} s"
 

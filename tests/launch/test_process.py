@@ -49,6 +49,21 @@ def test_code_that_cannot_load_gets_one_line(tmp_path: Path, source: str, expect
     assert "\n" not in str(info.value)
 
 
+def test_a_server_that_prints_megabytes_is_read_start_and_end_only(tmp_path: Path) -> None:
+    from lab.launch.process import LOG_HEAD_BYTES, LOG_TAIL_BYTES
+
+    target = tmp_path / "app.py"
+    target.write_text(
+        "import sys\nfor _ in range(40_000):\n    print('x' * 500)\nraise RuntimeError('model missing')\n"
+    )
+    server = ServerProcess(str(target), startup_timeout_s=30)
+    with pytest.raises(ServerError, match=r"app\.py:4: RuntimeError: model missing"):
+        server.start()
+    text = server.log_text()
+    assert len(text.encode()) < LOG_HEAD_BYTES + LOG_TAIL_BYTES + 200, "20 MB printed, a bounded part read"
+    assert "bytes of output left out" in text and text.rstrip().endswith("RuntimeError: model missing")
+
+
 def test_a_file_target_is_instrumented(tmp_path: Path) -> None:
     from lab.client import httpx
 

@@ -114,3 +114,31 @@ def test_stragglers_are_reported_even_when_nothing_else_can_be_judged() -> None:
     assert verdict.kind == INCONCLUSIVE
     assert any(r.startswith("2 of 10 requests took 1.01 s or more against a median of 2 ms") for r in verdict.reasons)
     assert not any("stragglers" in r for r in judge(10, 10, 0.2, 0.1, 10, latencies=[0.1] * 10).reasons)
+
+
+def test_requests_slowed_all_alike_are_not_called_waves() -> None:
+    # 10 `def` handlers sharing a downstream on a busy machine: all in a handler, all 2x slower, none early.
+    from dataclasses import replace
+
+    server = replace(LAB_CONCURRENT, peak_in_handler=10)
+    together = judge(
+        10, 10, 0.21, 0.10, 10, server, 0.20, latencies=[0.19, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.21, 0.21]
+    )
+    assert together.kind == CONCURRENT and together.wave_size is None, together.reasons
+    assert any("every one slowed to about 2.1 x one request alone" in r for r in together.reasons)
+    # Two real waves of 5 on the same busy machine: the first five answered near the single time.
+    waves = judge(10, 10, 0.24, 0.10, 10, server, 0.23, latencies=[0.13] * 5 + [0.24] * 5)
+    assert waves.kind == WAVES and waves.wave_size == 5, waves.reasons
+
+
+def test_waves_behind_the_servers_process_pool_are_its_processes() -> None:
+    from dataclasses import replace
+
+    from lab.protocol import GaugeReading
+
+    gauges = {"process_pool_busy": GaugeReading(0, 2), "process_pool_waiting": GaugeReading(0, 8)}
+    server = replace(LAB_CONCURRENT, peak_in_handler=10, gauges=gauges)
+    verdict = judge(10, 10, 0.52, 0.10, 10, server, 0.51, latencies=[0.1 * (1 + i // 2) for i in range(10)])
+    assert verdict.kind == WAVES and verdict.wave_size == 2, verdict.reasons
+    assert "up to 8 waited for one of the process pool's 2 processes" in verdict.reasons
+    assert any("process pool ran 2 calls at a time, one per process" in r for r in verdict.reasons)

@@ -53,6 +53,21 @@ def test_a_def_route_runs_forty_at_a_time_and_the_rest_wait_for_a_token(lab_url:
     assert stats.peak_token_waiters >= 50  # the others queued for a token (sampled: most of the 60)
 
 
+def test_requests_awaiting_the_process_pool_are_counted_as_waiting_for_a_process(lab_url: str) -> None:
+    import os
+
+    cores = os.cpu_count() or 1
+    requests = cores + 6
+    result = run_burst(lab_url + "/cpu/async?delay_ms=400", requests=requests)
+    stats = result.server
+    assert stats is not None and result.summary.ok == requests
+    assert stats.peak_in_handler == requests  # every one awaits in its handler...
+    assert stats.gauges["process_pool_busy"].peak == cores  # ...one per process computes...
+    assert stats.gauges["process_pool_waiting"].peak == requests - cores  # ...the rest wait for a process
+    assert result.verdict.wave_size == cores, result.verdict.reasons
+    assert any(f"waited for one of the process pool's {cores} processes" in r for r in result.verdict.reasons)
+
+
 def test_every_answer_carries_its_handler_phase(lab_url: str) -> None:
     result = run_burst(lab_url + "/sleep/broken?delay_ms=50", requests=5)
     for sample in result.samples:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +23,7 @@ import pytest
 
 import lab.workloads
 from lab.client import httpx
-from lab.instruments import Instruments
+from lab.instruments import Instruments, heartbeat, run_queue_clock
 from lab.launch.process import ServerProcess
 from lab.load.burst import run_burst
 from lab.protocol import BlockingSite, ServerStats
@@ -32,8 +34,8 @@ from lab.server.watchdog import (
     PURE_PYTHON,
     Site,
     Watchdog,
-    _is_library_file,
     call_on_line,
+    is_library_file,
     launcher_codes,
     site_of,
 )
@@ -178,12 +180,12 @@ def test_under_uvloop_the_launcher_read_at_start_marks_where_the_loop_begins() -
 
 
 def test_library_files() -> None:
-    assert _is_library_file(json.__file__)  # the stdlib
-    assert _is_library_file(httpx.__file__)  # site-packages
-    assert _is_library_file("<frozen importlib._bootstrap>")
-    assert _is_library_file("/opt/app/.venv/lib/python3.11/dist-packages/requests/api.py")
-    assert not _is_library_file(__file__)  # a learner's file, or a test
-    assert not _is_library_file(str(Path(lab.workloads.__file__).parent / "scenarios" / "sleep.py"))  # a lab route
+    assert is_library_file(json.__file__)  # the stdlib
+    assert is_library_file(httpx.__file__)  # site-packages
+    assert is_library_file("<frozen importlib._bootstrap>")
+    assert is_library_file("/opt/app/.venv/lib/python3.11/dist-packages/requests/api.py")
+    assert not is_library_file(__file__)  # a learner's file, or a test
+    assert not is_library_file(str(Path(lab.workloads.__file__).parent / "scenarios" / "sleep.py"))  # a lab route
 
 
 def test_the_call_on_a_line_is_spelled_as_in_the_source(tmp_path: Path) -> None:
@@ -340,6 +342,71 @@ def test_server_charges_the_gil_convoy_to_the_event_loop() -> None:
     site = top_site(stats)
     assert (site.file, site.line, site.function, site.call) == ("", 0, EVENT_LOOP_FUNCTION, EVENT_LOOP_CALL)
     assert site.share > 0.8
+    # No line of code on the loop, yet not the machine's doing: the convoy's threads keep a core busy.
+    assert stats.loop_lag_judged_s == stats.loop_lag_max_s > 0.05
+
+
+def test_a_blocking_sleep_is_judged_though_it_uses_no_cpu() -> None:
+    stats = blocking_after_burst("app_sleep.py", requests=3)
+    assert stats.loop_lag_judged_s == stats.loop_lag_max_s > 0.1, "the sleep was sampled on its line"
+    assert stats.loop_lag_starved_s < 0.05
+
+
+HOG = (
+    "import os, time\nos.sched_setaffinity(0, {0})\nend = time.monotonic() + 1.5\nwhile time.monotonic() < end: pass\n"
+)
+
+
+@pytest.mark.skipif(run_queue_clock() is None, reason="needs Linux's /proc/thread-self/schedstat")
+def test_the_run_queue_clock_counts_the_time_the_os_kept_a_thread_waiting() -> None:
+    # This thread computes on CPU 0 beside three programs that do the same: runnable all the time,
+    # it runs about a quarter of it, and the clock says how long it queued.
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(3)]
+        time.sleep(0.3)  # they have started
+        queued = run_queue_clock()
+        assert queued is not None
+        began, waited = time.perf_counter(), queued()
+        while time.perf_counter() - began < 0.6:
+            pass
+        share = (queued() - waited) / (time.perf_counter() - began)
+        for hog in hogs:
+            hog.wait(10)
+    finally:
+        os.sched_setaffinity(0, before)
+    assert share > 0.3, f"queued {share:.0%} of the time beside three programs on its CPU"
+
+
+def test_a_late_beat_is_the_machines_only_when_the_loop_queued_for_a_cpu_and_ran_no_code() -> None:
+    class Finder:  # the watchdog's count of samples at a line of code
+        samples, user_samples = 0, 0
+
+        def sites(self, limit: int = 10) -> list[BlockingSite]:
+            return []
+
+        def reset(self) -> None: ...
+
+    async def one_stall(queued_share: float, sampled_code: bool) -> Instruments:
+        instruments = Instruments()
+        finder = Finder()
+        instruments.watchdog = finder
+        clock = [0.0]
+        beat = asyncio.create_task(heartbeat(instruments, 0.005, queued=lambda: clock[0]))
+        await asyncio.sleep(0.03)
+        time.sleep(0.1)  # noqa: ASYNC251 - the loop late by 100 ms: whose doing, the clock and the watchdog say
+        clock[0] += queued_share * 0.1
+        finder.user_samples += sampled_code
+        await asyncio.sleep(0.03)
+        beat.cancel()
+        return instruments
+
+    starved = asyncio.run(one_stall(0.9, sampled_code=False))
+    assert starved.lag_max_s >= 0.09 and starved.lag_starved_s >= 0.09 and starved.lag_own_max_s < 0.05
+    for share, code in ((0.9, True), (0.1, False)):  # a line of code on the loop; or no queueing (the GIL)
+        judged = asyncio.run(one_stall(share, sampled_code=code))
+        assert judged.lag_own_max_s >= 0.09 and judged.lag_starved_s == 0.0
 
 
 def test_server_with_a_healthy_loop_takes_no_sample() -> None:

@@ -2,10 +2,8 @@
 // The record's format is lab.demo.record's; a request's bar draws its "phases" (the names it knows).
 "use strict";
 
-const LANE_GAP_S = 0.5; // as lab.demo.record: the pause between two twins in a replay
-const NOT_ANSWERING_S = 0.05; // as lab.view.demo: a healthy server answers its stats in a few ms
-const LAG_FULL_S = 0.1;
-const LAG_BAD_S = 0.05;
+// The terminal's own thresholds, written in by lab.demo.web.page(): the page never disagrees with it.
+const { LANE_GAP_S, NOT_ANSWERING_S, LAG_FULL_S, LAG_BAD_S } = /*CONSTANTS*/ {};
 const MANTISSAS = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8];
 const PHASES = ["queued", "in_handler", "answering", "in_server", "answered", "waiting"];
 
@@ -154,7 +152,7 @@ function drawLag(section, view) {
   } else if (view.server) {
     // The burst is over: its own worst, the scoreboard's figure (a poll may have waited out the stall).
     const worst = Math.max(view.server.loop_lag_max_s, ...view.stats.map((r) => r.lag_max_s));
-    const held = blockingText(view.server.blocking);
+    const held = view.held_by; // worded by the lab, as in the terminal
     const site = worst >= LAG_BAD_S && held ? ` · held by ${held}` : "";
     text.textContent = `worst ${duration(worst)} over the burst${site}`;
     text.className = `lagtext ${worst >= LAG_BAD_S ? "alarm" : ""}`;
@@ -168,14 +166,6 @@ function drawLag(section, view) {
     text.textContent = view.state === "running" ? "…" : "";
     text.className = "lagtext dim";
   }
-}
-
-// A saved race keeps the server's sites as a list; the live page gets them as one line of text.
-function blockingText(blocking) {
-  if (!Array.isArray(blocking)) return blocking || null;
-  if (!blocking.length) return null;
-  const site = blocking[0];
-  return site.file ? `${site.file.split("/").pop()}:${site.line} ${site.call}` : "no line of code: waiting for the GIL";
 }
 
 function drawGuess(section, view) {
