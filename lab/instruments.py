@@ -111,12 +111,18 @@ class Instruments:
         self.token_waiters_peak = 0
         self.unawaited: dict[tuple[str, int, str], UnawaitedCoroutine] = {}  # (file, line, name) -> how often
         self.watchdog: BlockingFinder | None = None  # set while the server's watchdog runs (lab.server.watchdog)
+        self.declared_pools: dict[str, ThreadPool] = {}  # pools threadpoolctl cannot see, by library
         self.since = time.perf_counter()
 
     def count(self, name: str, amount: int = 1) -> None:
         """Add to a named counter (model loads, model calls, downstream calls...)."""
         with self._lock:
             self.counters[name] = self.counters.get(name, 0) + amount
+
+    def declare_thread_pool(self, pool: ThreadPool) -> None:
+        """Report a native pool threadpoolctl cannot find (ONNX Runtime's own), as its owner configured it."""
+        with self._lock:
+            self.declared_pools[pool.library] = pool
 
     def gauge(self, name: str) -> PeakGauge:
         """The named peak gauge, created on first use."""
@@ -188,6 +194,7 @@ class Instruments:
         with self._lock:
             counters = dict(self.counters)
             unawaited = tuple(self.unawaited.values())
+            declared = tuple(self.declared_pools.values())
         watchdog = self.watchdog
         return ServerStats(
             since=self.since,
@@ -207,7 +214,7 @@ class Instruments:
             blocking=tuple(watchdog.sites()) if watchdog else (),
             blocking_samples=watchdog.samples if watchdog else 0,
             unawaited=unawaited,
-            threadpools=native_thread_pools(),
+            threadpools=native_thread_pools() + declared,
         )
 
 
