@@ -106,6 +106,7 @@ class Instruments:
         self.lag_last_s = 0.0
         self.heartbeats = 0
         self.last_beat = time.perf_counter()  # when the heartbeat last woke up (read by the watchdog)
+        self.beat_due: float | None = None  # when the running heartbeat should wake next (None: not running)
         self.tokens_total = 0
         self.tokens_peak = 0
         self.token_waiters_peak = 0
@@ -200,7 +201,7 @@ class Instruments:
             since=self.since,
             in_flight=self.in_flight.current,
             peak_in_flight=self.in_flight.peak,
-            loop_lag_max_s=self.lag_max_s,
+            loop_lag_max_s=self.current_lag_max(),
             loop_lag_last_s=self.lag_last_s,
             heartbeats=self.heartbeats,
             thread_tokens_total=self.tokens_total,
@@ -216,6 +217,19 @@ class Instruments:
             unawaited=unawaited,
             threadpools=native_thread_pools() + declared,
         )
+
+    def current_lag_max(self) -> float:
+        """The worst lag in the window, counting a stall still going on (or just ended) that the heartbeat
+        has not recorded yet.
+
+        A burst at a broken twin can keep the loop busy from its first handler to its last without one
+        beat in between; the loop then serves the next `/lab/stats` before the overdue heartbeat runs
+        (I/O callbacks come first in a loop iteration), so the window's one long stall would be missed.
+        """
+        due = self.beat_due
+        if due is None:
+            return self.lag_max_s
+        return max(self.lag_max_s, time.perf_counter() - max(due, self.since))
 
 
 INSTRUMENTS = Instruments()
@@ -252,11 +266,15 @@ async def heartbeat(
     While any handler blocks the event-loop thread, this task cannot run, so its lateness
     *is* the time the loop was blocked. It also samples the thread-pool tokens in use.
     """
-    while True:
-        before = time.perf_counter()
-        await asyncio.sleep(interval_s)
-        lag_s = max(0.0, time.perf_counter() - before - interval_s)
-        instruments.note_lag(lag_s)
-        instruments.note_tokens()
-        if observe is not None:
-            observe(lag_s)
+    try:
+        while True:
+            before = time.perf_counter()
+            instruments.beat_due = before + interval_s
+            await asyncio.sleep(interval_s)
+            lag_s = max(0.0, time.perf_counter() - before - interval_s)
+            instruments.note_lag(lag_s)
+            instruments.note_tokens()
+            if observe is not None:
+                observe(lag_s)
+    finally:
+        instruments.beat_due = None  # a stopped heartbeat is not a blocked loop
