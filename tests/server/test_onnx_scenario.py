@@ -44,13 +44,18 @@ def test_the_server_reports_one_onnx_runtime_thread_per_call(lab_url: str) -> No
 @needs_runtime
 @pytest.mark.slow
 def test_threads_overlap_in_def_and_the_loop_waits_in_async_def(lab_url: str) -> None:
-    fixed = run_burst(ONNX.url(lab_url, "sync", 100), requests=6)
-    broken = run_burst(ONNX.url(lab_url, "broken", 100), requests=6)
+    # 300 ms, not 100: the server sizes the work by timing one pass at start-up, and on a busy machine
+    # that timing can come out twice too slow; the work still lasts well over the requests' spread.
+    fixed = run_burst(ONNX.url(lab_url, "sync", 300), requests=6)
+    broken = run_burst(ONNX.url(lab_url, "broken", 300), requests=6)
     assert fixed.server is not None and broken.server is not None
     assert {s.status for s in fixed.samples + broken.samples} == {200}
     assert broken.server.peak_in_handler == 1  # one at a time: the loop runs the session
-    assert fixed.server.peak_in_handler >= 2  # in threads, side by side (about 6 unless the machine is very busy)
-    assert broken.server.loop_lag_max_s >= 0.09  # at least one whole ~100 ms inference on the loop
+    assert fixed.server.peak_in_handler >= 2, fixed.samples  # in threads, side by side (about 6)
+    # The loop was late by about one whole inference: judged against the handlers' own durations, so a
+    # mis-timed pass or a slow machine moves both sides alike.
+    shortest = min(s.handler_end_s - s.handler_start_s for s in broken.samples if s.handler_end_s and s.handler_start_s)
+    assert broken.server.loop_lag_max_s >= shortest / 2
     assert fixed.server.loop_lag_max_s < broken.server.loop_lag_max_s / 2
 
 
