@@ -51,8 +51,8 @@ class OnnxModel:
 
     def forward(self, feature_1: float, feature_2: float) -> float:
         """One pass, uncounted: the probability, as float32 computed it."""
-        feeds = {"feature_1": np.float32(feature_1), "feature_2": np.float32(feature_2)}
-        (probability,) = self.session.run(None, {k: np.asarray(v) for k, v in feeds.items()})
+        feeds = {"feature_1": np.asarray(feature_1, np.float32), "feature_2": np.asarray(feature_2, np.float32)}
+        (probability,) = self.session.run(None, feeds)  # the GIL is released while it computes
         return float(probability)
 
     def predict(self, feature_1: float, feature_2: float, passes: int = 1) -> float:
