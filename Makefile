@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine that has only Python 3.11+:
 #   make demo   installs what is missing (uv included), then runs the main job: `lab compare`
-#   make test   installs what is missing, then runs the whole test suite (notebooks included)
+#   make test   installs what is missing (every optional extra too), then runs the whole test suite (notebooks
+#               included)
 
 # uv: the one on PATH, else `python3 -m uv`, else a private copy in $(BOOTSTRAP) (made with
 # `python3 -m venv` + pip, so an externally managed system Python, PEP 668, is never touched).
@@ -11,7 +12,7 @@ export COLUMNS ?= 100
 # JupyterLab refuses to run as root (containers) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test serve lint bench stress notebooks install uv
+.PHONY: demo test serve lint bench stress notebooks install install-all onnx-model uv
 
 uv: $(filter $(BOOTSTRAP)/bin/uv,$(UV))
 
@@ -29,10 +30,17 @@ install: uv
 	$(UV) sync --locked --compile-bytecode
 	$(RUN) python -m compileall -q lab
 
+# Everything: the optional extras (ONNX Runtime, ~80 MB) and every group (the ONNX graph's build tool), so the
+# tests cover the /onnx twins and prove the committed graph is what tools/build_onnx_model.py builds.
+# `make demo` stays on `install`: its `lab compare` needs none of it. (`uv sync` is exact: a later `make demo`
+# or `make lint` removes the extras again, and `make test` puts them back from uv's cache in seconds.)
+install-all: uv
+	$(UV) sync --locked --compile-bytecode --all-extras --all-groups
+
 demo: install
 	$(RUN) lab compare
 
-test: install
+test: install-all
 	$(RUN) pytest tests notebooks --nbmake --nbmake-kernel=python3 --nbmake-timeout=300
 
 serve: install
@@ -42,6 +50,10 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+
+# Rebuild lab/data/onnx_model.onnx (the graph only: its weights are the NumPy model's seed).
+onnx-model: install-all
+	$(RUN) python tools/build_onnx_model.py
 
 bench: install
 	$(RUN) python -m bench

@@ -112,17 +112,24 @@ class Instruments:
         self.lag_last_s = 0.0
         self.heartbeats = 0
         self.last_beat = time.perf_counter()  # when the heartbeat last woke up (read by the watchdog)
+        self.beat_due: float | None = None  # when the running heartbeat should wake next (None: not running)
         self.tokens_total = 0
         self.tokens_peak = 0
         self.token_waiters_peak = 0
         self.unawaited: dict[tuple[str, int, str], UnawaitedCoroutine] = {}  # (file, line, name) -> how often
         self.watchdog: BlockingFinder | None = None  # set while the server's watchdog runs (lab.server.watchdog)
+        self.declared_pools: dict[str, ThreadPool] = {}  # pools threadpoolctl cannot see, by library
         self.since = time.perf_counter()
 
     def count(self, name: str, amount: int = 1) -> None:
         """Add to a named counter (model loads, model calls, downstream calls...)."""
         with self._lock:
             self.counters[name] = self.counters.get(name, 0) + amount
+
+    def declare_thread_pool(self, pool: ThreadPool) -> None:
+        """Report a native pool threadpoolctl cannot find (ONNX Runtime's own), as its owner configured it."""
+        with self._lock:
+            self.declared_pools[pool.library] = pool
 
     def gauge(self, name: str) -> PeakGauge:
         """The named peak gauge, created on first use."""
@@ -204,12 +211,9 @@ class Instruments:
         with self._lock:
             counters = dict(self.counters)
             unawaited = tuple(self.unawaited.values())
+            declared = tuple(self.declared_pools.values())
         watchdog = self.watchdog
-        # A stall that just ended may not be recorded yet: the loop can serve this very request before the
-        # heartbeat's overdue wake-up runs. What is overdue now is lag all the same.
-        overdue = 0.0
-        if self.heartbeats:
-            overdue = max(0.0, time.perf_counter() - max(self.last_beat, self.since) - 2 * HEARTBEAT_INTERVAL_S)
+        overdue = self.overdue_s()
         return ServerStats(
             since=self.since,
             in_flight=self.in_flight.current,
@@ -228,10 +232,22 @@ class Instruments:
             blocking=tuple(watchdog.sites()) if watchdog else (),
             blocking_samples=watchdog.samples if watchdog else 0,
             unawaited=unawaited,
-            threadpools=native_thread_pools(),
+            threadpools=native_thread_pools() + declared,
+            # (an overdue beat is not classified yet: it counts as the code's until it is)
             loop_lag_own_max_s=max(self.lag_own_max_s, overdue),
             loop_lag_starved_s=self.lag_starved_s,
         )
+
+    def overdue_s(self) -> float:
+        """How late the running heartbeat is right now: a stall still going on (or just ended) that the
+        heartbeat has not recorded yet.
+
+        A burst at a broken twin can keep the loop busy from its first handler to its last without one
+        beat in between; the loop then serves the next `/lab/stats` before the overdue heartbeat runs
+        (I/O callbacks come first in a loop iteration), so the window's one long stall would be missed.
+        """
+        due = self.beat_due
+        return 0.0 if due is None else max(0.0, time.perf_counter() - max(due, self.since))
 
 
 INSTRUMENTS = Instruments()
@@ -304,13 +320,18 @@ async def heartbeat(
     *is* the time the loop was blocked. It also samples the thread-pool tokens in use.
     """
     queued = queued or run_queue_clock()  # this coroutine runs on the loop thread: the clock is the loop thread's
-    while True:
-        before, seen = time.perf_counter(), instruments.user_samples()
-        queued_before = queued() if queued else 0.0
-        await asyncio.sleep(interval_s)
-        lag_s = max(0.0, time.perf_counter() - before - interval_s)
-        queued_s = queued() - queued_before if queued else 0.0
-        instruments.note_lag(lag_s, starved=queued is not None and _starved(lag_s, queued_s, seen, instruments))
-        instruments.note_tokens()
-        if observe is not None:
-            observe(lag_s)
+    try:
+        while True:
+            before, seen = time.perf_counter(), instruments.user_samples()
+            queued_before = queued() if queued else 0.0
+            instruments.beat_due = before + interval_s
+            await asyncio.sleep(interval_s)
+            lag_s = max(0.0, time.perf_counter() - before - interval_s)
+            queued_s = queued() - queued_before if queued else 0.0
+            starved = queued is not None and _starved(lag_s, queued_s, seen, instruments)
+            instruments.note_lag(lag_s, starved=starved)
+            instruments.note_tokens()
+            if observe is not None:
+                observe(lag_s)
+    finally:
+        instruments.beat_due = None  # a stopped heartbeat is not a blocked loop

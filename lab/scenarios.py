@@ -13,10 +13,21 @@ scenario's paths, bounds and teaching text are written once, and the load side n
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from dataclasses import dataclass, field
 
-__all__ = ["MAX_CPU_MS", "MAX_DELAY_MS", "SCENARIOS", "VARIANTS", "Playbook", "Scenario", "gil_enabled"]
+__all__ = [
+    "MAX_CPU_MS",
+    "MAX_DELAY_MS",
+    "ONNX_EXTRA",
+    "SCENARIOS",
+    "VARIANTS",
+    "Extra",
+    "Playbook",
+    "Scenario",
+    "gil_enabled",
+]
 
 MAX_DELAY_MS = 10_000  # no request can hold a server for long
 MAX_CPU_MS = 5_000
@@ -34,6 +45,29 @@ class Playbook:
 
 
 @dataclass(frozen=True)
+class Extra:
+    """An optional dependency a scenario needs (`[project.optional-dependencies]` in pyproject.toml)."""
+
+    name: str  # the extra's name
+    module: str  # what it makes importable
+    title: str  # what a person calls it
+
+    def installed(self) -> bool:
+        """Whether the module can be imported, found without importing it (it may take a while)."""
+        return importlib.util.find_spec(self.module) is not None
+
+    def missing(self, what: str) -> str:
+        """One line: what needs it, and the command that installs it."""
+        return (
+            f"{what} needs {self.title}, an optional extra: install it with `uv sync --extra {self.name}` "
+            f"(or `pip install 'concurrency-lab[{self.name}]'`)"
+        )
+
+
+ONNX_EXTRA = Extra("onnx", "onnxruntime", "ONNX Runtime")
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     method: str
@@ -42,10 +76,11 @@ class Scenario:
     why: str  # the lesson, with `{n}` (requests) and `{d}` (delay in ms) placeholders
     demo: Playbook
     json_body: dict[str, float] | None = field(default=None)
+    extra: Extra | None = None  # an optional dependency its server side needs
 
     @property
     def max_delay_ms(self) -> int:
-        return MAX_CPU_MS if self.name in ("cpu", "numpy") else MAX_DELAY_MS
+        return MAX_CPU_MS if self.name in ("cpu", "numpy", "onnx") else MAX_DELAY_MS
 
     def url(self, base: str, variant: str, delay_ms: int) -> str:
         return f"{base}{self.path.format(variant=variant)}?delay_ms={delay_ms}"
@@ -71,6 +106,8 @@ GIL_NOTES = {
     "cpu": "pure-Python threads can compute in parallel here, so `def` may scale like a process pool; the "
     "broken twin still blocks the event loop.",
     "numpy": "threads scaled already, the GIL was released in the kernels; the broken twin still blocks the "
+    "event loop.",
+    "onnx": "threads scaled already, ONNX Runtime releases the GIL while it runs; the broken twin still blocks the "
     "event loop.",
 }
 
@@ -185,6 +222,31 @@ SCENARIOS: dict[str, Scenario] = {
                 ("broken", "sync", "async"),
                 {"broken": "async def + NumPy", "sync": "def: threads, GIL released", "async": "run_in_threadpool"},
             ),
+        ),
+        Scenario(
+            "onnx",
+            "GET",
+            "/onnx/{variant}",
+            "CPU-bound inference in ONNX Runtime (its kernels release the GIL)",
+            "The same model as `numpy`, exported to an ONNX graph and run by ONNX Runtime, as many models are "
+            "served: `InferenceSession.run` computes in C++ and releases the GIL, so FastAPI's worker threads run "
+            "inferences side by side and `def` beats one request at a time, with no process pool and no model copy "
+            "per process. Releasing the GIL does not free the event loop: in `async def` the same `run` holds the "
+            "loop thread until it returns, so {n} requests take {n} x {d} ms. `def` or `await run_in_threadpool(...)` "
+            "fix it. ONNX Runtime runs its own intra-op pool inside each call (one thread per physical core by "
+            "default): this server sets `intra_op_num_threads=1` once, when it loads the session, so request "
+            "threads times intra-op threads do not oversubscribe the cores.",
+            Playbook(  # as numpy: the broken twin against `def`, and the awaited twin
+                10,
+                100,
+                ("broken", "sync", "async"),
+                {
+                    "broken": "async def + session.run",
+                    "sync": "def: threads, GIL released",
+                    "async": "run_in_threadpool",
+                },
+            ),
+            extra=ONNX_EXTRA,
         ),
     )
 }

@@ -46,7 +46,7 @@ def _imported_distributions() -> dict[str, set[str]]:
 
 def test_every_import_is_declared() -> None:
     declared = _names(PYPROJECT["project"]["dependencies"])
-    extra = _names(PYPROJECT["project"]["optional-dependencies"]["notebooks"])
+    extra = set().union(*map(_names, PYPROJECT["project"]["optional-dependencies"].values()))
     missing = {d: files for d, files in _imported_distributions().items() if d not in declared | extra}
     assert missing == {}, f"imported by lab/ but not declared: {missing}"
 
@@ -59,6 +59,15 @@ def test_the_plotting_stack_is_the_notebooks_extra_and_fastapi_cli_is_dev_only()
     assert "fastapi-cli" in dev
     assert "concurrency-lab" in dev, "plain `uv sync` installs the notebooks extra for the tests"
     assert "fastapi-cli" not in _imported_distributions()
+
+
+def test_onnx_runtime_is_the_onnx_extra_and_its_build_tool_a_group_lab_never_imports() -> None:
+    # A `make demo` install carries neither; lab/onnx_model.py imports onnxruntime only when it loads a model.
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert _names(extras["onnx"]) == {"onnxruntime"}
+    assert {"onnxruntime", "onnx"} & _names(PYPROJECT["project"]["dependencies"]) == set()
+    assert _names(PYPROJECT["dependency-groups"]["model-build"]) == {"onnx"}
+    assert "onnx" not in _imported_distributions()
 
 
 def test_bursts_run_without_uvloop(lab_url: str) -> None:

@@ -69,6 +69,26 @@ def test_the_heartbeat_measures_how_long_the_loop_was_blocked() -> None:
     assert instruments.heartbeats >= 3
 
 
+def test_a_stall_the_heartbeat_has_not_recorded_yet_is_in_the_snapshot() -> None:
+    # A broken burst keeps the loop busy to its last handler; the `/lab/stats` that follows can be served
+    # before the overdue heartbeat runs: the snapshot must count the stall all the same.
+    instruments = Instruments()
+
+    async def stall_then_read() -> tuple[ServerStats, ServerStats]:
+        beat = asyncio.create_task(heartbeat(instruments))
+        await asyncio.sleep(0.05)
+        healthy = instruments.snapshot()
+        time.sleep(0.3)  # noqa: ASYNC251 - the point: hold the loop, as a broken handler does
+        stalled = instruments.snapshot()  # still on the loop: the heartbeat has not woken yet
+        beat.cancel()
+        return healthy, stalled
+
+    healthy, stalled = asyncio.run(stall_then_read())
+    assert healthy.loop_lag_max_s < 0.25  # a healthy loop reads healthy (whatever the machine's load, not 0.3 s)
+    assert stalled.loop_lag_max_s >= 0.25
+    assert instruments.snapshot().loop_lag_max_s == instruments.lag_max_s  # a stopped heartbeat adds nothing
+
+
 def test_recorded_paths_are_capped_in_length() -> None:
     """10,000 records of 60 KB paths held 600 MB: a record keeps the first 200 characters."""
     instruments = Instruments()

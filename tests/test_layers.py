@@ -21,7 +21,18 @@ import pytest
 LAB = Path(__file__).resolve().parents[1] / "lab"
 
 LAYERS = ["cli", "demo", "view", "course", "load", "server", "launch", "base", "core"]
-BASE = {"model", "numpy_model", "schemas", "workloads", "instruments", "client", "scenarios", "durations", "data"}
+BASE = {
+    "model",
+    "numpy_model",
+    "onnx_model",
+    "schemas",
+    "workloads",
+    "instruments",
+    "client",
+    "scenarios",
+    "durations",
+    "data",
+}
 CORE = {"protocol", "errors"}
 DISPLAY_HOOKS = {"__rich_console__", "__rich__", "_repr_mimebundle_", "_repr_html_"}
 

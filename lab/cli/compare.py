@@ -33,7 +33,7 @@ def compare(
             check_url(url)
     with interrupt_on_sigterm(), reporting():
         try:
-            with lab_server(url) as base_url:
+            with lab_server(url, chosen) as base_url:
                 comparison = run(compare(base_url, chosen, requests, delay_ms))
         except KeyboardInterrupt:
             fail(

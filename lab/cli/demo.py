@@ -86,11 +86,13 @@ def demo(
         return
     from lab.demo.plan import check_save_path, check_url, plan
     from lab.demo.race import Demo
-    from lab.load.compare import lab_server
+    from lab.load.compare import lab_server, require_extra
 
     with reporting():
         chosen = plan(scenario, requests, delay_ms, variants)
         base_url = None if url is None else check_url(url)
+        if base_url is None:
+            require_extra(chosen.scenario)  # before saying a server is starting
         if save is not None:
             check_save_path(save)
     screen = console()

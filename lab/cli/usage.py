@@ -33,7 +33,7 @@ __all__ = [
     "version",
 ]
 
-Scenario = Literal["sleep", "cpu", "predict", "pool", "downstream", "numpy"]  # = lab.scenarios.SCENARIOS
+Scenario = Literal["sleep", "cpu", "predict", "pool", "downstream", "numpy", "onnx"]  # = lab.scenarios.SCENARIOS
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]  # = lab.load.burst.METHODS
 SCENARIOS: tuple[str, ...] = Scenario.__args__  # type: ignore[attr-defined]
 METHODS: tuple[str, ...] = Method.__args__  # type: ignore[attr-defined]

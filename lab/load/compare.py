@@ -79,11 +79,23 @@ async def compare(base_url: str, scenario: Scenario, requests: int, delay_ms: in
     return Comparison(scenario, requests, delay_ms, results)
 
 
+def require_extra(scenario: Scenario) -> None:
+    """A `LabError` line naming the install command when the scenario's optional extra is missing here."""
+    if scenario.extra is not None and not scenario.extra.installed():
+        raise LabError(scenario.extra.missing(f"the {scenario.name} scenario"))
+
+
 @contextmanager
-def lab_server(url: str | None) -> Iterator[str]:
-    """The given server's base URL, or a fresh lab server of our own, stopped on the way out."""
+def lab_server(url: str | None, scenario: Scenario | None = None) -> Iterator[str]:
+    """The given server's base URL, or a fresh lab server of our own, stopped on the way out.
+
+    A server of our own that could not serve `scenario` (its optional extra is not installed) is not
+    started: one `LabError` line says which command installs it. A given server answers for itself.
+    """
     if url is not None:
         yield url.rstrip("/")
         return
+    if scenario is not None:
+        require_extra(scenario)
     with ServerProcess(LAB_APP) as server:
         yield server.url

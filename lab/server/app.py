@@ -9,17 +9,22 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from lab.launch.contain import pool_worker, spawning_deaf_to_ctrl_c
 from lab.model import burn, iterations_for, load_model
-from lab.numpy_model import cap_intra_op_threads, load_numpy_model, ms_per_pass
+from lab.numpy_model import NumpyModel, cap_intra_op_threads, load_numpy_model, ms_per_pass
+from lab.scenarios import ONNX_EXTRA
 from lab.schemas import Health, PredictRequest, PredictResponse
 from lab.server.observability import instrument
-from lab.server.scenarios import cpu, downstream, numpy, pool, predict, sleep
+from lab.server.scenarios import cpu, downstream, numpy, onnx, pool, predict, sleep
 from lab.server.store import create_store
+
+if TYPE_CHECKING:
+    from lab.onnx_model import OnnxModel
 
 INDEX_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Concurrency lab inference server</title></head>
@@ -27,7 +32,8 @@ INDEX_PAGE = """<!doctype html>
 <h1>Concurrency lab inference server</h1>
 <p>A small inference server that measures itself, to show how FastAPI runs <code>def</code> and
 <code>async def</code> code. Its scenario twins (<code>/sleep</code>, <code>/cpu</code>, <code>/predict</code>,
-<code>/pool</code>, <code>/downstream</code>, each <code>sync</code>, <code>async</code> and <code>broken</code>)
+<code>/pool</code>, <code>/downstream</code>, <code>/numpy</code>, <code>/onnx</code>, each <code>sync</code>,
+<code>async</code> and <code>broken</code>)
 are there to be loaded with <code>lab burst</code> or <code>lab compare --url</code>.</p>
 <ul>
 <li><a href="/docs">/docs</a>: every endpoint, to try from the browser</li>
@@ -49,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     from lab.client import httpx
     from lab.launch.process import ThreadServer
+    from lab.onnx_model import ms_per_pass as onnx_ms_per_pass
     from lab.server.process_pool import CountedProcessPool
 
     app.state.model = load_model()
@@ -56,9 +63,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # One BLAS thread per request thread, set once for the whole process (OpenBLAS's setting is
     # global, so a per-request limit would race): FastAPI's threads provide the parallelism.
     # LAB_INTRA_OP_THREADS=0 leaves BLAS's default, to show what that costs.
-    cap_intra_op_threads()
+    intra_op = cap_intra_op_threads()
     app.state.numpy_model = load_numpy_model()
     app.state.numpy_ms_per_pass = ms_per_pass(app.state.numpy_model)
+    # ONNX Runtime (optional) is timed here too, before the pool's processes and the store start: timed
+    # while they start, a pass measured up to twice too slow (the /onnx twins then did half their work).
+    app.state.onnx_model = _load_onnx_model(app.state.numpy_model, intra_op)
+    if app.state.onnx_model is not None:
+        app.state.onnx_ms_per_pass = onnx_ms_per_pass(app.state.onnx_model)
     workers = os.cpu_count() or 1
     # "spawn": a forked child of a threaded server can inherit locks held by other threads.
     # pool_worker: each worker dies with this server, even a SIGKILLed one, and leaves Ctrl-C to it.
@@ -82,6 +94,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.store_client = store_client
                 app.state.store_sync_client = store_sync_client  # thread-safe: shared by the `def` twin
                 yield
+
+
+def _load_onnx_model(weights: NumpyModel, intra_op: int | None) -> OnnxModel | None:
+    """The /onnx twins' model, or None without the `onnx` extra (they answer 503 and say how to install it)."""
+    if not ONNX_EXTRA.installed():
+        return None
+    from lab.onnx_model import load_onnx_model  # imports onnxruntime: only here, never with the app module
+
+    # The BLAS cap, ONNX Runtime's own way: its intra-op pool is sized once, when the session is made.
+    return load_onnx_model(weights, threads=intra_op)
 
 
 def create_app() -> FastAPI:
@@ -108,7 +130,7 @@ def create_app() -> FastAPI:
             prediction=model.predict(features.feature_1, features.feature_2), model_version=model.version
         )
 
-    for scenario in (sleep, cpu, predict, pool, downstream, numpy):
+    for scenario in (sleep, cpu, predict, pool, downstream, numpy, onnx):
         app.include_router(scenario.router)
     # instrument() also bounds bodies and keeps NaN a 422 (lab.server.limits).
     return instrument(app)

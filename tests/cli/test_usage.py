@@ -47,9 +47,9 @@ def test_choices_are_listed_in_help_and_are_the_labs_own() -> None:
     # lab.cli.usage keeps copies (`lab --help` must not import lab.scenarios): they must not drift.
     assert set(SCENARIOS) == set(SCENARIO_TABLE)
     assert METHODS == BURST_METHODS
-    assert "<sleep|cpu|predict|pool|downstream|numpy>" in runner.invoke(app, ["compare", "--help"]).stdout
+    assert "<sleep|cpu|predict|pool|downstream|numpy|onnx>" in runner.invoke(app, ["compare", "--help"]).stdout
     assert "<get|post|put|patch|delete|head|options>" in runner.invoke(app, ["burst", "--help"]).stdout  # any case
-    assert "sleep|cpu|predict|pool|downstream|numpy" in runner.invoke(app, ["demo", "--help"]).stdout
+    assert "sleep|cpu|predict|pool|downstream|numpy|onnx" in runner.invoke(app, ["demo", "--help"]).stdout
 
 
 def test_method_choices_ignore_case(lab_url: str) -> None:

@@ -81,7 +81,7 @@ def test_broken_twin_queues_as_a_staircase_and_the_fix_overlaps(lab_url: str) ->
     assert "serialized" in text and "Why:" in text
 
 
-@pytest.mark.parametrize("scenario", ["sleep", "predict", "cpu", "pool", "downstream", "numpy"])
+@pytest.mark.parametrize("scenario", ["sleep", "predict", "cpu", "pool", "downstream", "numpy", "onnx"])
 def test_every_scenario_runs_with_its_twins(lab_url: str, scenario: str) -> None:
     chosen = plan(scenario, requests=3, delay_ms=20)
     comparison = Demo(chosen, lab_url, quiet_console()).run()
