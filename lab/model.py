@@ -22,6 +22,7 @@ __all__ = [
     "iterations_for",
     "iterations_per_ms",
     "load_model",
+    "passes_for",
     "sigmoid",
 ]
 
@@ -96,3 +97,12 @@ def _calibrate(probe: int = 100_000, rounds: int = 3) -> float:
 def iterations_for(ms: float) -> int:
     """How many `burn` iterations take about `ms` milliseconds of one core on this machine."""
     return max(1, int(ms * iterations_per_ms()))
+
+
+def passes_for(ms: float, per_pass_ms: float) -> int:
+    """How many passes of a model (NumPy's, ONNX Runtime's) take about `ms` milliseconds of one core.
+
+    Here, not in lab.numpy_model: the routes that size their work with it must not import NumPy, so
+    that `import lab.server.app` stays close to `import fastapi`; NumPy loads in the lifespan.
+    """
+    return max(1, round(ms / max(per_pass_ms, 1e-3)))

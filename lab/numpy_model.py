@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from lab.errors import LabError
 from lab.instruments import INSTRUMENTS
+from lab.model import passes_for  # kept importable from here: it is how callers size this model's work
 
 __all__ = [
     "INTRA_OP_ENV",
@@ -114,11 +115,6 @@ def ms_per_pass(model: NumpyModel, rounds: int = 3) -> float:
             model.forward(0.0, 0.0)
             best = min(best, time.perf_counter() - began)
     return best * 1000
-
-
-def passes_for(ms: float, per_pass_ms: float) -> int:
-    """How many passes take about `ms` milliseconds of one core."""
-    return max(1, round(ms / max(per_pass_ms, 1e-3)))
 
 
 def cap_intra_op_threads(setting: str | None = None) -> int | None:

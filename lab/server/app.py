@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse
 
 from lab.launch.contain import pool_worker, spawning_deaf_to_ctrl_c
 from lab.model import burn, iterations_for, load_model
-from lab.numpy_model import NumpyModel, cap_intra_op_threads, load_numpy_model, ms_per_pass
 from lab.scenarios import ONNX_EXTRA
 from lab.schemas import Health, PredictRequest, PredictResponse
 from lab.server.observability import instrument
@@ -24,6 +23,7 @@ from lab.server.scenarios import cpu, downstream, numpy, onnx, pool, predict, sl
 from lab.server.store import create_store
 
 if TYPE_CHECKING:
+    from lab.numpy_model import NumpyModel
     from lab.onnx_model import OnnxModel
 
 INDEX_PAGE = """<!doctype html>
@@ -55,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     from lab.client import httpx
     from lab.launch.process import ThreadServer
+    from lab.numpy_model import cap_intra_op_threads, load_numpy_model, ms_per_pass
     from lab.onnx_model import ms_per_pass as onnx_ms_per_pass
     from lab.server.process_pool import CountedProcessPool
 

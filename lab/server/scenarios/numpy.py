@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from lab.numpy_model import passes_for
+from lab.model import passes_for
 from lab.schemas import Waited
 from lab.server.scenarios.params import CpuMs
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from lab.numpy_model import passes_for
+from lab.model import passes_for
 from lab.scenarios import ONNX_EXTRA
 from lab.server.scenarios.numpy import FEATURES, Scored
 from lab.server.scenarios.params import CpuMs
