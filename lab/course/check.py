@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -106,7 +107,8 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
             # Nothing is left to measure: no graceful shutdown, the whole process group goes at once.
             learner_server.stop(grace_s=0)
             solution_server.stop(grace_s=0)
-    judged = grade(exercise.expect, spec, learner.measurement, solution.measurement)
+    # The servers run on this machine: its cores size asyncio's default executor there.
+    judged = grade(exercise.expect, spec, learner.measurement, solution.measurement, cores=os.cpu_count() or 1)
     reasons = judged.reasons if fault is None else [fault.message, *[c.reason for c in judged.checks if not c.passed]]
     passed = judged.passed and fault is None
     return finish(passed, reasons, checks=judged.checks, fault=fault, learner=learner, solution=solution, pids=pids)

@@ -77,8 +77,11 @@ def canonical(body: Any, ignore_keys: tuple[str, ...] = ()) -> str:
 MEANINGFUL_WORK_S = 0.02  # below this a handler does no work worth bounding (noise is of that order)
 
 
-def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement) -> Grade:
-    """Judge the learner's measurement against the expectation and the solution's measurement."""
+def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement, *, cores: int = 1) -> Grade:
+    """Judge the learner's measurement against the expectation and the solution's measurement.
+
+    `cores`: the serving machine's, for bounds that depend on it (asyncio's default executor size).
+    """
     checks: list[Check] = []
     if expect.all_ok:
         checks.append(_all_ok(learner))
@@ -102,6 +105,7 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
         checks += _counters(learner, expect)
         checks += _work_done(learner, solution, expect.work_counters)
         checks += _gauges(learner, expect)
+        checks += _past_executor(learner, expect.gauge_past_executor, burst, cores)
         if expect.max_tokens_peak is not None:
             checks.append(_tokens(learner, expect.max_tokens_peak))
         if expect.max_intra_op_threads is not None:
@@ -310,6 +314,29 @@ def _counter_lesson(name: str, value: int, bound: int) -> str:
     if name == "model_calls" and value < bound:
         return ": the model was not called for every request (skipping the work is not a fix)"
     return ""
+
+
+def _past_executor(m: Measurement, names: tuple[str, ...], burst: BurstSpec, cores: int) -> list[Check]:
+    """Did the calls get past asyncio's default executor? At least halfway from its size to the burst's."""
+    executor = min(32, cores + 4)
+    if executor >= burst.at_once:
+        return []  # this machine's executor takes the whole burst: the difference cannot show here
+    bound = math.ceil((executor + burst.at_once) / 2)
+    checks = []
+    for name in names:
+        peak = m.gauge_peaks.get(name, 0)
+        if peak >= bound:
+            checks.append(Check(f"gauge:{name}", True, f"{_label(name)}: {peak} at once"))
+        else:
+            checks.append(
+                Check(
+                    f"gauge:{name}",
+                    False,
+                    f"{_label(name)}: at most {peak} at once (wanted at least {bound}, well past the {executor} "
+                    f"threads of asyncio's default executor on {cores} cores): the rest waited for a thread",
+                )
+            )
+    return checks
 
 
 def _gauges(m: Measurement, expect: Expect) -> list[Check]:

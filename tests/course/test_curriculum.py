@@ -87,6 +87,7 @@ def test_every_expectation_can_be_judged(exercise: Exercise) -> None:
         expect.counters_max or None,
         expect.gauge_peak_max or None,
         expect.gauge_peak_min or None,
+        expect.gauge_past_executor or None,
         expect.max_intra_op_threads,
     ]
     assert any(value is not None for value in judged)

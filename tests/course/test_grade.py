@@ -224,3 +224,16 @@ def test_a_probe_slowed_by_a_busy_machine_is_judged_beside_the_solutions_own() -
     assert not waited.passed and any("waited 1,200 ms" in r for r in waited.reasons)
     quiet = grade(Expect(max_probe_ms=200), BURST, replace(FIXED, probe_s=0.36), FIXED)  # solution: 4 ms
     assert not quiet.passed
+
+
+def test_past_the_default_executor_is_halfway_from_its_size_to_the_burst() -> None:
+    expect = Expect(gauge_past_executor=("sdk_in_flight",))
+    burst = replace(BURST, requests=40)
+    on_two_cores = {"sdk_in_flight": 23}  # min(32, 2 + 4) = 6 threads; (6 + 40) / 2 = 23
+    assert grade(expect, burst, replace(FIXED, gauge_peaks=on_two_cores), FIXED, cores=2).passed
+    broken = grade(expect, burst, replace(FIXED, gauge_peaks={"sdk_in_flight": 6}), FIXED, cores=2)
+    assert not broken.passed
+    assert any("wanted at least 23, well past the 6 threads of asyncio's default executor" in r for r in broken.reasons)
+    big = grade(expect, burst, replace(FIXED, gauge_peaks={"sdk_in_flight": 35}), FIXED, cores=64)
+    assert not big.passed, "(32 + 40) / 2 = 36 on a machine whose executor has 32 threads"
+    assert not [c for c in grade(expect, replace(BURST, requests=8), FIXED, FIXED, cores=8).checks if "gauge" in c.name]
