@@ -26,7 +26,7 @@ from pathlib import Path
 
 from lab.course.catalog import Exercise, load_catalog
 from lab.course.check import check_exercise
-from lab.course.grade import probe_bound_ms
+from lab.course.grade import probe_bound_ms, work_owed
 from lab.course.results import CheckResult
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def margins(result: CheckResult) -> dict[str, float]:
     side("median", None if m.p50_s is None else m.p50_s * 1000, expect.max_p50_ms, upper=True)
     if s.wall_s > 0:
         side("wall_ratio", m.wall_s / s.wall_s, expect.max_wall_ratio, upper=True)
-    owed = min((t for t in (s.solo_handler_s, s.min_handler_s) if t), default=None)  # as the grade takes it
+    owed = work_owed(s)
     if m.min_handler_s is not None and owed:
         side("work_time", m.min_handler_s / owed, expect.min_work_ratio, upper=False)
     if expect.min_overlap is not None:

@@ -175,6 +175,13 @@ def _overlap(m: Measurement, fraction: float, burst: BurstSpec) -> Check:
     )
 
 
+def work_owed(solution: Measurement) -> float | None:
+    """The handler time the work takes, by the solution: the smaller of its solo request and its quickest
+    handler in the burst (both only grow on a busy machine: the smaller is the least inflated)."""
+    known = [t for t in (solution.solo_handler_s, solution.min_handler_s) if t is not None]
+    return min(known) if known else None
+
+
 def _work_time(learner: Measurement, solution: Measurement, min_ratio: float) -> Check | None:
     """A lower bound, from the servers' own stamps: each request's handler must take the time its work takes.
 
@@ -186,9 +193,7 @@ def _work_time(learner: Measurement, solution: Measurement, min_ratio: float) ->
     skipped work look done. Not judged where the solution's handler takes no time itself (its work
     runs after the response).
     """
-    # Both of the solution's figures only grow on a busy machine: the smaller is the least inflated.
-    known = [t for t in (solution.solo_handler_s, solution.min_handler_s) if t is not None]
-    owed = min(known) if known else None
+    owed = work_owed(solution)
     spent = learner.min_handler_s
     if owed is None or owed < MEANINGFUL_WORK_S or spent is None:
         return None
@@ -274,7 +279,7 @@ def _probe(m: Measurement, solution: Measurement, max_ms: float, probe: str) -> 
     probe_ms = m.probe_s * 1000
     if probe_ms <= max_ms:
         return Check("probe", True, f"GET {probe}, sent mid-burst, answered in {duration(m.probe_s)}")
-    if probe_ms <= probe_bound_ms(max_ms, solution) and solution.probe_s is not None:
+    if probe_ms <= probe_bound_ms(max_ms, solution):  # above max_ms: only with the solution's own probe
         # A busy machine slows every answer: the solution's probe, measured in the same run, says how much.
         return Check(
             "probe",
@@ -322,21 +327,18 @@ def _past_executor(m: Measurement, names: tuple[str, ...], burst: BurstSpec, cor
     if executor >= burst.at_once:
         return []  # this machine's executor takes the whole burst: the difference cannot show here
     bound = math.ceil((executor + burst.at_once) / 2)
-    checks = []
-    for name in names:
-        peak = m.gauge_peaks.get(name, 0)
-        if peak >= bound:
-            checks.append(Check(f"gauge:{name}", True, f"{_label(name)}: {peak} at once"))
-        else:
-            checks.append(
-                Check(
-                    f"gauge:{name}",
-                    False,
-                    f"{_label(name)}: at most {peak} at once (wanted at least {bound}, well past the {executor} "
-                    f"threads of asyncio's default executor on {cores} cores): the rest waited for a thread",
-                )
-            )
-    return checks
+    wanted = f"wanted at least {bound}, well past the {executor} threads of asyncio's default executor on {cores} cores"
+    return [_gauge_min(m, name, bound, wanted, "the rest waited for a thread") for name in names]
+
+
+def _gauge_min(m: Measurement, name: str, bound: int, wanted: str | None = None, short: str | None = None) -> Check:
+    """A gauge that had to reach `bound` at once; `wanted` and `short` word the failure where the default would not."""
+    peak = m.gauge_peaks.get(name, 0)
+    if peak >= bound:
+        return Check(f"gauge:{name}", True, f"{_label(name)}: {peak} at once")
+    wanted = wanted or f"wanted at least {bound}"
+    short = short or ("the calls were made one at a time" if peak <= 1 else "the rest waited for a thread or a slot")
+    return Check(f"gauge:{name}", False, f"{_label(name)}: at most {peak} at once ({wanted}): {short}")
 
 
 def _gauges(m: Measurement, expect: Expect) -> list[Check]:
@@ -354,19 +356,7 @@ def _gauges(m: Measurement, expect: Expect) -> list[Check]:
                     "concurrency (a limit created per request limits nothing)",
                 )
             )
-    for name, bound in expect.gauge_peak_min.items():
-        peak = m.gauge_peaks.get(name, 0)
-        if peak >= bound:
-            checks.append(Check(f"gauge:{name}", True, f"{_label(name)}: {peak} at once"))
-        else:
-            checks.append(
-                Check(
-                    f"gauge:{name}",
-                    False,
-                    f"{_label(name)}: at most {peak} at once (wanted at least {bound}): "
-                    + ("the calls were made one at a time" if peak <= 1 else "the rest waited for a thread or a slot"),
-                )
-            )
+    checks += [_gauge_min(m, name, bound) for name, bound in expect.gauge_peak_min.items()]
     return checks
 
 
