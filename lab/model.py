@@ -10,6 +10,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -21,6 +22,7 @@ __all__ = [
     "burn",
     "iterations_for",
     "iterations_per_ms",
+    "fastest_ms",
     "load_model",
     "passes_for",
     "sigmoid",
@@ -106,3 +108,14 @@ def passes_for(ms: float, per_pass_ms: float) -> int:
     that `import lab.server.app` stays close to `import fastapi`; NumPy loads in the lifespan.
     """
     return max(1, round(ms / max(per_pass_ms, 1e-3)))
+
+
+def fastest_ms(run_once: Callable[[], object], rounds: int = 3) -> float:
+    """Milliseconds one call takes here: once untimed (caches warm, buffers allocated), then the fastest of a few."""
+    run_once()
+    best = math.inf
+    for _ in range(rounds):
+        began = time.perf_counter()
+        run_once()
+        best = min(best, time.perf_counter() - began)
+    return best * 1000

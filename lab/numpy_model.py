@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import os
-import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -32,7 +31,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from lab.errors import LabError
 from lab.instruments import INSTRUMENTS
-from lab.model import passes_for  # kept importable from here: it is how callers size this model's work
+from lab.model import fastest_ms, passes_for  # kept importable from here: it is how callers size this model's work
 
 __all__ = [
     "INTRA_OP_ENV",
@@ -108,13 +107,7 @@ def load_numpy_model() -> NumpyModel:
 def ms_per_pass(model: NumpyModel, rounds: int = 3) -> float:
     """Milliseconds one `forward` takes on one core here: the fastest of a few rounds, one BLAS thread."""
     with threadpool_limits(limits=1, user_api="blas"):
-        model.forward(0.0, 0.0)  # warm the caches before timing
-        best = math.inf
-        for _ in range(rounds):
-            began = time.perf_counter()
-            model.forward(0.0, 0.0)
-            best = min(best, time.perf_counter() - began)
-    return best * 1000
+        return fastest_ms(lambda: model.forward(0.0, 0.0), rounds)
 
 
 def cap_intra_op_threads(setting: str | None = None) -> int | None:

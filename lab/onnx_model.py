@@ -20,8 +20,6 @@ the instruments itself, as the session options say.
 from __future__ import annotations
 
 import hashlib
-import math
-import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -30,6 +28,7 @@ import numpy as np
 
 from lab.errors import LabError
 from lab.instruments import INSTRUMENTS
+from lab.model import fastest_ms
 from lab.numpy_model import NumpyModel
 from lab.protocol import ThreadPool
 from lab.scenarios import ONNX_EXTRA
@@ -101,10 +100,4 @@ def load_onnx_model(weights: NumpyModel, threads: int | None = 1) -> OnnxModel:
 
 def ms_per_pass(model: OnnxModel, rounds: int = 3) -> float:
     """Milliseconds one `forward` takes here, with the session's own threads: the fastest of a few rounds."""
-    model.forward(0.0, 0.0)  # the first run allocates and pre-packs: not part of a pass
-    best = math.inf
-    for _ in range(rounds):
-        began = time.perf_counter()
-        model.forward(0.0, 0.0)
-        best = min(best, time.perf_counter() - began)
-    return best * 1000
+    return fastest_ms(lambda: model.forward(0.0, 0.0), rounds)  # (the untimed first run allocates and pre-packs)
