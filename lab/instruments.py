@@ -278,24 +278,32 @@ STARVED_MIN_S = 0.02  # shorter stalls are scheduler noise either way
 STARVED_SHARE = 0.5  # of a stall spent runnable, waiting for a CPU: the machine's doing, not the code's
 
 
-def run_queue_clock() -> Callable[[], float] | None:
-    """For the calling thread: seconds it has spent runnable but waiting for a CPU, so far.
+class RunQueueClock:
+    """For one thread: seconds it has spent runnable but waiting for a CPU, so far (call it to read).
 
     Linux's scheduler counts it per thread (/proc/thread-self/schedstat, second field, in ns). Opened
-    once, read with pread: about a microsecond. None where there is no such file (macOS, Windows).
+    once by the thread it is for, read with pread: about a microsecond.
     """
-    try:
-        fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
-    except OSError:
-        return None
 
-    def waited_s() -> float:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def __call__(self) -> float:
         try:
-            return int(os.pread(fd, 64, 0).split()[1]) / 1e9
+            return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
         except (OSError, IndexError, ValueError):
             return 0.0
 
-    return waited_s
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def run_queue_clock() -> RunQueueClock | None:
+    """The calling thread's run-queue clock; None where there is no such file (macOS, Windows)."""
+    try:
+        return RunQueueClock(os.open("/proc/thread-self/schedstat", os.O_RDONLY))
+    except OSError:
+        return None
 
 
 def _starved(lag_s: float, queued_s: float, seen: int | None, instruments: Instruments) -> bool:
@@ -319,7 +327,8 @@ async def heartbeat(
     While any handler blocks the event-loop thread, this task cannot run, so its lateness
     *is* the time the loop was blocked. It also samples the thread-pool tokens in use.
     """
-    queued = queued or run_queue_clock()  # this coroutine runs on the loop thread: the clock is the loop thread's
+    own = None if queued is not None else run_queue_clock()  # opened on the loop thread: the loop thread's clock
+    queued = queued or own
     try:
         while True:
             before, seen = time.perf_counter(), instruments.user_samples()
@@ -335,3 +344,5 @@ async def heartbeat(
                 observe(lag_s)
     finally:
         instruments.beat_due = None  # a stopped heartbeat is not a blocked loop
+        if own is not None:
+            own.close()

@@ -372,6 +372,7 @@ def test_the_run_queue_clock_counts_the_time_the_os_kept_a_thread_waiting() -> N
         while time.perf_counter() - began < 0.6:
             pass
         share = (queued() - waited) / (time.perf_counter() - began)
+        queued.close()
         for hog in hogs:
             hog.wait(10)
     finally:
