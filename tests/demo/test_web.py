@@ -105,6 +105,7 @@ def test_bars_appear_for_every_request_and_the_broken_twin_is_a_staircase(lab_ur
         tab.goto(url)
         tab.wait_for_function(ALL_DONE, timeout=30_000)
         broken, fixed = bars(tab, "broken"), bars(tab, "async")
+        held = tab.inner_text('.lane[data-variant="broken"] .lagtext')
         if os.environ.get("LAB_SCREENSHOTS"):  # a folder: look at what the room would see
             tab.screenshot(path=str(Path(os.environ["LAB_SCREENSHOTS"]) / "lab-web-race.png"), full_page=True)
     assert len(broken) == len(fixed) == 6, "one bar per request"
@@ -115,6 +116,7 @@ def test_bars_appear_for_every_request_and_the_broken_twin_is_a_staircase(lab_ur
     assert queued == sorted(queued) and queued[-1] - queued[0] > 0.3, "each waits longer: a staircase"
     assert max(b["server_start"] for b in fixed) < min(b["server_end"] for b in fixed), "the fix overlaps"
     assert tab.locator("#scoreboard tbody tr").count() == 2 and "Why:" in tab.inner_text("#why")
+    assert "held by sleep.py:" in held and "time.sleep" in held, f"the watchdog's line, live: {held!r}"
 
 
 @needs_chromium

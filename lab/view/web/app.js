@@ -253,7 +253,7 @@ function apply(update) {
     lane.samples.push(...u.samples);
     lane.stats.length = Math.min(lane.stats.length, u.stats_from);
     lane.stats.push(...u.stats);
-    for (const key of ["state", "elapsed_s", "stats_waiting_s", "lag_note", "guess_s", "wall_s", "single_s", "verdict", "server"]) {
+    for (const key of ["state", "elapsed_s", "stats_waiting_s", "lag_note", "guess_s", "wall_s", "single_s", "verdict", "server", "held_by"]) {
       if (key in u) lane[key] = u[key];
     }
   }
