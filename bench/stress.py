@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     began = time.monotonic()
     changed: list[str] = []
+    remeasured = 0  # learner bursts measured again because the machine kept them waiting for a CPU
     smallest: dict[str, tuple[float, str]] = {}
     with busy_machine(MAX_STRESS_S):
         for round_number in range(1, args.rounds + 1):
@@ -128,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 if time.monotonic() - began > MAX_STRESS_S:
                     break
                 result = check_exercise(case.exercise, learner_file=case.file, lint=False)
+                remeasured += len(result.remeasured)
                 if result.passed != case.should_pass:
                     changed.append(f"round {round_number}: {case.name}: {result.verdict}: {'; '.join(result.reasons)}")
                     print(f"  changed: {changed[-1][:400]}", flush=True)  # as it happens: a long run may be cut
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     took = time.monotonic() - began
     print(f"\n{len(todo)} files x {args.rounds} rounds with {BURNERS} CPU burners beside them, {took / 60:.1f} min")
     print(f"verdicts that changed: {len(changed)} (goal: 0)")
+    print(f"bursts measured again, the machine too busy to judge them: {remeasured}")
     for line in changed:
         print(f"  CHANGED {line[:400]}")
     print("smallest margin per threshold (a factor: >= 2 wanted, < 1 crossed):")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
 import sys
 import threading
 import time
@@ -27,6 +26,7 @@ import anyio.to_thread
 from threadpoolctl import ThreadpoolController
 
 from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats, ThreadPool, UnawaitedCoroutine
+from lab.run_queue import run_queue_clock
 
 __all__ = [
     "HEARTBEAT_INTERVAL_S",
@@ -276,34 +276,6 @@ def native_thread_pools() -> tuple[ThreadPool, ...]:
 
 STARVED_MIN_S = 0.02  # shorter stalls are scheduler noise either way
 STARVED_SHARE = 0.5  # of a stall spent runnable, waiting for a CPU: the machine's doing, not the code's
-
-
-class RunQueueClock:
-    """For one thread: seconds it has spent runnable but waiting for a CPU, so far (call it to read).
-
-    Linux's scheduler counts it per thread (/proc/thread-self/schedstat, second field, in ns). Opened
-    once by the thread it is for, read with pread: about a microsecond.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-
-    def __call__(self) -> float:
-        try:
-            return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            return 0.0
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-def run_queue_clock() -> RunQueueClock | None:
-    """The calling thread's run-queue clock; None where there is no such file (macOS, Windows)."""
-    try:
-        return RunQueueClock(os.open("/proc/thread-self/schedstat", os.O_RDONLY))
-    except OSError:
-        return None
 
 
 def _starved(lag_s: float, queued_s: float, seen: int | None, instruments: Instruments) -> bool:

@@ -28,6 +28,7 @@ BASE = {
     "schemas",
     "workloads",
     "instruments",
+    "run_queue",
     "client",
     "scenarios",
     "durations",

@@ -44,6 +44,9 @@ class Measurement:
     solo_handler_s: float | None = None  # one request alone, after the burst: what the work costs by itself
     unawaited: tuple[UnawaitedCoroutine, ...] = ()  # coroutines never awaited, in the learner's own files
     blocking: tuple[BlockingSite, ...] = ()  # what held the event loop: the learner's lines, or the loop itself
+    # The largest share of the burst that the client's or a server's event-loop thread spent runnable but
+    # waiting for a CPU (the OS's own count; None where it keeps none): how busy the machine was.
+    cpu_wait_share: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,30 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
     if not learner.has_stats:
         checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
     return Grade(all(c.passed for c in checks), checks)
+
+
+BUSY_SHARE = 0.2  # a fifth of the burst waiting for a CPU: the machine, not the code, may have set its timing
+# Checks whose figures a busy machine moves: times, and how many requests it kept in flight at once.
+LOAD_SENSITIVE = ("loop_lag", "overlap", "wall_ratio", "probe", "median", "pids", "gauge:")
+
+
+def too_busy_to_judge(judged: Grade, learner: Measurement) -> str | None:
+    """Why the learner's burst must be measured again, or None when its verdict stands.
+
+    Only a failure on timing alone, while the OS kept the client or the server waiting for a CPU for
+    a fifth of the burst or more: the code did not get the machine it was being timed on. A wrong
+    result, a missing piece of work or a fault is never measured again.
+    """
+    failed = [c for c in judged.checks if not c.passed]
+    share = learner.cpu_wait_share
+    if not failed or share is None or share < BUSY_SHARE:
+        return None
+    if not all(c.name.startswith(LOAD_SENSITIVE) for c in failed):
+        return None
+    return (
+        f"measured again: the OS kept the client or the server waiting for a CPU {share:.0%} of the burst "
+        "(the machine is busy)"
+    )
 
 
 def _all_ok(m: Measurement) -> Check:

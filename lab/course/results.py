@@ -69,6 +69,7 @@ class CheckResult:
     findings: list[Finding] = field(default_factory=list)
     elapsed_s: float = 0.0
     pids: list[int] = field(default_factory=list)  # every server process group started (all stopped)
+    remeasured: list[str] = field(default_factory=list)  # why the learner's burst was measured again, each time
 
     @property
     def verdict(self) -> str:
@@ -89,6 +90,7 @@ class CheckResult:
             "findings": [{"line": f.line, "code": f.code, "message": f.message} for f in self.findings],
             "learner": _run_json(self.learner),
             "solution": _run_json(self.solution),
+            "remeasured": self.remeasured,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 

@@ -56,6 +56,8 @@ def verdict_line(result: CheckResult) -> Text:
 def check_report(result: CheckResult) -> RenderableType:
     """What `lab check` prints: the verdict, why, and (when it failed) the lines to look at."""
     parts: list[RenderableType] = [verdict_line(result), _reasons(result.reasons, result.passed)]
+    # Said either way: a verdict reached on a second burst is still the verdict, and a slow check says why.
+    parts += [Text(f"  ({why})", style="dim") for why in result.remeasured]
     if not result.passed:
         runtime = _runtime(result)
         if result.findings or runtime:

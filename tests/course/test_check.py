@@ -92,6 +92,24 @@ def test_counters_catch_the_lazy_model_race(catalog: Catalog) -> None:
     assert fixed.passed, fixed.reasons
 
 
+def test_a_burst_too_busy_to_judge_is_measured_again_on_a_fresh_server(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if the machine were always too busy: the checker measures again, at most twice, each time on
+    # a new server. The same server would have its lazy model loaded already: no race left to see.
+    monkeypatch.setattr(checker, "too_busy_to_judge", lambda judged, learner: "measured again: busy")
+    result = check_exercise(catalog.resolve("2"))
+    assert result.remeasured == ["measured again: busy"] * checker.MAX_REMEASURES
+    assert len(result.pids) == 2 + checker.MAX_REMEASURES
+    assert not result.passed and any("racing" in r for r in result.reasons), result.reasons
+    assert result.learner is not None
+    share = result.learner.measurement.cpu_wait_share
+    assert share is None or 0 <= share <= 1  # None only where Linux's schedstat is missing
+    if os.path.exists("/proc/thread-self/schedstat"):
+        assert share is not None
+    assert_nothing_left(result)
+
+
 def test_sustained_load_reaches_both_workers(catalog: Catalog) -> None:
     result = check_exercise(catalog.resolve("3"))
     assert result.passed, result.reasons

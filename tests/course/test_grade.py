@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lab.course.catalog import BurstSpec, Expect
-from lab.course.grade import Measurement, canonical, grade
+from lab.course.grade import Measurement, canonical, grade, too_busy_to_judge
 
 BODY = canonical({"prediction": 0.8, "model_version": "1.0"})
 BURST = BurstSpec(path="/predict", requests=20, probe="/health")
@@ -237,3 +237,19 @@ def test_past_the_default_executor_is_halfway_from_its_size_to_the_burst() -> No
     big = grade(expect, burst, replace(FIXED, gauge_peaks={"sdk_in_flight": 35}), FIXED, cores=64)
     assert not big.passed, "(32 + 40) / 2 = 36 on a machine whose executor has 32 threads"
     assert not [c for c in grade(expect, replace(BURST, requests=8), FIXED, FIXED, cores=8).checks if "gauge" in c.name]
+
+
+def test_a_burst_failed_on_timing_alone_on_a_machine_that_kept_it_waiting_is_measured_again() -> None:
+    expect = Expect(max_wall_ratio=2, counters_equal={"model_loads": 1})
+    slow = replace(FIXED, wall_s=0.6, counters={"model_loads": 1})  # 2.7x the solution's 0.22 s
+    judged = grade(expect, BURST, replace(slow, cpu_wait_share=0.35), FIXED)
+    why = too_busy_to_judge(judged, replace(slow, cpu_wait_share=0.35))
+    assert why is not None and "waiting for a CPU 35% of the burst" in why
+    # The machine gave the code its CPUs: the verdict stands.
+    assert too_busy_to_judge(judged, replace(slow, cpu_wait_share=0.05)) is None
+    assert too_busy_to_judge(judged, replace(slow, cpu_wait_share=None)) is None  # no schedstat: nothing to say
+    # A wrong result is never measured again, however busy the machine: no amount of CPU makes it right.
+    raced = replace(slow, counters={"model_loads": 10}, cpu_wait_share=0.5)
+    assert too_busy_to_judge(grade(expect, BURST, raced, FIXED), raced) is None
+    passed = grade(expect, BURST, replace(FIXED, counters={"model_loads": 1}), FIXED)
+    assert passed.passed and too_busy_to_judge(passed, replace(FIXED, cpu_wait_share=0.9)) is None

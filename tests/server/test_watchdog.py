@@ -23,10 +23,11 @@ import pytest
 
 import lab.workloads
 from lab.client import httpx
-from lab.instruments import Instruments, heartbeat, run_queue_clock
+from lab.instruments import Instruments, heartbeat
 from lab.launch.process import ServerProcess
 from lab.load.burst import run_burst
 from lab.protocol import BlockingSite, ServerStats
+from lab.run_queue import run_queue_clock
 from lab.server.watchdog import (
     EVENT_LOOP_CALL,
     EVENT_LOOP_FUNCTION,
