@@ -6,6 +6,7 @@ Run it with `lab serve`, `uvicorn lab.server.app:app`, or `fastapi dev lab/serve
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -95,6 +96,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 app.state.store_client = store_client
                 app.state.store_sync_client = store_sync_client  # thread-safe: shared by the `def` twin
                 yield
+    # The pool's queues hold named semaphores, unlinked when they are collected. A uvicorn worker stopped
+    # by SIGTERM re-raises it once served, and dies of it without running a finalizer: anything a cycle
+    # still held is then reported leaked by multiprocessing's resource tracker, after the server's last line.
+    del app.state.process_pool
+    gc.collect()
 
 
 def _load_onnx_model(weights: NumpyModel, intra_op: int | None) -> OnnxModel | None:

@@ -18,6 +18,9 @@ What it can and cannot see, because it needs the GIL to read a stack:
 - A loop thread waiting for the GIL behind busy worker threads (the "GIL convoy"), or stuck in
   the event loop's own code, has no user frame on its stack: that time goes to one
   `<event loop>` site rather than being dropped.
+- A loop thread the OS left waiting for a CPU (a busy machine: other programs on every core) ran
+  no code at all meanwhile: where Linux counts that wait (`lab.run_queue`), it is charged to no
+  site, so a busy machine does not dilute the share of the line that did block the loop.
 
 It reports `lab.protocol.BlockingSite`s: `/lab/stats` carries them as `blocking`.
 """
@@ -40,6 +43,7 @@ from typing import Self
 
 from lab.instruments import HEARTBEAT_INTERVAL_S
 from lab.protocol import BlockingSite
+from lab.run_queue import RunQueueClock, run_queue_clock
 
 POLL_S = 0.005  # how often a healthy loop's heartbeat is checked (two clock reads, no stack)
 SAMPLE_S = 0.003  # how often a stalled loop's stack is read
@@ -51,7 +55,9 @@ EVENT_LOOP_CALL = "waiting for the GIL (busy threads) or in the event loop itsel
 
 # The lab's stand-ins for vendor SDKs and libraries, by module name: a learner's line that calls
 # them is the blocking site, not a line inside them. Update these names if the modules move.
-LAB_LIBRARY_MODULES = frozenset({"lab.workloads", "lab.model", "lab.client", "lab.instruments", __name__})
+LAB_LIBRARY_MODULES = frozenset(
+    {"lab.workloads", "lab.model", "lab.client", "lab.instruments", "lab.run_queue", __name__}
+)
 # The lab's middleware wraps every request of every app it serves, outside the route: like Starlette's
 # own middleware, it is not the learner's code. Without this, a loop thread that loses the GIL while a
 # request passes through it (the GIL convoy) would be charged to `lab/limits.py`.
@@ -215,7 +221,9 @@ class Watchdog:
         poll_s: float = POLL_S,
         sample_s: float = SAMPLE_S,
         max_sites: int = MAX_SITES,
+        queued: Callable[[], float] | None = None,
     ) -> None:
+        """`queued`: the loop thread's run-queue clock (`lab.run_queue`); by default the one `start()` opens."""
         self.loop_thread_id = loop_thread_id
         self.interval_s = interval_s
         # A heartbeat older than this is late: the loop is stalled (default: twice the interval).
@@ -237,12 +245,19 @@ class Watchdog:
         self._prev_sample = 0.0
         self._last_site: Site | None = None
         self._launcher: frozenset[CodeType] = frozenset()
+        self._queued = queued
+        self._own_clock: RunQueueClock | None = None
+        self._prev_queued = 0.0  # the loop thread's run-queue clock at the previous sample
+        self._machine_s = 0.0  # stalled time in which the OS ran no code of the loop thread: no site's
 
     def start(self) -> Self:
         self._started = time.perf_counter()  # the heartbeat has not run yet: count from here
         frame = sys._current_frames().get(self.loop_thread_id)
         self._launcher = launcher_codes(frame)  # the loop is running now: its launcher is on the stack
         del frame
+        if self._queued is None:
+            # Opened here, on the loop thread: the file is that thread's, whichever thread reads it.
+            self._own_clock = self._queued = run_queue_clock()
         self._thread = threading.Thread(target=self._run, name="lab-watchdog", daemon=True)
         self._thread.start()
         return self
@@ -251,6 +266,9 @@ class Watchdog:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout_s)
+        if self._own_clock is not None and (self._thread is None or not self._thread.is_alive()):
+            self._own_clock.close()
+            self._own_clock = None
 
     def _run(self) -> None:
         while not self._stop.wait(self.sample_s if self._stall_beat is not None else self.poll_s):
@@ -264,11 +282,13 @@ class Watchdog:
             # The heartbeat ran again: the stall is over. Its tail, up to that beat, goes to the last
             # site sampled, so a stall's total is the heartbeat's own lag for it.
             if self._last_site is not None and beat > self._prev_sample:
-                self.record(self._last_site, beat - self._prev_sample, sampled=False)
+                self.record(self._last_site, self._code_share(beat - self._prev_sample), sampled=False)
             self._stall_beat = None
             self._last_site = None
         if now - beat <= self.stale_after_s:
-            return  # healthy: no stack is read
+            if self._queued is not None:  # healthy: no stack is read, only where the next stall starts from
+                self._prev_queued = self._queued()
+            return
         frame = sys._current_frames().get(self.loop_thread_id)
         if frame is None:  # the loop thread has ended
             self._stop.set()
@@ -287,7 +307,20 @@ class Watchdog:
             seconds = now - self._prev_sample
         self._prev_sample = now
         self._last_site = site
-        self.record(site, max(0.0, seconds), sampled=True)
+        self.record(site, self._code_share(max(0.0, seconds)), sampled=True)
+
+    def _code_share(self, seconds: float) -> float:
+        """Of `seconds` of stall since the previous sample, the part the loop thread had a CPU for.
+
+        The rest, time it spent runnable but queued for a CPU, goes to no site (`machine_s`)."""
+        if self._queued is None:
+            return seconds
+        now = self._queued()
+        waited = min(seconds, max(0.0, now - self._prev_queued))
+        self._prev_queued = now
+        with self._lock:
+            self._machine_s += waited
+        return seconds - waited
 
     def record(self, site: Site, seconds: float, *, sampled: bool = True) -> None:
         """Charge `seconds` of stall to `site` (each sample does; `sampled=False` for a stall's tail)."""
@@ -330,6 +363,12 @@ class Watchdog:
             return self._user_samples
 
     @property
+    def machine_s(self) -> float:
+        """Stalled time in this window that the OS kept the loop thread waiting for a CPU: no site's."""
+        with self._lock:
+            return self._machine_s
+
+    @property
     def stalled_s(self) -> float:
         """Stalled time attributed in this window."""
         with self._lock:
@@ -340,4 +379,5 @@ class Watchdog:
         with self._lock:
             self._sites.clear()
             self._total_s = 0.0
+            self._machine_s = 0.0
             self._samples = 0

@@ -234,6 +234,28 @@ def test_stall_accounting_matches_the_heartbeats_lag() -> None:
     assert (dog.samples, dog.sites(), dog.stalled_s) == (0, [], 0.0)
 
 
+def test_time_the_os_kept_the_loop_thread_waiting_for_a_cpu_is_charged_to_no_site() -> None:
+    """A busy machine: of a 40 ms stall, the loop thread sat 15 ms on a run queue. That is no line's doing."""
+    line = line_of(__file__, "# MARK: c-call")
+    with running(sleeps_in_c) as ident:
+        sample_until(ident, site_is(line))
+        base = time.perf_counter() + 100.0
+        beat, queued = [base], [7.0]  # the run-queue clock: seconds ever spent waiting for a CPU
+        dog = Watchdog(ident, lambda: beat[0], interval_s=0.010, queued=lambda: queued[0])
+        dog.check(now=base + 0.015)  # healthy: the clock is read, where the stall will start from
+        queued[0] += 0.005
+        dog.check(now=base + 0.030)  # stalled: 20 ms, of which 5 ms queued
+        queued[0] += 0.010
+        dog.check(now=base + 0.040)  # 10 ms, all of it queued
+        beat[0] = base + 0.050
+        dog.check(now=base + 0.052)  # the tail: 10 ms, none queued
+    (site,) = dog.sites()
+    assert site.stalled_s == pytest.approx(0.025) and dog.machine_s == pytest.approx(0.015)
+    assert site.share == pytest.approx(1.0)  # the machine's time dilutes no share
+    dog.reset()
+    assert dog.machine_s == 0.0
+
+
 def test_sites_are_bounded_sorted_and_share_the_total() -> None:
     dog = Watchdog(threading.get_ident(), time.perf_counter, max_sites=3)
     for n, seconds in enumerate([0.4, 0.1, 0.3, 0.2]):
