@@ -57,6 +57,9 @@ def serve(
     # Two short lines: one long line wrapped mid-URL at 120 columns.
     typer.echo(f"{what} on {url}  (Ctrl-C stops it)", err=True)
     typer.echo(f"  stats: {url}/lab/stats  metrics: {url}/metrics  docs: {url}/docs", err=True)
+    code = 0
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, once stopped
-        serve_app(app_, target, sock, workers)
+        code = serve_app(app_, target, sock, workers)
     typer.echo("lab server stopped", err=True)
+    if code:  # a worker could not load what this process loaded (it printed why): say so in the exit code
+        raise typer.Exit(code)

@@ -97,19 +97,21 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
-def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGKILL) -> None:
+def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGKILL) -> bool:
     """In a child: be sent `sig` (SIGKILL) when the parent dies; exit now if it already has.
 
     The order matters: the death signal first, then the check. A parent that dies after the check
     triggers the signal; one that died before it fails the check. Between the two nothing is missed.
+    Returns whether the kernel will send it (Linux); elsewhere the caller needs `watch_parent`.
     """
     if parent_pid is None:
         parent_pid = parent_from_env()
     if parent_pid is None:
-        return
-    _prctl(_PR_SET_PDEATHSIG, sig)
+        return False
+    armed = _prctl(_PR_SET_PDEATHSIG, sig)
     if os.getppid() != parent_pid:
         os._exit(EXIT_ORPHANED)
+    return armed
 
 
 def parent_from_env() -> int | None:

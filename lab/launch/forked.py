@@ -19,7 +19,7 @@ from typing import IO, Any, Self
 from lab.errors import ServerError
 from lab.launch import contain
 from lab.launch.process import Child, ServerProcess, bind_socket, url_of
-from lab.launch.warm import shared_host, warm_available
+from lab.launch.warm import FORK_WORKERS_ENV, shared_host, warm_available
 from lab.model import CALIBRATION_ENV, iterations_per_ms
 
 __all__ = ["WarmServerProcess", "server_process"]
@@ -53,6 +53,7 @@ class WarmServerProcess(ServerProcess):
             CALIBRATION_ENV: str(iterations_per_ms()),
             **self.env,
             contain.MARK_ENV: self._mark,  # stop() finds everything the server starts by this mark
+            FORK_WORKERS_ENV: "1",
         }
         with contextlib.suppress(ServerError):  # no host would start: _fork says so, and we start cold
             env[contain.PARENT_ENV] = str(shared_host().pid)  # the fork's parent: it dies with the host

@@ -183,11 +183,14 @@ class ServerProcess:
         raise ServerError(f"the server for {self.target} did not answer within {self.startup_timeout_s:.0f} s")
 
     def _dump_stacks(self) -> None:
-        """SIGABRT: with PYTHONFAULTHANDLER set, the child prints every thread's stack, then dies."""
+        """SIGABRT: with PYTHONFAULTHANDLER set, the child prints every thread's stack, then dies.
+
+        To its whole process group: with uvicorn workers, the module being imported is in a worker.
+        """
         if self._proc is None or self.env.get("PYTHONFAULTHANDLER", os.environ.get("PYTHONFAULTHANDLER")) is None:
             return
         with contextlib.suppress(OSError):
-            os.kill(self._proc.pid, signal.SIGABRT)
+            os.killpg(self._proc.pid, signal.SIGABRT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(3)
 

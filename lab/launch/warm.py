@@ -63,6 +63,9 @@ from lab.launch import contain
 
 __all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "warm_available", "warm_supported"]
 
+# Set in every fork's environment: a server with uvicorn workers forks them from its warm state, FastAPI
+# and uvicorn imported, instead of spawning fresh interpreters that import it all again (~1.5 s each).
+FORK_WORKERS_ENV = "LAB_FORK_WORKERS"
 ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up() once
 WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server.host` (benchmarks compare)
 READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it

@@ -19,15 +19,14 @@ import os
 import signal
 import socket
 import sys
+import threading
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab.errors import LoadError
 from lab.launch import contain
-
-if TYPE_CHECKING:
-    from uvicorn.supervisors import Multiprocess
+from lab.launch.warm import FORK_WORKERS_ENV
 
 TARGET_ENV = "LAB_TARGET"
 STORE_URL_ENV = "LAB_STORE_URL"  # set for the loaded code when started with --with-store
@@ -109,9 +108,17 @@ def _is_library(filename: str) -> bool:
 
 
 def app_from_env() -> Any:
-    """Factory for uvicorn's worker processes, which re-import the target by name."""
+    """Factory for uvicorn's worker processes, which import the target themselves, by name.
+
+    A target that does not load ends the worker with its one line and uvicorn's start-up failure code:
+    the supervisor then stops (lab's `Supervisor`), rather than starting the same failure again.
+    """
     contain.die_with_parent()  # the supervisor's pid, set in `serve`: workers die with it, even SIGKILLed
-    return load_app(os.environ[TARGET_ENV])
+    try:
+        return load_app(os.environ[TARGET_ENV])
+    except LoadError as exc:
+        print(exc, flush=True)
+        sys.exit(EXIT_LOAD_ERROR)
 
 
 # Lab servers speak HTTP only: ws="none" spares every server importing a websockets implementation.
@@ -152,29 +159,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--with-store", action="store_true", help="start a fake feature store first")
     args = parser.parse_args(argv)
     parent = contain.parent_from_env()
-    if parent is not None:
-        contain.die_with_parent(parent)  # Linux: the kernel kills us with the lab
-        contain.watch_parent(parent)  # elsewhere: a thread notices, and ends our whole process group
+    # Linux: the kernel kills us with the lab. Elsewhere a thread notices, and ends our whole process
+    # group (not on Linux: a thread would keep uvicorn's workers from being forked from here).
+    if parent is not None and not contain.die_with_parent(parent):
+        contain.watch_parent(parent)
     if args.with_store:
         # Its own thread and event loop: it keeps answering while the loaded app blocks its loop.
         from lab.launch.process import ThreadServer
         from lab.server.store import create_store
 
         os.environ[STORE_URL_ENV] = ThreadServer(create_store()).start().url
+    sock = socket.socket(fileno=args.fd)
+    # Forked workers import the target themselves: this process must not have (nor started a thread,
+    # which a fork would copy without). Where it can't fork them, it loads the target first, so a
+    # mistake is reported once, before any worker starts.
+    fork = args.workers > 1 and os.environ.get(FORK_WORKERS_ENV) == "1" and threading.active_count() == 1
+    if fork:
+        return serve(None, args.target, sock, args.workers, fork=True)
     try:
         app = load_app(args.target)
     except LoadError as exc:
         print(exc, flush=True)
         return EXIT_LOAD_ERROR
-    serve(app, args.target, socket.socket(fileno=args.fd), args.workers)
-    return 0
+    return serve(app, args.target, sock, args.workers)
 
 
-def serve(app: Any, target: str, sock: socket.socket, workers: int = 1) -> None:
+def serve(app: Any, target: str, sock: socket.socket, workers: int = 1, *, fork: bool = False) -> int:
     """Serve a loaded app on a socket that is already listening, until SIGINT, SIGTERM or SIGHUP.
 
     SIGHUP (the terminal closed) stops the server like SIGTERM: uvicorn's default would restart the
-    workers, or end the process without stopping its process pool.
+    workers, or end the process without stopping its process pool. With `workers` > 1, `fork`: the
+    workers are forks of this process (which must not have loaded the target, nor started a thread).
+    Returns `EXIT_LOAD_ERROR` when a worker could not load the target (it printed why), else 0.
     """
     import uvicorn
 
@@ -185,17 +201,29 @@ def serve(app: Any, target: str, sock: socket.socket, workers: int = 1) -> None:
         os.environ[TARGET_ENV] = target
         os.environ[contain.PARENT_ENV] = str(os.getpid())  # each worker dies with this supervisor
         config = uvicorn.Config("lab.server.host:app_from_env", factory=True, workers=workers, **common)
-        _supervisor(config, sock).run()
-    else:
-        signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
-        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+        return EXIT_LOAD_ERROR if _supervise(config, sock, fork) else 0
+    signal.signal(signal.SIGHUP, lambda signum, frame: signal.raise_signal(signal.SIGTERM))
+    uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+    return 0
 
 
-def _supervisor(config: Any, sock: socket.socket) -> Multiprocess:
-    """uvicorn's worker supervisor, saying when a worker dies (it restarts it silently) and ending on SIGHUP."""
+def _supervise(config: Any, sock: socket.socket, fork: bool) -> bool:
+    """Run uvicorn's worker supervisor, saying when a worker dies (it restarts it silently) and ending on
+    SIGHUP. True when it stopped because a worker could not load the target."""
     from uvicorn.supervisors import Multiprocess
 
+    if fork:
+        import multiprocessing
+
+        import uvicorn._subprocess
+
+        # uvicorn starts every worker through this one context (spawn): a fork of this process has
+        # everything but the learner's module imported already. Only this process is changed.
+        uvicorn._subprocess.spawn = multiprocessing.get_context("fork")  # type: ignore[assignment]
+
     class Supervisor(Multiprocess):
+        load_failed = False
+
         # Workers start deaf to Ctrl-C (uvicorn's own handler takes over once they serve): one still
         # importing would print a KeyboardInterrupt traceback. The supervisor stops them with SIGTERM.
         def init_processes(self) -> None:
@@ -203,6 +231,11 @@ def _supervisor(config: Any, sock: socket.socket) -> Multiprocess:
                 super().init_processes()
 
         def keep_subprocess_alive(self) -> None:
+            if any(process.exitcode == EXIT_LOAD_ERROR for process in self.processes):
+                # The worker printed why as its last line; uvicorn would print a line of its own after it.
+                self.load_failed = True
+                self.should_exit.set()
+                return
             before = {process.pid: process for process in self.processes}
             super().keep_subprocess_alive()
             for pid, process in before.items():
@@ -215,7 +248,9 @@ def _supervisor(config: Any, sock: socket.socket) -> Multiprocess:
         def handle_hup(self) -> None:
             self.should_exit.set()
 
-    return Supervisor(config, sockets=[sock])
+    supervisor = Supervisor(config, sockets=[sock])
+    supervisor.run()
+    return supervisor.load_failed
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -105,6 +106,56 @@ def test_what_one_check_imported_is_not_visible_in_the_next(tmp_path: Path) -> N
     assert seen == {"module": False, "global": False, "env": False, "cwd": os.getcwd(), "parent": host.pid}
     assert shared_host() is host and host.alive
     assert _threads(host.pid) == 1  # the host forks: a thread of its own would make forks unsafe
+
+
+# Each process that imports it says so, in a file named by the environment.
+COUNTED = """\
+import os
+from fastapi import FastAPI
+
+with open(os.environ["IMPORTED_BY"], "a") as log:
+    log.write(f"{os.getpid()}\\n")
+app = FastAPI()
+
+@app.get("/")
+async def root() -> list[int]:
+    return [os.getpid(), os.getppid()]
+"""
+
+
+def test_uvicorn_workers_are_forked_warm_and_each_imports_the_module_itself(tmp_path: Path) -> None:
+    log = tmp_path / "imported_by.txt"
+    target = _write(tmp_path, "counted", COUNTED)
+    with WarmServerProcess(target, workers=2, env={"IMPORTED_BY": str(log)}) as server:
+        assert server.pid is not None
+        seen: set[int] = set()
+        deadline = time.monotonic() + 30
+        while len(seen) < 2 and time.monotonic() < deadline:  # new connections reach either worker
+            with httpx.Client(trust_env=False) as client:
+                pid, parent = client.get(server.url + "/", headers={"Connection": "close"}).json()
+            assert parent == server.pid  # a worker of this server's supervisor
+            seen.add(pid)
+        assert len(seen) == 2
+        for pid in seen:  # forks of the warm server, not fresh interpreters (spawn's `--multiprocessing-fork`)
+            assert "--multiprocessing-fork" not in Path(f"/proc/{pid}/cmdline").read_text()
+    # Each worker imported the module once, and the supervisor never did: state is a worker's own.
+    assert sorted(int(line) for line in log.read_text().split()) == sorted(seen)
+
+
+def test_a_module_that_does_not_load_in_forked_workers_is_reported_once_by_file_and_line(tmp_path: Path) -> None:
+    target = _write(tmp_path, "broken_workers", "from fastapi import FastAPI\napp = FastAPI()\n1 / 0\n")
+    started = time.monotonic()
+    with pytest.raises(ServerError, match=r"broken_workers\.py:3: ZeroDivisionError") as error:
+        WarmServerProcess(target, workers=2, startup_timeout_s=20).start()
+    assert "\n" not in str(error.value) and time.monotonic() - started < 15  # not restarted again and again
+
+
+def test_a_module_that_hangs_in_forked_workers_shows_where(tmp_path: Path) -> None:
+    target = _write(tmp_path, "hangs", "import time\nfrom fastapi import FastAPI\napp = FastAPI()\ntime.sleep(60)\n")
+    server = WarmServerProcess(target, workers=2, startup_timeout_s=3, env={"PYTHONFAULTHANDLER": "1"})
+    with pytest.raises(ServerError, match="did not answer"):
+        server.start()
+    assert re.search(r'File "[^"]*hangs\.py", line 4', server.log_text()), server.log_text()[-2000:]
 
 
 @pytest.mark.parametrize(
