@@ -23,6 +23,18 @@ HELP_S = 0.2
 READING_S = 0.3
 
 
+ONE_ROUTE = """
+from fastapi import FastAPI
+from pydantic import BaseModel
+class Out(BaseModel):
+    status: str
+app = FastAPI()
+@app.get("/health")
+async def health() -> Out:
+    return Out(status="ok")
+"""
+
+
 def _time(args: list[str], env: dict[str, str] | None = None) -> float:
     wall, code, _ = timed_run(args, env)
     if code != 0:
@@ -45,6 +57,7 @@ def main() -> float:
                 "typer": lambda: _time(python("-c", "import typer")),
                 "fastapi": lambda: _time(python("-c", "import fastapi")),
                 "app": lambda: _time(python("-c", "import lab.server.app")),
+                "one_route": lambda: _time(python("-c", ONE_ROUTE)),
                 "help": lambda: _time([*lab, "--help"]),
                 "list": lambda: _time([*lab, "list"], env),
                 "hint": lambda: _time([*lab, "hint", "1"], env),
@@ -55,6 +68,11 @@ def main() -> float:
     bare, typer, fastapi = medians["python"], medians["typer"], medians["fastapi"]
     print(f"(a bare interpreter: {seconds(bare)}; `import typer`: {seconds(typer)})")
     ratio = medians["app"] / fastapi
+    # What any served app pays beyond the import: FastAPI's first route imports pydantic.v1 (to tell v1
+    # models apart) and builds a validator per model. The lab's app has dozens of routes and /metrics.
+    print(
+        f"(an app of one route: {seconds(medians['one_route'])}, x{medians['one_route'] / fastapi:.2f} import fastapi)"
+    )
     record(
         Figure(
             "`import lab.server.app`",

@@ -99,6 +99,8 @@ def summary_table(result: BurstResult) -> Table:
         rows.append(("Errors", ", ".join(f"{kind}: {n}" for kind, n in s.errors.items())))
     server = result.server
     if server is not None:
+        if s.pids > 1:  # each worker process keeps its own readings: say whose these are
+            rows.append(("Server: processes", _workers_text(server.workers, s.pids)))
         rows += [
             ("Server: in a handler", in_handlers(server)),
             ("Server: max loop lag", _lag_text(server)),
@@ -119,6 +121,13 @@ def summary_table(result: BurstResult) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _workers_text(read: int, answered: int) -> str:
+    """ "2 answered; the readings below are from 1 of them": each worker process keeps its own."""
+    if read >= answered:
+        return f"{answered} answered; the readings below are from all of them (peaks and lag: the busiest one's)"
+    return f"{answered} answered; the readings below are from {read} of them only (each keeps its own)"
 
 
 def in_handlers(server: ServerStats) -> str:

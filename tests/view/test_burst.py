@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from rich.console import Console
 
@@ -104,3 +105,12 @@ def test_a_comparison_is_a_table_timelines_and_the_why() -> None:
     assert any(line.split()[:3] == ["async", "100", "ms"] and "3.0x" in line for line in text.splitlines())
     assert any(line.split()[:3] == ["broken", "300", "ms"] and "1.0x" in line for line in text.splitlines())
     assert "Why: The broken handler is `async def` but calls `time.sleep`." in text.replace("\n", " ")
+
+
+def test_a_server_of_several_processes_says_whose_readings_are_shown() -> None:
+    samples = [replace(s, pid=100 + s.index % 2) for s in staircase(4)]  # two worker processes answered
+    text = render(burst_report(result(samples)), width=120)
+    assert "2 answered; the readings below are from 1 of them only" in text
+    merged = render(burst_report(result(samples, replace(SERVER, workers=2))), width=120)
+    assert "2 answered; the readings below are from all of them" in merged
+    assert "Server: processes" not in render(burst_report(result(staircase(4))), width=120)  # one process: no row
