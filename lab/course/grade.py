@@ -164,6 +164,9 @@ STATUS_HINTS = {
 }
 
 
+CONVOY_SHARE = 0.5  # of the stalls with no line of code on the loop: only then is it the GIL convoy
+
+
 def _loop_lag(m: Measurement, max_ms: float) -> Check:
     lag_ms = m.loop_lag_max_s * 1000
     if lag_ms <= max_ms:
@@ -174,7 +177,7 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
     site = m.blocking[0] if m.blocking else None
     if site is None:
         return Check("loop_lag", False, blocked + "can even start (something in an `async def` does not await)")
-    if not site.file:  # the loop thread was running no line of the learner's: it was waiting for the GIL
+    if not site.file and site.share >= CONVOY_SHARE:  # no line of the learner's ran: the loop waited for the GIL
         return Check(
             "loop_lag",
             False,
@@ -182,6 +185,8 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
             "it was waiting for the GIL behind busy threads (pure-Python work in `def` routes or threads takes "
             "turns with the loop; CPU work like this needs processes)",
         )
+    if not site.file:  # the loop's own time is a sliver of the stall: what held it is not the learner's to see
+        return Check("loop_lag", False, blocked + "can even start (something in an `async def` does not await)")
     return Check("loop_lag", False, blocked + f"can start: {site_sentence(site)}")
 
 

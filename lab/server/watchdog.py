@@ -56,7 +56,16 @@ EVENT_LOOP_CALL = "waiting for the GIL (busy threads) or in the event loop itsel
 # The lab's stand-ins for vendor SDKs and libraries, by module name: a learner's line that calls
 # them is the blocking site, not a line inside them. Update these names if the modules move.
 LAB_LIBRARY_MODULES = frozenset(
-    {"lab.workloads", "lab.model", "lab.client", "lab.instruments", "lab.run_queue", __name__}
+    {
+        "lab.workloads",
+        "lab.model",
+        "lab.numpy_model",
+        "lab.onnx_model",
+        "lab.client",
+        "lab.instruments",
+        "lab.run_queue",
+        __name__,
+    }
 )
 # The lab's middleware wraps every request of every app it serves, outside the route: like Starlette's
 # own middleware, it is not the learner's code. Without this, a loop thread that loses the GIL while a

@@ -213,6 +213,10 @@ def test_loop_lag_names_the_line_found_at_run_time_or_the_gil() -> None:
     assert "ex.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()" in named
     gil = grade(expect, BURST, m(loop_lag_max_s=0.7, blocking=(convoy,)), m()).reasons[0]
     assert "waiting for the GIL behind busy threads" in gil and "`async def` does not await" not in gil
+    # The loop's own sliver of a stall whose line was in no file of the learner's is no GIL convoy.
+    sliver = BlockingSite("", 0, "<event loop>", "", "waiting for the GIL", 0.003, 0.0007)
+    held = grade(expect, BURST, m(loop_lag_max_s=4.8, blocking=(sliver,)), m()).reasons[0]
+    assert "GIL" not in held and "`async def` does not await" in held
 
 
 def test_a_probe_slowed_by_a_busy_machine_is_judged_beside_the_solutions_own() -> None:
