@@ -35,6 +35,7 @@ from lab.model import CALIBRATION_ENV, iterations_per_ms
 from lab.protocol import STATS_PATH
 
 if TYPE_CHECKING:
+    import psutil
     import uvicorn
 
 DEFAULT_HOST = "127.0.0.1"
@@ -43,6 +44,7 @@ READY_PATH = STATS_PATH
 MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
 LOG_HEAD_BYTES = 64 * 1024  # of a child's output, kept from its start (where the first traceback is)
 LOG_TAIL_BYTES = 256 * 1024  # and from its end (where it said why it died)
+DUMP_WAIT_S = 1.0  # per process, for its stack dump to be written before the next one starts
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL: a loop that spins never runs uvicorn's SIGTERM handler
 
 _SUBREAPER = contain.SubreaperHold()
@@ -185,12 +187,21 @@ class ServerProcess:
     def _dump_stacks(self) -> None:
         """SIGABRT: with PYTHONFAULTHANDLER set, the child prints every thread's stack, then dies.
 
-        To its whole process group: with uvicorn workers, the module being imported is in a worker.
+        To every process of its group, the others first (with uvicorn workers, the module being imported is
+        in a worker), and one at a time: dumps written at once to the one log interleave character by character.
         """
         if self._proc is None or self.env.get("PYTHONFAULTHANDLER", os.environ.get("PYTHONFAULTHANDLER")) is None:
             return
+        import psutil
+
+        pgid = self._proc.pid
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error, OSError):
+                if process.pid != pgid and os.getpgid(process.pid) == pgid:
+                    process.send_signal(signal.SIGABRT)
+                    _wait_gone(process, DUMP_WAIT_S)
         with contextlib.suppress(OSError):
-            os.killpg(self._proc.pid, signal.SIGABRT)
+            os.kill(pgid, signal.SIGABRT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(3)
 
@@ -265,6 +276,20 @@ def read_bounded(log: IO[bytes], head: int = LOG_HEAD_BYTES, tail: int = LOG_TAI
     log.seek(size - tail)
     end = log.read(tail).decode(errors="replace")
     return f"{start}\n[... {size - head - tail:,} bytes of output left out ...]\n{end}"
+
+
+def _wait_gone(process: psutil.Process, timeout_s: float) -> None:
+    """Until `process` has exited (a zombie its parent has not reaped counts), at most `timeout_s`."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.Error:
+            return
+        time.sleep(0.02)
 
 
 def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
