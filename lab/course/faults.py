@@ -10,16 +10,14 @@ in length (`lab.launch.process.clip`) whatever the learner's code printed.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
 import time
 from concurrent.futures import Future
 from pathlib import Path
 
 from lab.course.results import Fault, Run
 from lab.errors import ServerError
-from lab.launch.process import ServerProcess, clip, exit_status
+from lab.launch.process import ServerProcess, clip, exit_status, group_processes
 from lab.load.fire import BURST_DEADLINE
 from lab.server.host import WORKER_DIED
 
@@ -127,11 +125,7 @@ def _dump_stacks(server: ServerProcess) -> str:
     only for a server that is done with."""
     if server.pid is None:
         return ""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(server.pid, signal.SIGABRT)
-    deadline = time.monotonic() + 3
-    while server.alive and time.monotonic() < deadline:
-        time.sleep(0.02)
+    server.dump_stacks()
     return server.log_text()
 
 
@@ -164,19 +158,13 @@ def _thread_stacks(dump: str) -> list[str]:
 
 
 def group_threads(pgid: int) -> int:
-    """Threads of every process in the server's process group (workers included).
-
-    psutil reads them on Linux, macOS and Windows alike (/proc exists only on Linux).
-    """
+    """Threads of every process in the server's process group (workers included)."""
     import psutil
 
     total = 0
-    for process in psutil.process_iter():
-        try:
-            if os.getpgid(process.pid) == pgid:
-                total += process.num_threads()
-        except (psutil.Error, OSError):
-            continue  # gone meanwhile, or not ours to read
+    for process in group_processes(pgid):
+        with contextlib.suppress(psutil.Error):  # gone meanwhile
+            total += process.num_threads()
     return total
 
 

@@ -44,7 +44,8 @@ READY_PATH = STATS_PATH
 MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
 LOG_HEAD_BYTES = 64 * 1024  # of a child's output, kept from its start (where the first traceback is)
 LOG_TAIL_BYTES = 256 * 1024  # and from its end (where it said why it died)
-DUMP_WAIT_S = 1.0  # per process, for its stack dump to be written before the next one starts
+DUMP_WAIT_S = 1.0  # per process, for its stack dump to be written before the next one starts...
+DUMP_BUDGET_S = 3.0  # ...and for all of them: a learner's server may have started many
 STOP_GRACE_S = 2.0  # SIGTERM, then SIGKILL: a loop that spins never runs uvicorn's SIGTERM handler
 
 _SUBREAPER = contain.SubreaperHold()
@@ -180,26 +181,28 @@ class ServerProcess:
                     pass
                 time.sleep(0.02)
         self.timed_out = True
-        self._dump_stacks()  # where it is stuck: the caller can name the line (lab.course.faults)
+        self.dump_stacks()  # where it is stuck: the caller can name the line (lab.course.faults)
         self.stop()
         raise ServerError(f"the server for {self.target} did not answer within {self.startup_timeout_s:.0f} s")
 
-    def _dump_stacks(self) -> None:
-        """SIGABRT: with PYTHONFAULTHANDLER set, the child prints every thread's stack, then dies.
+    def dump_stacks(self) -> None:
+        """SIGABRT: with PYTHONFAULTHANDLER set, each process prints every thread's stack, then dies.
 
-        To every process of its group, the others first (with uvicorn workers, the module being imported is
-        in a worker), and one at a time: dumps written at once to the one log interleave character by character.
+        Every process of the group gets it, the others first (with uvicorn workers, the code that is stuck
+        runs in a worker), and one at a time: dumps written at once to the one log interleave character by
+        character, and no line can be read from them. Ends the server: only for one that is done with.
         """
         if self._proc is None or self.env.get("PYTHONFAULTHANDLER", os.environ.get("PYTHONFAULTHANDLER")) is None:
             return
         import psutil
 
         pgid = self._proc.pid
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error, OSError):
-                if process.pid != pgid and os.getpgid(process.pid) == pgid:
+        deadline = time.monotonic() + DUMP_BUDGET_S
+        for process in group_processes(pgid):
+            if process.pid != pgid:
+                with contextlib.suppress(psutil.Error):
                     process.send_signal(signal.SIGABRT)
-                    _wait_gone(process, DUMP_WAIT_S)
+                    _wait_gone(process, min(DUMP_WAIT_S, max(0.0, deadline - time.monotonic())))
         with contextlib.suppress(OSError):
             os.kill(pgid, signal.SIGABRT)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -276,6 +279,21 @@ def read_bounded(log: IO[bytes], head: int = LOG_HEAD_BYTES, tail: int = LOG_TAI
     log.seek(size - tail)
     end = log.read(tail).decode(errors="replace")
     return f"{start}\n[... {size - head - tail:,} bytes of output left out ...]\n{end}"
+
+
+def group_processes(pgid: int) -> list[psutil.Process]:
+    """The processes of a process group (a server's: its workers, pools and whatever its code started).
+
+    psutil lists them on Linux, macOS and Windows alike (/proc exists only on Linux).
+    """
+    import psutil
+
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):  # gone meanwhile, or not ours to read
+            if os.getpgid(process.pid) == pgid:
+                found.append(process)
+    return found
 
 
 def _wait_gone(process: psutil.Process, timeout_s: float) -> None:
