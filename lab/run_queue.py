@@ -24,7 +24,7 @@ class RunQueueClock:
 
     def __call__(self) -> float:
         try:
-            return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
+            return _waited_s(os.pread(self._fd, 64, 0))
         except (OSError, IndexError, ValueError):
             return 0.0
 
@@ -45,6 +45,11 @@ def waited_for_cpu_s(pid: int) -> float | None:
     CPU, so far; None where Linux's schedstat is missing, or the process is gone."""
     try:
         with open(f"/proc/{pid}/schedstat", "rb") as file:
-            return int(file.read().split()[1]) / 1e9
+            return _waited_s(file.read())
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _waited_s(schedstat: bytes) -> float:
+    """The run-queue wait in a schedstat line (`on-cpu-ns waited-ns timeslices`), in seconds."""
+    return int(schedstat.split()[1]) / 1e9

@@ -105,10 +105,14 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
                 raise CheckError(f"{exercise.id}: the solution itself failed under the burst ({problems}): a lab bug")
             solution_stopped = pool.submit(solution_server.stop)
             learner_timeout, probe_delay = _learner_timeout(solution, spec), _probe_delay(solution, spec)
-            learner = _measure(learner_server, exercise, learner_timeout, probe_delay)
-            fault = diagnose(learner_server, learner, learner_file, solution)
+
+            def judge(server: ServerProcess) -> tuple[Run, Fault | None, Grade]:
+                """The learner's server under the burst: its run, what went wrong in it, and the verdict."""
+                ran = _measure(server, exercise, learner_timeout, probe_delay)
+                return ran, diagnose(server, ran, learner_file, solution), _grade(exercise, ran, solution)
+
+            learner, fault, judged = judge(learner_server)
             solution_stopped.result()
-            judged = _grade(exercise, learner, solution)
             while fault is None and len(remeasured) < MAX_REMEASURES:
                 why = too_busy_to_judge(judged, learner.measurement)
                 if why is None:
@@ -123,9 +127,7 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
                 if learner_error is not None:
                     fault = Fault("load", learner_error)
                     break
-                learner = _measure(learner_server, exercise, learner_timeout, probe_delay)
-                fault = diagnose(learner_server, learner, learner_file, solution)
-                judged = _grade(exercise, learner, solution)
+                learner, fault, judged = judge(learner_server)
         finally:
             # Nothing is left to measure: no graceful shutdown, the whole process group goes at once.
             learner_server.stop(grace_s=0)

@@ -175,9 +175,8 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
         f"the event loop was blocked for {lag_ms:.0f} ms: while it is blocked no other request, /health included, "
     )
     site = m.blocking[0] if m.blocking else None
-    if site is None:
-        return Check("loop_lag", False, blocked + "can even start (something in an `async def` does not await)")
-    if not site.file and site.share >= CONVOY_SHARE:  # no line of the learner's ran: the loop waited for the GIL
+    if site is not None and not site.file and site.share >= CONVOY_SHARE:
+        # No line of the learner's ran for most of the stalls: the loop waited for the GIL.
         return Check(
             "loop_lag",
             False,
@@ -185,7 +184,7 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
             "it was waiting for the GIL behind busy threads (pure-Python work in `def` routes or threads takes "
             "turns with the loop; CPU work like this needs processes)",
         )
-    if not site.file:  # the loop's own time is a sliver of the stall: what held it is not the learner's to see
+    if site is None or not site.file:  # no line of the learner's was seen holding it (or only a sliver of the loop's)
         return Check("loop_lag", False, blocked + "can even start (something in an `async def` does not await)")
     return Check("loop_lag", False, blocked + f"can start: {site_sentence(site)}")
 
