@@ -5,9 +5,12 @@
 
 Both servers start side by side (start-up is most of a check's time); the bursts run one after the
 other, solution first, so the learner's timeouts can be sized from the solution's times and neither
-burst competes with the other for the machine's cores. The numbers go to the pure judge in
-`lab.course.grade`; this module only measures, and turns what the learner's code did wrong (did not load,
-answered 500, hung, killed its process, left threads running) into one verdict naming file and line.
+burst competes with the other for the machine's cores. One more request goes to the solution alone (what
+the work costs by itself, for the work-time check): at once when its work computes, beside the learner's
+burst when it only waits (`lab.course.grade.work_computes`), where it costs neither time nor cores.
+The numbers go to the pure judge in `lab.course.grade`; this module only measures, and turns what the
+learner's code did wrong (did not load, answered 500, hung, killed its process, left threads running)
+into one verdict naming file and line.
 
 The burst here is not `lab.load.burst.burst`: that one warms up by calling the endpoint, which would load
 a lazily-loaded model before the burst and hide exactly the race exercise 6 is about. This one warms
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -31,13 +35,13 @@ from urllib.parse import urlsplit
 
 from lab.client import BurstClient, Reply, burst_client, httpx, preload_burst_client
 from lab.course.catalog import BurstSpec, Exercise
-from lab.course.faults import FAULTHANDLER_ENV, diagnose, group_threads, start_error
-from lab.course.grade import Grade, Measurement, canonical, grade, too_busy_to_judge
+from lab.course.faults import FAULTHANDLER_ENV, diagnose, start_error
+from lab.course.grade import Grade, Measurement, canonical, grade, too_busy_to_judge, work_computes
 from lab.course.lint import Finding, lint_file
 from lab.course.results import CheckResult, Fault, Run
 from lab.errors import CheckError
 from lab.launch.forked import server_process
-from lab.launch.process import ServerProcess
+from lab.launch.process import ServerProcess, group_usage
 from lab.launch.warm import shared_host, warm_available
 from lab.load.fire import fire, request, run
 from lab.load.measure import Sample, Summary, summarize
@@ -83,9 +87,9 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
     remeasured: list[str] = []
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="lab-check") as pool:
         linted = pool.submit(lint_file, learner_file) if lint else None
-        # The bursts' client library loads on first use (lab.client); load it while the servers start,
-        # not after, when it would sit between a save and its verdict.
-        pool.submit(preload_burst_client)
+        # What the first burst would import on its way; now, while the servers start, not after, when
+        # it would sit between a save and its verdict.
+        pool.submit(_preload)
         try:
             # Side by side: each start-up is mostly imports, and the two overlap well.
             started = {s: pool.submit(s.start) for s in (learner_server, solution_server)}
@@ -98,21 +102,33 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
                 return finish(False, [load_fault.message], fault=load_fault, pids=pids)
             if solution_error is not None:
                 raise CheckError(f"{exercise.id}: the solution did not start: {solution_error}")
-            solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S, solo=True)
-            reference = solution.measurement
-            if exercise.expect.all_ok and reference.ok < reference.requests:
-                problems = {**reference.status_counts, **reference.errors}
+            solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
+            burst_run = solution.measurement
+            if exercise.expect.all_ok and burst_run.ok < burst_run.requests:
+                problems = {**burst_run.status_counts, **burst_run.errors}
                 raise CheckError(f"{exercise.id}: the solution itself failed under the burst ({problems}): a lab bug")
-            solution_stopped = pool.submit(solution_server.stop)
+            # What the work costs alone, the floor of the work-time check. Work that computes needs the
+            # machine to itself, now; work that waits is timed beside the learner's burst, for nothing.
+            solo = exercise.expect.min_work_ratio is not None
+            if solo and work_computes(burst_run):
+                solution, solo = _with_solo(solution, run(_solo_handler(solution_server.url, spec))), False
             learner_timeout, probe_delay = _learner_timeout(solution, spec), _probe_delay(solution, spec)
+
+            def solo_then_stop(measured: Run) -> Run:
+                try:
+                    return _with_solo(measured, run(_solo_handler(solution_server.url, spec))) if solo else measured
+                finally:  # measured: it goes at once (no graceful shutdown to compete with the learner's burst)
+                    solution_server.stop(grace_s=0)
+
+            reference = pool.submit(solo_then_stop, solution)
 
             def judge(server: ServerProcess) -> tuple[Run, Fault | None, Grade]:
                 """The learner's server under the burst: its run, what went wrong in it, and the verdict."""
                 ran = _measure(server, exercise, learner_timeout, probe_delay)
-                return ran, diagnose(server, ran, learner_file, solution), _grade(exercise, ran, solution)
+                return ran, diagnose(server, ran, learner_file, solution), _grade(exercise, ran, reference.result())
 
             learner, fault, judged = judge(learner_server)
-            solution_stopped.result()
+            solution = reference.result()
             while fault is None and len(remeasured) < MAX_REMEASURES:
                 why = too_busy_to_judge(judged, learner.measurement)
                 if why is None:
@@ -146,9 +162,21 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
     )
 
 
+def _preload() -> None:
+    import psutil  # noqa: F401 - group_usage
+
+    preload_burst_client()  # the bursts' own client (lab.client)
+    httpx.AsyncClient(verify=False, trust_env=False)  # the read-outs' client imports its transport when made
+
+
 def _grade(exercise: Exercise, learner: Run, solution: Run) -> Grade:
     # The servers run on this machine: its cores size asyncio's default executor there.
     return grade(exercise.expect, exercise.burst, learner.measurement, solution.measurement, cores=os.cpu_count() or 1)
+
+
+def _with_solo(measured: Run, solo_handler_s: float | None) -> Run:
+    solo = dataclasses.replace(measured.measurement, solo_handler_s=solo_handler_s)
+    return dataclasses.replace(measured, measurement=solo)
 
 
 def _server(file: Path, spec: BurstSpec) -> ServerProcess:
@@ -177,10 +205,8 @@ def _probe_delay(solution: Run, spec: BurstSpec) -> float:
     return min(1.0, max(0.02, solution.summary.wall_s / 4))
 
 
-def _measure(
-    server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float, *, solo: bool = False
-) -> Run:
-    return run(_fire(server, exercise, timeout_s, probe_delay_s, solo))
+def _measure(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
+    return run(_fire(server, exercise, timeout_s, probe_delay_s))
 
 
 @dataclass
@@ -188,23 +214,25 @@ class _Firing:
     samples: list[Sample] = field(default_factory=list)
     bodies: Counter[str] = field(default_factory=Counter)
     probe_s: float | None = None
-    solo_handler_s: float | None = None
+    cpu_s: float | None = None
     cpu_wait_share: float | None = None  # see Measurement
 
 
-async def _solo_handler(client: httpx.AsyncClient, spec: BurstSpec) -> float | None:
-    """One request alone: its time in the handler, from the server's own stamps."""
-    try:
-        response = await request(client, spec.method, spec.path, spec.json)
-    except (httpx.HTTPError, TimeoutError):
-        return None
+async def _solo_handler(url: str, spec: BurstSpec) -> float | None:
+    """One request alone on its server: its time in the handler, from the server's own stamps."""
+    timeout = httpx.Timeout(SOLUTION_TIMEOUT_S, connect=5.0, pool=None)
+    async with burst_client(1, timeout, base_url=url) as client:
+        try:
+            response = await request(client, spec.method, spec.path, spec.json)
+        except (httpx.HTTPError, TimeoutError):
+            return None
     stamps = ServerTimes.from_headers(response.headers)
     if stamps is None or stamps.handler_start is None or stamps.handler_end is None:
         return None
     return stamps.handler_end - stamps.handler_start
 
 
-async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float, solo: bool) -> Run:
+async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
     spec = exercise.burst
     at_once = spec.at_once
     # Sustained load (workers): a new connection per request, so the kernel spreads them over the
@@ -224,19 +252,16 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         )
         window_start = time.perf_counter()  # CLOCK_MONOTONIC: the servers' `since` is on the same clock
         await every_worker(server.url, spec.workers, RESET_PATH, "POST")
-        threads_before = group_threads(server.pid) if server.pid is not None else 0
+        threads_before, cpu_before = group_usage(server.pid) if server.pid is not None else (0, 0.0)
         deadline_s = timeout_s * math.ceil(spec.requests / at_once) + spec.sustained_s + 1
         deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
         with _cpu_waits(server, spec.workers, firing):
             await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
-        threads_after = group_threads(server.pid) if server.pid is not None else 0
+        threads_after, cpu_after = group_usage(server.pid) if server.pid is not None else (0, 0.0)
+        firing.cpu_s = cpu_after - cpu_before if server.pid is not None else None
         if exercise.expect.work_counters:  # work that runs after its response (background tasks) must finish
             await settle(server.url, spec.workers, SETTLE_S)
         stats = await read_workers(server.url, spec.workers, window_start)
-        if solo and exercise.expect.min_work_ratio is not None:
-            # What the work costs alone, with nothing beside it (the burst's counters are already read):
-            # the floor below which a learner's handler must have skipped it.
-            firing.solo_handler_s = await _solo_handler(client, spec)
     samples = sorted(firing.samples, key=lambda s: s.index)
     summary = summarize(samples)
     return Run(
@@ -362,7 +387,7 @@ def _measurement(
         "bodies": dict(firing.bodies),
         "p50_s": summary.latency.p50 if summary.latency else None,
         "min_handler_s": min(handled) if handled else None,
-        "solo_handler_s": firing.solo_handler_s,
+        "cpu_s": firing.cpu_s,
         "cpu_wait_share": firing.cpu_wait_share,
     }
     if stats is None:

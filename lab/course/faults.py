@@ -9,7 +9,6 @@ in length (`lab.launch.process.clip`) whatever the learner's code printed.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from concurrent.futures import Future
@@ -17,11 +16,11 @@ from pathlib import Path
 
 from lab.course.results import Fault, Run
 from lab.errors import ServerError
-from lab.launch.process import ServerProcess, clip, exit_status, group_processes
+from lab.launch.process import ServerProcess, clip, exit_status
 from lab.load.fire import BURST_DEADLINE
 from lab.server.host import WORKER_DIED
 
-__all__ = ["FAULTHANDLER_ENV", "diagnose", "group_threads", "start_error"]
+__all__ = ["FAULTHANDLER_ENV", "diagnose", "start_error"]
 
 LEAK_SETTLE_S = 0.3  # after the burst, before asking which threads still run the learner's code
 WORKER_NOTICE_S = 1.5  # uvicorn's supervisor looks at its workers every 0.5 s: time to say one died
@@ -155,17 +154,6 @@ def _thread_stacks(dump: str) -> list[str]:
     """The stacks of a faulthandler dump's other threads; the current thread is the signal handler's."""
     stacks = re.split(r"^(?=Thread 0x|Current thread 0x)", dump, flags=re.MULTILINE)
     return [stack for stack in stacks if stack.startswith("Thread 0x")]
-
-
-def group_threads(pgid: int) -> int:
-    """Threads of every process in the server's process group (workers included)."""
-    import psutil
-
-    total = 0
-    for process in group_processes(pgid):
-        with contextlib.suppress(psutil.Error):  # gone meanwhile
-            total += process.num_threads()
-    return total
 
 
 _TRACEBACK_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')

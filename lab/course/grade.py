@@ -41,7 +41,8 @@ class Measurement:
     has_stats: bool = True  # False when the server could not report its own readings
     p50_s: float | None = None  # the median response time
     min_handler_s: float | None = None  # the quickest request's time in its handler (the server's stamps)
-    solo_handler_s: float | None = None  # one request alone, after the burst: what the work costs by itself
+    solo_handler_s: float | None = None  # one request alone on its server: what the work costs by itself
+    cpu_s: float | None = None  # CPU time the server's processes used during the burst (None: not read)
     unawaited: tuple[UnawaitedCoroutine, ...] = ()  # coroutines never awaited, in the learner's own files
     blocking: tuple[BlockingSite, ...] = ()  # what held the event loop: the learner's lines, or the loop itself
     # The largest share of the burst that the client's or a server's event-loop thread spent runnable but
@@ -206,6 +207,23 @@ def _overlap(m: Measurement, fraction: float, burst: BurstSpec) -> Check:
     )
 
 
+COMPUTES_SHARE = 0.1  # CPU per request above this share of the quickest handler: the work computes
+
+
+def work_computes(solution: Measurement) -> bool:
+    """Whether the solution's handlers spend their time computing, not waiting (a sleep, a downstream).
+
+    Work that computes shares the cores and the GIL in a burst, so its one request alone must have the
+    server to itself. Work that waits does not: its request alone can run beside the learner's burst on
+    another server, and costs the check no time of its own. Measured on a loaded 2-core machine, the
+    solutions that wait use 0.4-3 % of their quickest handler's time in CPU per request; those that
+    compute, 28-94 %. Unknown (no CPU reading, no handler time) counts as computing: measured alone.
+    """
+    if solution.cpu_s is None or not solution.requests or solution.min_handler_s is None:
+        return True
+    return solution.cpu_s / solution.requests > COMPUTES_SHARE * solution.min_handler_s
+
+
 def work_owed(solution: Measurement) -> float | None:
     """The handler time the work takes, by the solution: the smaller of its solo request and its quickest
     handler in the burst (both only grow on a busy machine: the smaller is the least inflated)."""
@@ -216,8 +234,8 @@ def work_owed(solution: Measurement) -> float | None:
 def _work_time(learner: Measurement, solution: Measurement, min_ratio: float) -> Check | None:
     """A lower bound, from the servers' own stamps: each request's handler must take the time its work takes.
 
-    One request sent to the solution alone, after its burst, shows what the work costs by itself (in a
-    burst, CPU work shares the cores and every handler stretches); the solution's quickest handler in
+    One request sent to the solution alone shows what the work costs by itself (in a burst, CPU work
+    shares the cores and every handler stretches; see `work_computes`); the solution's quickest handler in
     the burst, when quicker still (a busy moment can slow that one request), is the figure taken. A
     learner's handler that returns far sooner (an unawaited wait, a deleted call, a thread nobody waits
     for) skipped it. Server-side times only grow on a busy machine, so a busy machine cannot make

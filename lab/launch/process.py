@@ -296,6 +296,21 @@ def group_processes(pgid: int) -> list[psutil.Process]:
     return found
 
 
+def group_usage(pgid: int) -> tuple[int, float]:
+    """The threads of a process group's processes, and the CPU seconds (user and system) they have used,
+    with what their exited children used: a pool's processes, uvicorn's workers."""
+    import psutil
+
+    threads, cpu_s = 0, 0.0
+    for process in group_processes(pgid):
+        with contextlib.suppress(psutil.Error):  # gone meanwhile
+            with process.oneshot():
+                threads += process.num_threads()
+                times = process.cpu_times()
+            cpu_s += times.user + times.system + times.children_user + times.children_system
+    return threads, cpu_s
+
+
 def _wait_gone(process: psutil.Process, timeout_s: float) -> None:
     """Until `process` has exited (a zombie its parent has not reaped counts), at most `timeout_s`."""
     import psutil

@@ -66,7 +66,7 @@ __all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "wa
 # Set in every fork's environment: a server with uvicorn workers forks them from its warm state, FastAPI
 # and uvicorn imported, instead of spawning fresh interpreters that import it all again (~1.5 s each).
 FORK_WORKERS_ENV = "LAB_FORK_WORKERS"
-ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up() once
+ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up(), then warm_up(argv)
 WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server.host` (benchmarks compare)
 READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it
 FORK_TIMEOUT_S = 10.0  # a fork is milliseconds; the host answering nothing for this long is broken
@@ -335,8 +335,14 @@ def _serve_forks(ctrl: socket.socket) -> None:
             if not message:
                 return  # the lab process closed the socket or died
             status_fd = fds.pop()  # kept until the fork is reaped: its exit status goes there
+            request = json.loads(message)
+            if warm_up is not None:  # what only this kind of server needs, imported once, before its fork
+                try:
+                    warm_up(request["argv"])
+                except Exception:  # the fork imports it itself, and says what fails: keep serving
+                    traceback.print_exc()
             try:
-                pid, pidfd = _fork(json.loads(message), fds, ctrl, entry, status_fd)
+                pid, pidfd = _fork(request, fds, ctrl, entry, status_fd)
             except OSError as exc:  # out of processes or memory: say so, keep serving
                 os.close(status_fd)
                 ctrl.send(json.dumps({"error": str(exc)}).encode())

@@ -13,6 +13,7 @@ imports take most of a second, and a lab killed in that second must not leave th
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import importlib.util
 import os
@@ -125,16 +126,21 @@ def app_from_env() -> Any:
 SERVING: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 1, "ws": "none"}
 
 
-def warm_up() -> None:
+def warm_up(argv: list[str] | None = None) -> None:
     """Import, once, everything serving imports lazily, so that a warm host's forks do not (lab.launch.warm).
 
+    The host calls it once as it starts, and again with each server's `argv` before forking it.
     Instrumenting a throw-away app and loading a uvicorn config pulls in FastAPI's routing and
     pydantic's schema machinery, uvicorn's protocol, loop and lifespan modules; the rest is what
-    exercise files import. The HTTP client too: httpx2 imports its transport (httpcore, h11, the TLS
-    trust store) only when a first client is made, which in a server happens on its event loop and
-    showed as ~0.1-0.3 s of loop lag in checks of exercises that call the feature store. Nothing
-    here starts a thread or opens a socket: the host forks.
+    exercise files import. Nothing here starts a thread or opens a socket: the host forks.
     """
+    _warm_serving()
+    if argv is not None and "--with-store" in argv:
+        _warm_http_client()
+
+
+@functools.cache
+def _warm_serving() -> None:
     import anyio._backends._asyncio  # noqa: F401 - what the first `to_thread` call would import
     import fastapi.concurrency  # noqa: F401
     import uvicorn
@@ -144,11 +150,19 @@ def warm_up() -> None:
     import lab.model
     import lab.schemas
     import lab.workloads  # noqa: F401
-    from lab.client import httpx
     from lab.server.observability import instrument
 
-    httpx.Client().close()
     uvicorn.Config(instrument(FastAPI()), **SERVING).load()
+
+
+@functools.cache
+def _warm_http_client() -> None:
+    """For servers that call the feature store: httpx2 imports its transport (httpcore, h11, the TLS trust
+    store) only when a first client is made, which in a server happens on its event loop and showed as
+    ~0.1-0.3 s of loop lag. Only for them: it is ~0.1 s of every other start on a 2-core machine."""
+    from lab.client import httpx
+
+    httpx.Client().close()
 
 
 def main(argv: list[str] | None = None) -> int:

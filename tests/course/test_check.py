@@ -10,6 +10,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,6 +108,89 @@ def test_a_burst_too_busy_to_judge_is_measured_again_on_a_fresh_server(
     assert share is None or 0 <= share <= 1  # None only where Linux's schedstat is missing
     if os.path.exists("/proc/thread-self/schedstat"):
         assert share is not None
+    assert_nothing_left(result)
+
+
+COMPUTING_CATALOG = """
+[[exercise]]
+id = "exercise-1"
+title = "Fixture: work that computes"
+file = "exercise_01_compute.py"
+lesson = "CPU work shares the cores."
+hints = []
+
+[exercise.burst]
+path = "/compute"
+requests = 4
+
+[exercise.expect]
+max_wall_ratio = 3.0
+"""
+
+COMPUTING = """\
+import time
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/compute")
+def compute() -> int:
+    began = time.thread_time()
+    while time.thread_time() - began < 0.1:  # 100 ms of this thread's CPU, however busy the machine
+        pass
+    return 1
+"""
+
+
+def _timeline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the checker does, in order: each burst's and each solo request's start and end."""
+    events: list[str] = []
+    real_burst, real_solo = checker._burst, checker._solo_handler
+
+    async def burst(*args: Any, **kwargs: Any) -> None:
+        events.append("burst")
+        await real_burst(*args, **kwargs)
+        events.append("burst done")
+
+    async def solo(url: str, spec: Any) -> float | None:
+        events.append("solo")
+        answer = await real_solo(url, spec)
+        events.append("solo done")
+        return answer
+
+    monkeypatch.setattr(checker, "_burst", burst)
+    monkeypatch.setattr(checker, "_solo_handler", solo)
+    return events
+
+
+def test_work_that_waits_is_timed_alone_beside_the_learners_burst(
+    sleepy: Exercise, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 100 ms of sleep per request: the solution's request alone costs the machine nothing, so it runs
+    # while the learner's burst does (on the solution's own server), not after the solution's burst.
+    events = _timeline(monkeypatch)
+    result = check_exercise(sleepy, sleepy.solution_path)
+    assert result.passed, result.reasons
+    assert events.index("burst done") < events.index("solo") < events.index("burst done", 2), events
+    assert result.solution is not None and result.solution.measurement.solo_handler_s is not None
+    assert result.solution.measurement.solo_handler_s >= 0.09  # the 100 ms sleep, by the server's own stamps
+    assert_nothing_left(result)
+
+
+def test_work_that_computes_is_timed_alone_before_the_learners_burst(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for folder in ("exercises", "solutions"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "exercise_01_compute.py").write_text(COMPUTING)
+    (tmp_path / "exercises" / "info.toml").write_text(COMPUTING_CATALOG)
+    events = _timeline(monkeypatch)
+    result = check_exercise(load_catalog(tmp_path).resolve("1"))
+    assert result.passed, result.reasons
+    assert events == ["burst", "burst done", "solo", "solo done", "burst", "burst done"]
+    assert result.solution is not None and result.solution.measurement.cpu_s is not None
+    assert result.solution.measurement.cpu_s >= 0.3  # 4 x 100 ms of CPU, read from the server's processes
     assert_nothing_left(result)
 
 

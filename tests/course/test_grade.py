@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lab.course.catalog import BurstSpec, Expect
-from lab.course.grade import Measurement, canonical, grade, too_busy_to_judge
+from lab.course.grade import Measurement, canonical, grade, too_busy_to_judge, work_computes
 
 BODY = canonical({"prediction": 0.8, "model_version": "1.0"})
 BURST = BurstSpec(path="/predict", requests=20, probe="/health")
@@ -257,3 +257,16 @@ def test_a_burst_failed_on_timing_alone_on_a_machine_that_kept_it_waiting_is_mea
     assert too_busy_to_judge(grade(expect, BURST, raced, FIXED), raced) is None
     passed = grade(expect, BURST, replace(FIXED, counters={"model_loads": 1}), FIXED)
     assert passed.passed and too_busy_to_judge(passed, replace(FIXED, cpu_wait_share=0.9)) is None
+
+
+def test_work_that_uses_little_cpu_per_request_waits_and_can_be_timed_beside_the_learners_burst() -> None:
+    # Measured per request, on a loaded 2-core machine: the waiting solutions 1-5 ms of CPU for handlers
+    # of 100-500 ms, the computing ones 250-1000 ms of CPU for handlers of 0.3-1.2 s.
+    assert not work_computes(m(requests=20, cpu_s=0.04, min_handler_s=0.2))  # 20 sleeps of 200 ms
+    assert not work_computes(m(requests=40, cpu_s=0.18, min_handler_s=0.128))  # a bounded downstream
+    assert work_computes(m(requests=8, cpu_s=2.75, min_handler_s=1.07))  # NumPy in threads
+    assert work_computes(m(requests=8, cpu_s=6.6, min_handler_s=0.83))  # two workers' CPU predictions
+    # Not known: measured alone, as computing work must be.
+    assert work_computes(m(requests=20, cpu_s=None, min_handler_s=0.2))
+    assert work_computes(m(requests=20, cpu_s=0.04, min_handler_s=None))
+    assert work_computes(m(requests=0, ok=0, cpu_s=0.0, min_handler_s=None))

@@ -238,6 +238,35 @@ def test_the_lab_closing_its_host_stops_every_server_it_forked(tmp_path: Path) -
     server.stop()
 
 
+# Whether the HTTP client was imported already when a server's own module loaded.
+SEES_CLIENT = """\
+import sys
+from fastapi import FastAPI
+
+PRELOADED = "httpx2" in sys.modules
+app = FastAPI()
+
+@app.get("/")
+async def root() -> bool:
+    return PRELOADED
+"""
+
+
+def test_the_http_client_is_preloaded_for_servers_that_call_the_store_and_only_from_then_on(tmp_path: Path) -> None:
+    # Importing it costs ~0.1 s of a host's start; only servers with the feature store call out.
+    if warm._host is not None:
+        warm._close_shared(warm._host)  # a host no earlier test asked for the client
+    target = _write(tmp_path, "sees_client", SEES_CLIENT)
+    with WarmServerProcess(target) as plain:
+        assert httpx.get(plain.url + "/").json() is False
+    with WarmServerProcess(target, with_store=True) as calls_the_store:
+        assert httpx.get(calls_the_store.url + "/").json() is True
+    host = shared_host()
+    assert host.alive and _threads(host.pid) == 1  # the client's import started no thread in the host
+    with WarmServerProcess(target) as later:  # a library module, imported once: the host keeps it
+        assert httpx.get(later.url + "/").json() is True
+
+
 def test_a_warm_start_is_a_small_part_of_a_cold_one(tmp_path: Path) -> None:
     """The point of it all. Ratios, not times: a busy machine slows both kinds of start alike."""
     good = _write(tmp_path, "good", OK)
