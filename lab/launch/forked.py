@@ -20,7 +20,6 @@ from lab.errors import ServerError
 from lab.launch import contain
 from lab.launch.process import Child, ServerProcess, bind_socket, url_of
 from lab.launch.warm import FORK_WORKERS_ENV, shared_host, warm_available
-from lab.model import CALIBRATION_ENV, iterations_per_ms
 
 __all__ = ["WarmServerProcess", "server_process"]
 
@@ -50,7 +49,6 @@ class WarmServerProcess(ServerProcess):
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed in stop()
         env = {
             **os.environ,
-            CALIBRATION_ENV: str(iterations_per_ms()),
             **self.env,
             contain.MARK_ENV: self._mark,  # stop() finds everything the server starts by this mark
             FORK_WORKERS_ENV: "1",

@@ -149,10 +149,13 @@ def _warm_serving() -> None:
 
     import lab.model
     import lab.schemas
-    import lab.workloads  # noqa: F401
+    import lab.workloads
     from lab.server.observability import instrument
 
     uvicorn.Config(instrument(FastAPI()), **SERVING).load()
+    # The CPU work's burn rate, measured once here: every fork inherits it, so a check's two servers do
+    # equal work, and the lab process, busy importing its own side meanwhile, need not measure it.
+    lab.model.iterations_per_ms()
 
 
 @functools.cache
@@ -177,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     # group (not on Linux: a thread would keep uvicorn's workers from being forked from here).
     if parent is not None and not contain.die_with_parent(parent):
         contain.watch_parent(parent)
+    from lab.model import CALIBRATION_ENV, iterations_per_ms
+
+    # For the processes it spawns (a learner's process pool imports lab.model afresh): the burn rate
+    # this server was given, or inherited from its warm host, so that they all do equal work.
+    os.environ[CALIBRATION_ENV] = str(iterations_per_ms())
     if args.with_store:
         # Its own thread and event loop: it keeps answering while the loaded app blocks its loop.
         from lab.launch.process import ThreadServer
