@@ -267,6 +267,28 @@ def test_the_http_client_is_preloaded_for_servers_that_call_the_store_and_only_f
         assert httpx.get(later.url + "/").json() is True
 
 
+# The CPU work's burn rate a server uses, and the one it passes on to the processes it spawns.
+RATE = """\
+import os
+import lab.model
+from fastapi import FastAPI
+
+app = FastAPI()
+
+@app.get("/")
+async def root() -> list[str]:
+    return [str(lab.model.iterations_per_ms()), os.environ[lab.model.CALIBRATION_ENV]]
+"""
+
+
+def test_every_fork_works_at_the_burn_rate_its_host_measured_once_and_passes_it_on(tmp_path: Path) -> None:
+    # Measured apart, two servers' rates differ by a few percent: a check's two servers would not do equal work.
+    target = _write(tmp_path, "rate", RATE)
+    with WarmServerProcess(target) as first, WarmServerProcess(target) as second:
+        rates = [httpx.get(server.url + "/").json() for server in (first, second)]
+    assert rates[0] == rates[1] and rates[0][0] == rates[0][1], rates
+
+
 def test_a_warm_start_is_a_small_part_of_a_cold_one(tmp_path: Path) -> None:
     """The point of it all. Ratios, not times: a busy machine slows both kinds of start alike."""
     good = _write(tmp_path, "good", OK)
