@@ -65,6 +65,23 @@ def test_reading_commands_import_neither_the_server_nor_a_client(project: Path, 
     assert {"pydantic", "anyio", "asyncio", "numpy"} & loaded == set()
 
 
+def test_a_check_parses_its_command_line_without_pydantic(project: Path) -> None:
+    # `--junit` and `--gradescope` are paths: left unset, Typer would still build their pydantic adapters
+    # (~0.1 s of the checker's start, before its servers can be measured).
+    code = (
+        "import lab.course.check\n"
+        "def stop(*args, **kwargs):\n"
+        "    raise SystemExit(0)\n"
+        "lab.course.check.check_exercise = stop  # what the command line cost, up to the check itself\n"
+        "from lab.cli import app\n"
+        "try:\n"
+        "    app(['check', '1'])\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), f'exit {exc.code}'\n"
+    )
+    assert "pydantic" not in tops(loaded_after(code, {"LAB_ROOT": str(project), "LAB_WARM_HOSTS": "0"}))
+
+
 def test_the_served_app_imports_only_what_serving_needs() -> None:
     # The lifespan imports the store's client; the app module itself needs neither a client nor uvicorn.
     loaded = tops(loaded_after("import lab.server.app"))

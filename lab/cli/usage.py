@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 import typer
@@ -89,7 +90,8 @@ def _pass_plain_values_through(command: Any, ctx: Any, *, deep: bool = True) -> 
     `lab list`, `lab hint 3` and `lab reset 3` imported pydantic (~0.1 s on a 2-core machine) to turn
     the string "3" into the string "3". A `str` read from the command line, or a `bool` flag, needs no
     coercion: those parameters get a runtime step that returns such a value as it is and hands
-    anything else to Typer's own. Choices, paths, numbers and parsers keep Typer's. If Typer's private
+    anything else to Typer's own. So does an optional path left unset (`lab check`'s `--junit`): None is
+    None; a path given goes to Typer's own. Choices, numbers and parsers keep Typer's. If Typer's private
     names change, this does nothing and Typer coerces as before (tests/test_startup.py would say so).
     """
     try:
@@ -99,10 +101,11 @@ def _pass_plain_values_through(command: Any, ctx: Any, *, deep: bool = True) -> 
         return
 
     plain: dict[Any, type] = {str: str, str | None: str, bool: bool, bool | None: bool}
+    unset_only = {Path, Path | None}  # None reaches the command without a coercion step (RuntimeParam.coerce)
 
     class AsGiven(RuntimeParam):
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if isinstance(value, plain[self.annotation]):
+            if isinstance(value, plain.get(self.annotation, ())):
                 return value
             return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
 
@@ -122,9 +125,10 @@ def _pass_plain_values_through(command: Any, ctx: Any, *, deep: bool = True) -> 
                 isinstance(param, _TyperParameter)
                 and getattr(param, "_runtime_param", False) is None
                 and descriptor is not None
-                and descriptor.annotation in plain
+                and (descriptor.annotation in plain or descriptor.annotation in unset_only)
                 and descriptor.parameter_info.parser is None
-                and not (descriptor.is_choice or descriptor.is_path or descriptor.is_file)
+                and not (descriptor.is_choice or descriptor.is_file)
+                and (descriptor.annotation in unset_only or not descriptor.is_path)
             ):
                 param._runtime_param = AsGiven(
                     parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
