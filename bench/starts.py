@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.report import Figure, alternating_medians, python, record, seconds, timed_run
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUNDS = 7
+ROUNDS = 15  # 7 rounds once put an app of one route below `import fastapi` itself: too few to compare
 IMPORT_RATIO = 1.2
 HELP_S = 0.2
 READING_S = 0.3
