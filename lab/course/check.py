@@ -109,15 +109,16 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
                 raise CheckError(f"{exercise.id}: the solution itself failed under the burst ({problems}): a lab bug")
             # What the work costs alone, the floor of the work-time check. Work that computes needs the
             # machine to itself, now; work that waits is timed beside the learner's burst, for nothing.
-            solo = exercise.expect.min_work_ratio is not None
-            if solo and work_computes(burst_run):
-                solution, solo = _with_solo(solution, run(_solo_handler(solution_server.url, spec))), False
+            timed_alone = exercise.expect.min_work_ratio is not None
+            beside = timed_alone and not work_computes(burst_run)
+            if timed_alone and not beside:
+                solution = _timed_alone(solution, solution_server, spec)
             learner_timeout, probe_delay = _learner_timeout(solution, spec), _probe_delay(solution, spec)
 
             def solo_then_stop(measured: Run) -> Run:
                 try:
-                    return _with_solo(measured, run(_solo_handler(solution_server.url, spec))) if solo else measured
-                finally:  # measured: it goes at once (no graceful shutdown to compete with the learner's burst)
+                    return _timed_alone(measured, solution_server, spec) if beside else measured
+                finally:  # nothing more to measure on it: no graceful shutdown to compete with the learner's burst
                     solution_server.stop(grace_s=0)
 
             reference = pool.submit(solo_then_stop, solution)
@@ -174,8 +175,9 @@ def _grade(exercise: Exercise, learner: Run, solution: Run) -> Grade:
     return grade(exercise.expect, exercise.burst, learner.measurement, solution.measurement, cores=os.cpu_count() or 1)
 
 
-def _with_solo(measured: Run, solo_handler_s: float | None) -> Run:
-    solo = dataclasses.replace(measured.measurement, solo_handler_s=solo_handler_s)
+def _timed_alone(measured: Run, server: ServerProcess, spec: BurstSpec) -> Run:
+    """`measured`, with the time one request alone on `server` spent in its handler."""
+    solo = dataclasses.replace(measured.measurement, solo_handler_s=run(_solo_handler(server.url, spec)))
     return dataclasses.replace(measured, measurement=solo)
 
 
