@@ -7,12 +7,19 @@
 # `python3 -m venv` + pip, so an externally managed system Python, PEP 668, is never touched).
 BOOTSTRAP := .uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || { python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv"; } || echo "$(BOOTSTRAP)/bin/uv")
-RUN := $(UV) run --locked
+# The runtime alone for what a learner runs (`make demo`, `serve`, `bench`, `stress`); the dev group (pytest,
+# Playwright, mypy, nbmake, schemathesis: ~500 MB) only for `make test` and `make lint`. `uv run` syncs what it is
+# told, so each target says which.
+RUN := $(UV) run --locked --no-dev
+RUN_DEV := $(UV) run --locked
+# uv trusts its own bundled roots unless told: behind a TLS-inspecting proxy (a corporate laptop whose CA is in the
+# system store only) it fails with "invalid peer certificate: UnknownIssuer". pip already uses the system store.
+export UV_SYSTEM_CERTS := 1
 export COLUMNS ?= 100
 # JupyterLab refuses to run as root (containers) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test serve lint bench stress notebooks install install-all onnx-model uv
+.PHONY: demo test serve lint bench stress notebooks install install-dev install-all onnx-model uv
 
 uv: $(filter $(BOOTSTRAP)/bin/uv,$(UV))
 
@@ -27,8 +34,12 @@ $(BOOTSTRAP)/bin/uv:
 # It compiles site-packages only: the lab itself is installed editable, so compileall writes its own .pyc
 # (~20-30 ms of every `lab` start on a 2-core machine; a stale one is ignored, as Python checks the mtime).
 install: uv
-	$(UV) sync --locked --compile-bytecode
+	$(UV) sync --locked --compile-bytecode --no-dev
 	$(RUN) python -m compileall -q lab
+
+# The runtime and the dev group: what `make lint` needs.
+install-dev: uv
+	$(UV) sync --locked --compile-bytecode
 
 # Everything: the optional extras (ONNX Runtime, ~80 MB) and every group (the ONNX graph's build tool), so the
 # tests cover the /onnx twins and prove the committed graph is what tools/build_onnx_model.py builds.
@@ -41,19 +52,19 @@ demo: install
 	$(RUN) lab compare
 
 test: install-all
-	$(RUN) pytest tests notebooks --nbmake --nbmake-kernel=python3 --nbmake-timeout=300
+	$(RUN_DEV) pytest tests notebooks --nbmake --nbmake-kernel=python3 --nbmake-timeout=300
 
 serve: install
 	$(RUN) lab serve
 
-lint: install
-	$(RUN) ruff check .
-	$(RUN) ruff format --check .
-	$(RUN) mypy
+lint: install-dev
+	$(RUN_DEV) ruff check .
+	$(RUN_DEV) ruff format --check .
+	$(RUN_DEV) mypy
 
 # Rebuild lab/data/onnx_model.onnx (the graph only: its weights are the NumPy model's seed).
 onnx-model: install-all
-	$(RUN) python tools/build_onnx_model.py
+	$(RUN_DEV) python tools/build_onnx_model.py
 
 bench: install
 	$(RUN) python -m bench
@@ -62,5 +73,6 @@ bench: install
 stress: install
 	$(RUN) python -m bench.stress
 
-notebooks: install
-	$(RUN) --with jupyterlab jupyter lab notebooks/ $(ALLOW_ROOT)
+notebooks: uv
+	$(UV) sync --locked --compile-bytecode --no-dev --extra notebooks
+	$(RUN) --extra notebooks --with jupyterlab jupyter lab notebooks/ $(ALLOW_ROOT)
