@@ -90,9 +90,9 @@ def check(
     ] = None,
 ) -> None:
     """Check an exercise: exit 0 when it passes (and mark it done), 1 when it does not."""
-    from lab.cli.classroom import check_report_paths, write_reports
+    from lab.course.report_files import check_writable, write_reports
 
-    check_report_paths(junit, gradescope)
+    check_writable(junit, gradescope)  # before any check runs: a usage error now, not after 30 s
     course = _course()
     if all_ and exercise is not None:
         fail("give an exercise or --all, not both", EXIT_USAGE)
@@ -166,17 +166,7 @@ def solution(
     """Show the solution of an exercise you have passed."""
     course = _course()
     chosen = course.exercise(exercise)
-    if chosen.id not in course.progress.done:
-        if not force:
-            fail(
-                f"{chosen.id} is not passed yet: try `lab hint {chosen.id}`, pass `lab check {chosen.id}`, "
-                "or add --force to look anyway"
-            )
-        warn(f"showing the solution of {chosen.id} before you passed it: reading is not the same as solving")
-    try:
-        text = chosen.solution_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {chosen.solution_path}: {exc.strerror or exc}")
+    text = course.solution(chosen, force=force)
     from lab.view.course import solution_view
 
     screen = console()

@@ -7,5 +7,6 @@ faults.py    what went wrong in the learner's process: did not load, raised, hun
 grade.py     measurements + expectations -> pass/fail with reasons (pure)
 lint.py      static hints pointing at lines (ruff's ASYNC rules + an AST pass)
 progress.py  `.lab/progress.json`, backups, pristine copies
+report_files.py  the report files: JUnit and Gradescope written whole, a class's results.json read back
 watch.py     re-check on every save
 """

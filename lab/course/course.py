@@ -107,6 +107,20 @@ class Course:
             self.warn(f"progress not saved: {exc}")
         return shown
 
+    def solution(self, exercise: Exercise, *, force: bool = False) -> str:
+        """The reference solution's text, once the exercise is passed (or with `force`, warned of)."""
+        if exercise.id not in self.progress.done:
+            if not force:
+                raise LabError(
+                    f"{exercise.id} is not passed yet: try `lab hint {exercise.id}`, pass `lab check {exercise.id}`, "
+                    "or add --force to look anyway"
+                )
+            self.warn(f"showing the solution of {exercise.id} before you passed it: reading is not the same as solving")
+        try:
+            return exercise.solution_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise LabError(f"cannot read {exercise.solution_path}: {exc.strerror or exc}") from None
+
     def reset(self, exercise: Exercise) -> Path | None:
         """Restore the exercise's original text; the learner's version is backed up first (its path, or None)."""
         return Workspace(self.catalog.root).reset(exercise.path)

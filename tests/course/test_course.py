@@ -129,3 +129,19 @@ def test_reset_backs_up_the_learners_version(project: Path) -> None:
     backup = course.reset(exercise)
     assert backup is not None and backup.read_text() == "# mine\n"
     assert exercise.path.read_text() == original
+
+
+def test_the_solution_once_passed_or_forced_with_a_warning(project: Path) -> None:
+    said: list[str] = []
+    course = Course.open(project, warn=said.append)
+    exercise = course.exercise("1")
+    with pytest.raises(LabError, match="exercise-1 is not passed yet") as refused:
+        course.solution(exercise)
+    assert not refused.value.usage and said == []
+    assert course.solution(exercise, force=True) == exercise.solution_path.read_text()
+    assert len(said) == 1 and "before you passed it" in said[0]
+    course.record(passed(course, "1"))
+    assert course.solution(exercise) == exercise.solution_path.read_text() and len(said) == 1
+    exercise.solution_path.unlink()
+    with pytest.raises(LabError, match="cannot read .*exercise_01"):
+        course.solution(exercise)
