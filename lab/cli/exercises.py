@@ -8,6 +8,7 @@ id, 1 otherwise; a check that does not pass exits 1. Heavy modules are imported 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,7 +18,7 @@ from lab.cli.output import EXIT_INTERRUPTED, EXIT_USAGE, console, fail, interrup
 from lab.cli.usage import complete_exercise
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from collections.abc import Callable
 
     from lab.course.catalog import Exercise
     from lab.course.course import Course
@@ -99,7 +100,7 @@ def check(
     chosen = list(course.catalog.exercises) if all_ else [course.exercise(exercise)]
     screen = console()
     rows = [
-        _check_one(course, item, (position, len(chosen)), all_, as_json, screen)
+        _check_one(course, item, (position, len(chosen)), all_, None if as_json else partial(show, on=screen))
         for position, item in enumerate(chosen, 1)
     ]
     passed = sum(1 for row in rows if row["passed"])
@@ -113,9 +114,9 @@ def check(
 
 
 def _check_one(
-    course: Course, item: Exercise, place: tuple[int, int], all_: bool, as_json: bool, screen: Console
+    course: Course, item: Exercise, place: tuple[int, int], all_: bool, say: Callable[[Any], None] | None
 ) -> dict[str, Any]:
-    """One exercise of `lab check [--all]`: its row of the report, its verdict shown unless --json.
+    """One exercise of `lab check [--all]`: its row of the report, its verdict passed to `say` (None: --json).
 
     With --all, a check the lab could not run is said in one line and the others go on; and the learner
     stays on their exercise (`move=False`), since --all visits every one.
@@ -140,8 +141,8 @@ def _check_one(
             "reasons": [str(exc)],
         }
     course.record(result, move=not all_)
-    if not as_json:
-        show(verdict_line(result) if all_ else check_report(result), on=screen)
+    if say is not None:
+        say(verdict_line(result) if all_ else check_report(result))
     return result.to_json()
 
 
