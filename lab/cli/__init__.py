@@ -1,19 +1,21 @@
 """The `lab` command: the root app, and one module per command group. Thin on purpose.
 
-Each module (`serve`, `burst`, `compare`, `demo`, `exercises`, `classroom`) owns a `typer.Typer()` and
-imports only typer and `lab.cli.output` / `lab.cli.usage` at the top; heavy modules (FastAPI, uvicorn,
-the HTTP client, rich) are imported inside the commands, so that `lab --help` starts fast. Nothing
-imports back into this module. `lab.cli.usage` holds the conventions: `-h`, `--version`, one-line usage errors.
+Each module in `GROUPS` (`lab/cli/<name>.py`) owns a `typer.Typer()` named `app`, parses its arguments and
+makes one call into the layer that does the work (`lab.course.course.Course` for the exercises); adding a
+command group is adding its name to `GROUPS`. Each imports only typer and `lab.cli.output` /
+`lab.cli.usage` at the top; heavy modules (FastAPI, uvicorn, the HTTP client, rich) are imported inside
+the commands, so that `lab --help` starts fast. Nothing imports back into this module. `lab.cli.usage`
+holds the conventions: `-h`, `--version`, and `LabGroup`, where every `LabError` becomes one line.
 """
 
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from typing import Annotated
 
 import typer
 
-from lab.cli import burst, classroom, compare, demo, exercises, serve
 from lab.cli.usage import CONTEXT_SETTINGS, LabGroup, version
 
 __all__ = ["app"]
@@ -42,8 +44,10 @@ def root(
     """How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything."""
 
 
-for group in (serve, burst, compare, exercises, demo, classroom):
-    app.add_typer(group.app)
+GROUPS = ("serve", "burst", "compare", "exercises", "demo", "classroom")  # the modules of lab/cli/ with commands
+
+for group in GROUPS:
+    app.add_typer(import_module(f"lab.cli.{group}").app)
 
 SERVES_CHECKS = ("check", "run", "watch")  # the commands that start exercise servers
 

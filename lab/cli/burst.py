@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lab.cli.output import EXIT_FAILURE, EXIT_USAGE, fail, print_json, reporting, show
+from lab.cli.output import EXIT_FAILURE, EXIT_USAGE, fail, print_json, show
 from lab.cli.usage import Method
 
 app = typer.Typer()
@@ -36,10 +36,7 @@ def burst(
             body = json.loads(json_body)
         except json.JSONDecodeError as exc:
             fail(f"--json-body is not valid JSON: {exc.msg} at character {exc.pos}", EXIT_USAGE)
-    with reporting():
-        result = run_burst(
-            url, requests=requests, concurrency=concurrency, method=method, json_body=body, timeout=timeout
-        )
+    result = run_burst(url, requests=requests, concurrency=concurrency, method=method, json_body=body, timeout=timeout)
     if as_json:
         print_json(result.to_json())
     else:

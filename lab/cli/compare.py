@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lab.cli.output import EXIT_INTERRUPTED, fail, interrupt_on_sigterm, print_json, reporting, show
+from lab.cli.output import EXIT_INTERRUPTED, fail, interrupt_on_sigterm, print_json, show
 from lab.cli.usage import Scenario
 
 app = typer.Typer()
@@ -27,19 +27,16 @@ def compare(
     from lab.load.compare import check_compare_arguments, compare, lab_server
     from lab.load.fire import run
 
-    with reporting():
-        chosen = check_compare_arguments(scenario, requests, delay_ms)
-        if url is not None:
-            check_url(url)
-    with interrupt_on_sigterm(), reporting():
-        try:
-            with lab_server(url, chosen) as base_url:
-                comparison = run(compare(base_url, chosen, requests, delay_ms))
-        except KeyboardInterrupt:
-            fail(
-                "interrupted" if url else "interrupted: the server this command started has been stopped",
-                EXIT_INTERRUPTED,
-            )
+    chosen = check_compare_arguments(scenario, requests, delay_ms)
+    if url is not None:
+        check_url(url)
+    try:
+        with interrupt_on_sigterm(), lab_server(url, chosen) as base_url:
+            comparison = run(compare(base_url, chosen, requests, delay_ms))
+    except KeyboardInterrupt:
+        fail(
+            "interrupted" if url else "interrupted: the server this command started has been stopped", EXIT_INTERRUPTED
+        )
     if as_json:
         print_json(comparison.to_json())
     else:

@@ -1,33 +1,27 @@
 """The `lab` commands for the exercises: list, run, check, hint, solution, reset, watch.
 
-Each command parses its arguments, calls `lab.course.catalog` / `lab.course.check` / `lab.course.progress`, prints
-through `lab.view.course`, and sets the exit code: 0 passed, 1 not passed (or a lab problem),
-2 a usage mistake such as an unknown exercise id. Heavy modules are imported inside the commands.
+Each command parses its arguments, opens the course (`lab.course.course.Course`: the catalog, the progress
+store, the current exercise), makes one call into it, and prints through `lab.view.course`. A `LabError`
+ends the command in one line (`lab.cli.usage.LabGroup`): 2 for a usage mistake such as an unknown exercise
+id, 1 otherwise; a check that does not pass exits 1. Heavy modules are imported inside the commands.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lab.cli.output import (
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    console,
-    fail,
-    interrupt_on_sigterm,
-    print_json,
-    reporting,
-    show,
-    warn,
-)
+from lab.cli.output import EXIT_INTERRUPTED, EXIT_USAGE, console, fail, interrupt_on_sigterm, print_json, show, warn
 from lab.cli.usage import complete_exercise
 
 if TYPE_CHECKING:
-    from lab.course.catalog import Catalog, Exercise
-    from lab.course.progress import Progress, ProgressStore
+    from collections.abc import Callable
+
+    from lab.course.catalog import Exercise
+    from lab.course.course import Course
     from lab.course.results import CheckResult
 
 app = typer.Typer()
@@ -37,58 +31,10 @@ ExerciseArgument = Annotated[str | None, typer.Argument(help=EXERCISE_HELP, auto
 INTERRUPTED = "interrupted: the servers this check started have been stopped"
 
 
-def _open_catalog() -> Catalog:
-    from lab.course.catalog import load_catalog
-    from lab.course.progress import Workspace
+def _course() -> Course:
+    from lab.course.course import Course
 
-    with reporting():
-        catalog = load_catalog()
-    # The fallback pristine copy for `lab reset` outside git: taken the first time the lab sees each file.
-    Workspace(catalog.root).keep_originals([e.path for e in catalog.exercises])
-    return catalog
-
-
-def _store(catalog: Catalog) -> tuple[ProgressStore, Progress]:
-    from lab.course.progress import ProgressStore
-
-    store = ProgressStore(catalog.root)
-    progress = store.load()
-    if store.warning:
-        warn(store.warning)
-    return store, progress
-
-
-def _resolve(catalog: Catalog, ref: str | None, progress: Progress) -> Exercise:
-    from lab.course.progress import current_exercise
-
-    if ref is None:
-        exercise = current_exercise(catalog, progress)
-        if exercise is None:
-            fail("every exercise is done: name one to revisit it, e.g. `lab check 1`", EXIT_USAGE)
-        return exercise
-    with reporting():
-        return catalog.resolve(ref)
-
-
-def _check(exercise: Exercise) -> CheckResult:
-    from lab.course.check import check_exercise
-
-    with reporting():
-        return check_exercise(exercise)
-
-
-def _record(store: ProgressStore, catalog: Catalog, result: CheckResult, *, move: bool = True) -> None:
-    from lab.course.progress import record
-    from lab.errors import ProgressError
-
-    try:
-        record(store, catalog, result.exercise, result.passed, move=move)
-    except ProgressError as exc:
-        warn(f"progress not saved: {exc}")
-
-
-def _list_row(exercise: Exercise, progress: Progress) -> dict[str, Any]:
-    return {"id": exercise.id, "title": exercise.title, "file": exercise.file, "done": exercise.id in progress.done}
+    return Course.open(warn=warn)
 
 
 @app.command("list")
@@ -96,15 +42,16 @@ def list_exercises(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
 ) -> None:
     """List the exercises, and which are done."""
-
-    catalog = _open_catalog()
-    _, progress = _store(catalog)
+    course = _course()
     if as_json:
-        print_json([_list_row(e, progress) for e in catalog.exercises])
+        done = course.progress.done
+        print_json(
+            [{"id": e.id, "title": e.title, "file": e.file, "done": e.id in done} for e in course.catalog.exercises]
+        )
         return
     from lab.view.course import exercise_list, fit_pipe
 
-    screen, table = console(), exercise_list(catalog, progress)
+    screen, table = console(), exercise_list(course.catalog, course.progress)
     fit_pipe(screen, table)
     show(table, on=screen)
 
@@ -114,19 +61,18 @@ def run(exercise: ExerciseArgument = None) -> None:
     """Walk through an exercise: your code and the solution under the same burst, side by side."""
     from lab.view.course import walkthrough
 
-    catalog = _open_catalog()
-    store, progress = _store(catalog)
-    chosen = _resolve(catalog, exercise, progress)
+    course = _course()
+    chosen = course.exercise(exercise)
     screen = console()
     try:
         with (
             interrupt_on_sigterm(),
             screen.status(f"Starting your {chosen.file} and the solution, then firing the burst…"),
         ):
-            result = _check(chosen)
+            result = course.check(chosen)
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the check's servers are stopped by now
         fail(INTERRUPTED, EXIT_INTERRUPTED)
-    _record(store, catalog, result)
+    course.record(result)
     show(walkthrough(result), on=screen)
     if not result.passed:
         raise typer.Exit(1)
@@ -145,69 +91,72 @@ def check(
     ] = None,
 ) -> None:
     """Check an exercise: exit 0 when it passes (and mark it done), 1 when it does not."""
-    from lab.cli.classroom import check_report_paths, write_reports
-    from lab.view.course import check_report, checking, verdict_line
+    from lab.course.report_files import check_writable, write_reports
 
-    check_report_paths(junit, gradescope)
-
-    catalog = _open_catalog()
-    store, progress = _store(catalog)
+    check_writable(junit, gradescope)  # before any check runs: a usage error now, not after 30 s
+    course = _course()
     if all_ and exercise is not None:
         fail("give an exercise or --all, not both", EXIT_USAGE)
-    chosen = list(catalog.exercises) if all_ else [_resolve(catalog, exercise, progress)]
-    from lab.course.check import check_exercise
-    from lab.errors import CheckError
-
+    chosen = list(course.catalog.exercises) if all_ else [course.exercise(exercise)]
     screen = console()
-    data: list[dict[str, Any]] = []
-    for position, item in enumerate(chosen, start=1):
-        try:
-            with checking(item, position, len(chosen)), interrupt_on_sigterm():
-                result = check_exercise(item)
-        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the check's servers are stopped by now
-            fail(INTERRUPTED, EXIT_INTERRUPTED)
-        except CheckError as exc:
-            if not all_:
-                fail(str(exc))
-            typer.echo(f"error: {exc}", err=True)  # the lab's fault: say so, and go on with the others
-            data.append({"exercise": item.id, "title": item.title, "passed": False, "verdict": "lab error"})
-            data[-1]["reasons"] = [str(exc)]
-            continue
-        _record(store, catalog, result, move=not all_)  # --all visits every exercise: the learner stays put
-        data.append(result.to_json())
-        if not as_json:
-            show(verdict_line(result) if all_ else check_report(result), on=screen)
-    passed = sum(1 for row in data if row["passed"])
-    write_reports(data, junit, gradescope)
+    rows = [
+        _check_one(course, item, (position, len(chosen)), all_, None if as_json else partial(show, on=screen))
+        for position, item in enumerate(chosen, 1)
+    ]
+    passed = sum(1 for row in rows if row["passed"])
+    write_reports(rows, junit, gradescope)
     if as_json:
-        print_json({"results": data, "passed": passed, "total": len(data)} if all_ else data[0])
+        print_json({"results": rows, "passed": passed, "total": len(rows)} if all_ else rows[0])
     elif all_:
-        show(f"{passed} of {len(data)} exercises pass.", on=screen)
-    if passed < len(data):
+        show(f"{passed} of {len(rows)} exercises pass.", on=screen)
+    if passed < len(rows):
         raise typer.Exit(1)
+
+
+def _check_one(
+    course: Course, item: Exercise, place: tuple[int, int], all_: bool, say: Callable[[Any], None] | None
+) -> dict[str, Any]:
+    """One exercise of `lab check [--all]`: its row of the report, its verdict passed to `say` (None: --json).
+
+    With --all, a check the lab could not run is said in one line and the others go on; and the learner
+    stays on their exercise (`move=False`), since --all visits every one.
+    """
+    from lab.errors import CheckError
+    from lab.view.course import check_report, checking, verdict_line
+
+    try:
+        with checking(item, *place), interrupt_on_sigterm():
+            result = course.check(item)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: the check's servers are stopped by now
+        fail(INTERRUPTED, EXIT_INTERRUPTED)
+    except CheckError as exc:
+        if not all_:
+            raise
+        typer.echo(f"error: {exc}", err=True)  # the lab's fault: say so, and go on with the others
+        return {
+            "exercise": item.id,
+            "title": item.title,
+            "passed": False,
+            "verdict": "lab error",
+            "reasons": [str(exc)],
+        }
+    course.record(result, move=not all_)
+    if say is not None:
+        say(verdict_line(result) if all_ else check_report(result))
+    return result.to_json()
 
 
 @app.command()
 def hint(exercise: ExerciseArgument = None) -> None:
     """Show one more hint for an exercise each time you ask."""
-    from lab.errors import ProgressError
     from lab.view.course import hint_text
 
-    catalog = _open_catalog()
-    store, progress = _store(catalog)
-    chosen = _resolve(catalog, exercise, progress)
+    course = _course()
+    chosen = course.exercise(exercise)
     if not chosen.hints:
         typer.echo(f"{chosen.id} has no hints: {chosen.lesson}")
         return
-    try:
-        with store.locked():  # load again under the lock: another `lab hint` may have saved meanwhile
-            progress = store.load()
-            shown = min(len(chosen.hints), progress.hints_shown.get(chosen.id, 0) + 1)
-            progress.hints_shown[chosen.id] = shown
-            store.save(progress)
-    except ProgressError as exc:
-        warn(f"progress not saved: {exc}")
-    show(hint_text(chosen, shown))
+    show(hint_text(chosen, course.next_hint(chosen)))
 
 
 @app.command()
@@ -216,20 +165,9 @@ def solution(
     force: Annotated[bool, typer.Option("--force", help="Show it even though you have not passed yet.")] = False,
 ) -> None:
     """Show the solution of an exercise you have passed."""
-    catalog = _open_catalog()
-    _, progress = _store(catalog)
-    chosen = _resolve(catalog, exercise, progress)
-    if chosen.id not in progress.done:
-        if not force:
-            fail(
-                f"{chosen.id} is not passed yet: try `lab hint {chosen.id}`, pass `lab check {chosen.id}`, "
-                "or add --force to look anyway"
-            )
-        warn(f"showing the solution of {chosen.id} before you passed it: reading is not the same as solving")
-    try:
-        text = chosen.solution_path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {chosen.solution_path}: {exc.strerror or exc}")
+    course = _course()
+    chosen = course.exercise(exercise)
+    text = course.solution(chosen, force=force)
     from lab.view.course import solution_view
 
     screen = console()
@@ -243,17 +181,10 @@ def reset(
     ],
 ) -> None:
     """Restore an exercise file to its original text; your version is kept as a backup."""
-    from lab.course.progress import Workspace
-    from lab.errors import ProgressError
-
-    catalog = _open_catalog()
-    _, progress = _store(catalog)
-    chosen = _resolve(catalog, exercise, progress)
+    course = _course()
+    chosen = course.exercise(exercise)
     existed = chosen.path.is_file()
-    try:
-        backup = Workspace(catalog.root).reset(chosen.path)
-    except ProgressError as exc:
-        fail(str(exc))
+    backup = course.reset(chosen)
     if existed and backup is None:
         typer.echo(f"exercises/{chosen.file} is already its original text: nothing to restore")
         return
@@ -271,12 +202,10 @@ def watch(
     ] = None,
 ) -> None:
     """Re-check the current exercise each time you save it; move on when it passes (Ctrl-C stops)."""
-    from lab.course.watch import watch_exercises
     from lab.view.course import check_report, exercise_banner, watching_line
 
-    catalog = _open_catalog()
-    store, progress = _store(catalog)
-    start = _resolve(catalog, exercise, progress)
+    course = _course()
+    start = course.exercise(exercise)
     screen = console()
 
     def announce(item: Exercise) -> None:
@@ -287,13 +216,9 @@ def watch(
         if not result.passed:
             show(watching_line(result.exercise), on=screen)
 
-    from lab.errors import CheckError
-
     try:
         with interrupt_on_sigterm():
-            finished = watch_exercises(catalog, store, start, report=report, announce=announce, poll=poll)
+            finished = course.watch(start, report=report, announce=announce, poll=poll)
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP during a check: its servers are already stopped
         finished = False
-    except CheckError as exc:
-        fail(str(exc))
     show("Every exercise passes. Well done!" if finished else "Stopped watching.", on=screen)

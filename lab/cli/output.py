@@ -1,11 +1,12 @@
 """How every `lab` command ends and prints: one line on stderr and exit 2 (usage) or 1 (failure).
 
-    with reporting():          # any LabError inside ends the command with its one line
-        ...
-    show(renderable)           # rich output, guarded against a closed pipe or a full disk
+    fail("no such thing", EXIT_USAGE)   # a mistake the command itself finds
+    show(renderable)                    # rich output, guarded against a closed pipe or a full disk
     print_json(data)
 
-Commands print through these helpers only, so the exit codes and the guards are the same everywhere.
+A `LabError` raised by the layer a command calls needs nothing here: `lab.cli.usage.LabGroup` turns it
+into the same one line. Commands print through these helpers only, so the exit codes and the guards are
+the same everywhere.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def warn(message: str) -> None:
 
 @contextmanager
 def reporting() -> Iterator[None]:
-    """A `LabError` raised inside ends the command: exit 2 when it is a usage error, else 1."""
+    """A `LabError` raised inside ends the command: exit 2 when it is a usage error, else 1.
+
+    What `LabGroup.main` does for every command; kept only until `lab.cli.demo` no longer uses it.
+    """
     try:
         yield
     except LabError as exc:

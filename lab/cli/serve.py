@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from lab.cli.output import reporting, warn
+from lab.cli.output import warn
 
 app = typer.Typer()
 
@@ -49,9 +49,8 @@ def serve(
             f"binding {host}: the lab's endpoints are deliberately slow and unauthenticated; "
             "anyone who can reach this address can tie the server up."
         )
-    with reporting():
-        sock = bind_socket(host, port)  # bound here, so the banner names the real port (also for --port 0)
-        app_ = load_app(target)
+    sock = bind_socket(host, port)  # bound here, so the banner names the real port (also for --port 0)
+    app_ = load_app(target)
     url = url_of(sock)
     what = "lab server" if target == LAB_APP else f"{target}, measured by the lab,"
     # Two short lines: one long line wrapped mid-URL at 120 columns.

@@ -2,9 +2,11 @@
 
     app = typer.Typer(cls=LabGroup, context_settings=CONTEXT_SETTINGS, rich_markup_mode=None)
 
-`LabGroup.main` runs the command itself (`standalone_mode=False`) so that a usage mistake Typer catches
-(a missing argument, a value not among the choices) ends like every mistake the lab catches: one
-`error: ...` line on stderr and exit 2 (README, "The commands"), never a box or a usage screen.
+`LabGroup.main` runs the command itself (`standalone_mode=False`) and is where every command ends: a
+`LabError` raised anywhere below a command is caught here, once, and becomes one `error: ...` line on
+stderr with exit 2 (`usage=True`) or 1; a usage mistake Typer catches (a missing argument, a value not
+among the choices) ends the same way, exit 2 (README, "The commands"), never a box, a usage screen or a
+traceback. Commands therefore just call the layer that does the work and let its errors rise.
 
 The choices are written here, not read from `lab.scenarios` or `lab.load.burst`: `lab --help` imports nothing
 but the CLI (tests/test_layers.py); tests/cli/test_usage.py proves the copies equal the originals.
@@ -22,6 +24,7 @@ from typer._click import exceptions as click_errors  # Typer vendors click and e
 from typer.core import TyperGroup
 
 from lab.cli.output import EXIT_FAILURE, EXIT_USAGE, guard_streams
+from lab.errors import LabError
 
 __all__ = [
     "CONTEXT_SETTINGS",
@@ -58,6 +61,9 @@ class LabGroup(TyperGroup):
         guard_streams()
         try:
             code = super().main(args, prog_name or "lab", complete_var, standalone_mode=False, **extra)
+        except LabError as exc:  # raised by the layer a command called: the one line, the one place
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE if exc.usage else EXIT_FAILURE)
         except click_errors.NoArgsIsHelpError as exc:  # bare `lab`: the help, as before
             typer.echo(exc.format_message(), err=True)
             sys.exit(EXIT_USAGE)
@@ -100,12 +106,9 @@ def _pass_plain_values_through(command: Any, ctx: Any, *, deep: bool = True) -> 
     except ImportError:
         return
 
-    plain: dict[Any, type] = {str: str, str | None: str, bool: bool, bool | None: bool}
-    unset_only = {Path, Path | None}  # None reaches the command without a coercion step (RuntimeParam.coerce)
-
     class AsGiven(RuntimeParam):
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-            if isinstance(value, plain.get(self.annotation, ())):
+            if isinstance(value, _PLAIN.get(self.annotation, ())):
                 return value
             return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
 
@@ -114,25 +117,42 @@ def _pass_plain_values_through(command: Any, ctx: Any, *, deep: bool = True) -> 
         current = todo.pop()
         if deep:
             todo.extend(getattr(current, "commands", {}).values())
-        params = list(current.params)
-        # `--help` is made on first use, from the names of the context (the root's here), which every
-        # subcommand inherits unless it names its own.
-        if current is command or "help_option_names" not in current.context_settings:
-            params.append(current.get_help_option(ctx))
-        for param in params:
-            descriptor = getattr(param, "type_descriptor", None)
-            if (
-                isinstance(param, _TyperParameter)
-                and getattr(param, "_runtime_param", False) is None
-                and descriptor is not None
-                and (descriptor.annotation in plain or descriptor.annotation in unset_only)
-                and descriptor.parameter_info.parser is None
-                and not (descriptor.is_choice or descriptor.is_file)
-                and (descriptor.annotation in unset_only or not descriptor.is_path)
-            ):
+        for param in _params(current, command, ctx):
+            if isinstance(param, _TyperParameter) and _needs_no_coercion(param):
+                descriptor = param.type_descriptor
                 param._runtime_param = AsGiven(
                     parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
                 )
+
+
+_PLAIN: dict[Any, type] = {str: str, str | None: str, bool: bool, bool | None: bool}
+_UNSET_ONLY = {Path, Path | None}  # None reaches the command without a coercion step (RuntimeParam.coerce)
+
+
+def _params(current: Any, command: Any, ctx: Any) -> list[Any]:
+    """The parameters of `current`, with its `--help`.
+
+    `--help` is made on first use, from the names of the context (the root's here), which every
+    subcommand inherits unless it names its own.
+    """
+    params = list(current.params)
+    if current is command or "help_option_names" not in current.context_settings:
+        params.append(current.get_help_option(ctx))
+    return params
+
+
+def _needs_no_coercion(param: Any) -> bool:
+    """A plain string or flag (or a path left unset) that Typer has not yet given a runtime step."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or getattr(param, "_runtime_param", False) is not None:
+        return False
+    annotation = descriptor.annotation
+    return (
+        (annotation in _PLAIN or annotation in _UNSET_ONLY)
+        and descriptor.parameter_info.parser is None
+        and not (descriptor.is_choice or descriptor.is_file)
+        and (annotation in _UNSET_ONLY or not descriptor.is_path)
+    )
 
 
 def _usage_error(exc: click_errors.UsageError) -> NoReturn:
@@ -159,10 +179,10 @@ def version(value: bool) -> None:
 def complete_exercise(incomplete: str) -> list[tuple[str, str]]:
     """Shell completion for exercise arguments: the catalog's ids, with their titles."""
     from lab.course.catalog import load_catalog
-    from lab.errors import LabError
+    from lab.course.course import find_root
 
     try:
-        catalog = load_catalog()
+        catalog = load_catalog(find_root())  # the catalog alone: completing a word saves no state
     except LabError:
         return []  # outside a project: nothing to offer, and never an error inside the shell
     return [(e.id, e.title) for e in catalog.exercises if e.id.startswith(incomplete) or str(e.number) == incomplete]

@@ -1,6 +1,6 @@
 """The exercise catalog: `exercises/info.toml` read into `Exercise` objects, and ids resolved.
 
-    catalog = load_catalog()            # finds the project root from the current directory
+    catalog = load_catalog(root)        # the project folder: lab.course.course.find_root()
     exercise = catalog.resolve("3")     # "3", "exercise-3", "exercise_03_..." or the file's path
 
 The catalog is the contract between the exercises' authors and the checker: every key the checker
@@ -11,7 +11,6 @@ rather than silently grading against a default.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from lab.errors import CatalogError, UnknownExercise
 INFO_FILE = "info.toml"
 EXERCISES_DIR = "exercises"
 SOLUTIONS_DIR = "solutions"
-ROOT_ENV = "LAB_ROOT"  # overrides the search for the project root (tests, odd layouts)
+ROOT_ENV = "LAB_ROOT"  # overrides the search for the project root (lab.course.course.find_root)
 ID_PATTERN = re.compile(r"exercise-(\d+)")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -146,20 +145,9 @@ def _id_range(ids: list[str]) -> str:
     return ", ".join(ids) or "(none: the catalog is empty)"
 
 
-def find_root(start: Path | None = None) -> Path:
-    """The folder holding `exercises/` and `solutions/`: `$LAB_ROOT`, else upward from `start`, else the
-    folder the `lab` package lives in (an installed checkout run from elsewhere)."""
-    if os.environ.get(ROOT_ENV):
-        return Path(os.environ[ROOT_ENV]).resolve()
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / EXERCISES_DIR / INFO_FILE).is_file() and (folder / SOLUTIONS_DIR).is_dir():
-            return folder
-    return Path(__file__).resolve().parents[2]
-
-
-def load_catalog(root: Path | None = None) -> Catalog:
-    root = (root or find_root()).resolve()
+def load_catalog(root: Path) -> Catalog:
+    """The catalog of the project at `root` (`lab.course.course.find_root` says where that is)."""
+    root = root.resolve()
     info = root / EXERCISES_DIR / INFO_FILE
     try:
         data = tomllib.loads(info.read_text(encoding="utf-8"))

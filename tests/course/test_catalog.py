@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lab.course.catalog import find_root, load_catalog, parse_catalog
+from lab.course.catalog import load_catalog, parse_catalog
 from lab.errors import CatalogError, UnknownExercise
 
 FIXTURE_ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "exercises"
@@ -157,22 +157,3 @@ def test_an_empty_or_malformed_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "exercises" / "info.toml").write_text("")
     with pytest.raises(CatalogError, match=r"one or more \[\[exercise\]\]"):
         load_catalog(tmp_path)
-
-
-def test_find_root_searches_upward_then_honours_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("LAB_ROOT", raising=False)
-    (tmp_path / "exercises").mkdir()
-    (tmp_path / "solutions").mkdir()
-    (tmp_path / "exercises" / "info.toml").write_text("")
-    deep = tmp_path / "exercises" / "a" / "b"
-    deep.mkdir(parents=True)
-    assert find_root(deep) == tmp_path.resolve()
-    monkeypatch.setenv("LAB_ROOT", str(FIXTURE_ROOT))
-    assert find_root(deep) == FIXTURE_ROOT.resolve()
-
-
-def test_find_root_falls_back_to_the_package_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LAB_ROOT", raising=False)
-    assert find_root(tmp_path) == PROJECT_ROOT
