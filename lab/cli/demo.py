@@ -77,20 +77,20 @@ def demo(
     from lab.demo.session import DemoOptions, DemoSession
 
     options = DemoOptions(
-        scenario,
-        requests,
-        delay_ms,
-        variants,
-        url,
-        pause,
-        step,
-        save,
-        not no_live,
-        web,
-        not no_open,
-        port,
-        replay,
-        speed,
+        scenario=scenario,
+        requests=requests,
+        delay_ms=delay_ms,
+        variants=variants,
+        url=url,
+        pause=pause,
+        step=step,
+        save=save,
+        live=not no_live,
+        web=web,
+        open_page=not no_open,
+        port=port,
+        replay=replay,
+        speed=speed,
     )
     screen = console()
     with interrupt_on_sigterm(), reporting():
