@@ -1,6 +1,11 @@
-"""`lab demo`: the instructor's live race.
+"""`lab demo`: the instructor's live race. Data flows one way: runner -> model -> views.
 
 plan.py      what to race (scenario, burst, twins) and the checks on the command line
-race.py      the runner: each twin's burst, with the heartbeat watched beside it
+model.py     the one lane model (`Lane` written by the runner, `LaneView`/`RaceView` snapshots): no rich, no I/O
+race.py      the runner: each twin's burst, with the heartbeat watched beside it; hands out `RaceView`s
 keyboard.py  reading the room's guess key by key in a live screen
+record.py    the one JSON shape of a race: the saved file, the page's events, a saved race read back (pure)
+replay.py    a saved race drawn again in the terminal, on its own clock
+web.py       the browser view: the page, its event stream of changes, the room's answers from it
+session.py   `lab demo` from its options to its last line: server, runner, views, --save (the CLI calls it)
 """

@@ -2,6 +2,7 @@
 
     demo = Demo(plan("sleep"), "http://127.0.0.1:8000", Console(), live=True)
     comparison = demo.run()
+    demo.snapshot()      # the race at this moment (`lab.demo.model.RaceView`): what every view reads
 
 One variant at a time (the broken twin first: it blocks the server's event loop, and would ruin
 any burst running beside it), each drawn on one shared time axis. While a burst runs, a second
@@ -20,92 +21,26 @@ from typing import TYPE_CHECKING, Any
 
 from lab.client import httpx
 from lab.demo.keyboard import read_keyboard_line
+from lab.demo.model import LagReading, Lane, RaceView, blocking_text
 from lab.demo.plan import DemoPlan, parse_seconds
 from lab.durations import duration
 from lab.errors import DemoError, LabError
-from lab.load.burst import BurstResult, burst
+from lab.load.burst import burst
 from lab.load.compare import Comparison
 from lab.load.fire import run
-from lab.load.measure import Sample
 from lab.load.stats import fetch, reset
-from lab.view.demo import (
-    MIN_PANEL_WIDTH,
-    SCREEN,
-    LagReading,
-    LaneView,
-    Palette,
-    blocking_text,
-    demo_frame,
-    fit_rows,
-    heading,
-    live_display,
-    prompt_panel,
-)
+from lab.view.demo import MIN_PANEL_WIDTH, SCREEN, Palette, fit_rows, live_display, race_frame
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["Demo", "Lane"]
+__all__ = ["Demo"]
 
 STATS_POLL_S = 0.15  # a few heartbeat readings a second
 STATS_TIMEOUT_S = 30.0  # a waiting stats request is the lesson; the meter shows the wait as it grows
 MAX_STATS_POLLS = 2_000
 GUESS_TRIES = 3
 MAX_ROWS = 25
-
-
-class Lane:
-    """One variant's burst as it happens. Written by the burst's event loop, read by the screen's refresh."""
-
-    def __init__(self, variant: str, caption: str, url: str, requests: int) -> None:
-        self.variant = variant
-        self.caption = caption
-        self.url = url
-        self.requests = requests
-        self.state = "waiting"
-        self.samples: list[Sample] = []
-        self.lag: list[LagReading] = []
-        self.t0: float | None = None  # the burst's shared start on our perf_counter clock
-        self.stats_sent: float | None = None
-        self.lag_note: str | None = None
-        self.guess_s: float | None = None
-        self.result: BurstResult | None = None
-
-    def begin(self) -> None:
-        """The burst engine warms up (two requests) before its clock starts."""
-        self.state = "warming"
-
-    def on_start(self, t0: float) -> None:
-        # The burst's own shared start, on the same perf_counter clock: bars grow from the true origin.
-        self.t0 = t0
-        self.state = "running"
-
-    def on_sample(self, sample: Sample) -> None:
-        self.samples.append(sample)
-
-    def finish(self, result: BurstResult) -> None:
-        self.result = result
-        self.state = "done"
-
-    def since_t0(self, now: float) -> float:
-        return 0.0 if self.t0 is None else max(0.0, now - self.t0)
-
-    def view(self, now: float) -> LaneView:
-        state = self.state
-        waiting = None if self.stats_sent is None or state != "running" else now - self.stats_sent
-        return LaneView(
-            variant=self.variant,
-            caption=self.caption,
-            requests=self.requests,
-            state=state,
-            elapsed_s=self.since_t0(now) if state == "running" else 0.0,
-            samples=tuple(self.samples),
-            lag=tuple(self.lag),
-            stats_waiting_s=waiting,
-            lag_note=self.lag_note,
-            guess_s=self.guess_s,
-            result=self.result,
-        )
 
 
 class Demo:
@@ -132,7 +67,7 @@ class Demo:
         self.step = step
         self.screen = screen
         self.read_line = read_line or read_keyboard_line
-        self.show_url = show_url  # the CLI shows it only when the user named the server (--url)
+        self.url = self.base_url if show_url else None  # the CLI shows it only when the user named it (--url)
         self.lanes = [
             Lane(
                 v,
@@ -147,21 +82,17 @@ class Demo:
 
     # --- what the screen shows -------------------------------------------------------------
 
-    def frame(self, width: int | None = None, max_rows: int | None = None, palette: Palette = SCREEN) -> RenderableType:
+    def snapshot(self) -> RaceView:
+        """The race at this moment: what the terminal frame, the saved race and the web page all read."""
         now = time.perf_counter()
+        p = self.plan
+        lanes = tuple(lane.view(now) for lane in self.lanes)
+        return RaceView(p.scenario, p.requests, p.delay_ms, self.url, p.takeaway, lanes, self.question, self.typed)
+
+    def frame(self, width: int | None = None, max_rows: int | None = None, palette: Palette = SCREEN) -> RenderableType:
         width = width or self.console.width
-        done = all(lane.result is not None for lane in self.lanes)
-        return demo_frame(
-            heading(
-                self.plan.scenario, self.plan.requests, self.plan.delay_ms, self.base_url if self.show_url else None
-            ),
-            [lane.view(now) for lane in self.lanes],
-            width=width,
-            max_rows=max_rows or self._rows_that_fit(width),
-            min_axis_s=2 * self.plan.delay_ms / 1000,
-            prompt=None if self.question is None else prompt_panel(self.question, self.typed),
-            takeaway=self.plan.takeaway if done else None,
-            palette=palette,
+        return race_frame(
+            self.snapshot(), width=width, max_rows=max_rows or self._rows_that_fit(width), palette=palette
         )
 
     def final_frame(self, width: int, height: int | None = None, palette: Palette = SCREEN) -> RenderableType:

@@ -1,24 +1,30 @@
-"""A whole race kept as JSON (`lab demo --save race.json`), and what it looked like at any moment of a replay.
+"""The one JSON shape of a race: saved (`lab demo --save race.json`), streamed to the page, read back.
 
-    data = race_json(demo)                 # after `demo.run()`: every sample, every stats reading, with times
+    data = race_json(demo.snapshot())      # after `demo.run()`: every sample, every stats reading, with times
+    update = race_delta(demo.snapshot(), cursors)   # what the page has not seen yet, lanes in the same shape
     race = read_race(json.loads(text))     # a `Race`; a damaged file is one `DemoError` line
     views = race.views_at(1.25)            # the lanes as the live view drew them 1.25 s into the replay
 
 The format ("lab-demo-race/1"), one object:
 
     format, scenario, requests, delay_ms, url (the --url given, else null), takeaway
-    lanes: [{variant, caption, path, method, requests, concurrency, single_s, wall_s, guess_s,
-             verdict: {kind, k, wave_size, reasons}, server: a /lab/stats answer or null,
+    lanes: [{variant, caption, path, method, requests, concurrency, state, single_s, wall_s, guess_s,
+             verdict: {kind, k, wave_size, reasons}, server: a /lab/stats answer or null, held_by,
              samples: [{index, start_s, end_s, status, error, server_start_s, server_time_s, pid,
-                        phases: [{name, start_s, end_s}, ...]}],
-             stats: [{at_s, lag_s, lag_max_s, waited_s}]}]
+                        handler_start_s, handler_end_s, phases: [{name, start_s, end_s}, ...]}],
+             stats: [{at_s, lag_s, lag_max_s, waited_s, blocking}]}]
 
 Times are seconds from each lane's burst start. `phases` is what a bar draws, from the server's own
 stamps: "queued" (sent, its handler not running yet: waiting for the loop, a thread token, its body),
 "in_handler" (its endpoint or a dependency running), "answering" (validating and sending the
 response), "answered" (the answer on its way back). A server that does not stamp its handler gives
 "in_server" (the server's start to its answer) instead of the two middle phases. Readers draw the
-names they know and skip the others.
+names they know and skip the others. `held_by` is the line that held the loop, worded by the lab.
+
+The page's live events carry lanes in this shape too, each with only what is new: `samples_from` and
+`stats_from` say where its `samples` and `stats` continue the page's lists; the live fields
+`elapsed_s`, `stats_waiting_s` and `lag_note` ride along; a lane's result fields (`single_s` to
+`held_by`) come once, with its final samples from 0, when it finishes.
 
 Replay time runs the lanes one after another, each for its wall time plus a short gap, so a
 replay takes the same time whatever the warm-ups and resets cost on the day. Pure: no I/O.
@@ -28,21 +34,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
+from lab.demo.model import LagReading, LaneView, RaceView
 from lab.errors import DemoError, ProtocolError
 from lab.load.burst import BurstResult
 from lab.load.measure import Sample, summarize
 from lab.load.verdict import Verdict
 from lab.protocol import ServerStats
 from lab.scenarios import SCENARIOS, Scenario
-from lab.view.demo import LagReading, LaneView, blocking_text
 
-if TYPE_CHECKING:
-    from lab.demo.race import Demo
-
-__all__ = ["FORMAT", "LANE_GAP_S", "Race", "phases", "race_json", "read_race"]
+__all__ = ["FORMAT", "LANE_GAP_S", "Race", "lane_json", "phases", "race_delta", "race_json", "read_race"]
 
 FORMAT = "lab-demo-race/1"
 LANE_GAP_S = 0.5  # between two twins in a replay: long enough to see one finish before the next starts
@@ -108,57 +111,75 @@ def lag_json(reading: LagReading) -> dict[str, Any]:
     }
 
 
-def race_json(demo: Demo, *, url: str | None = None) -> dict[str, Any]:
-    """The race so far: finished lanes whole, the running one as far as it got. `url` only when the user gave it."""
-    p = demo.plan
-    lanes = []
-    for lane in demo.lanes:
-        result = lane.result
-        samples = list(lane.samples if result is None else result.samples)
-        lanes.append(
-            {
-                "variant": lane.variant,
-                "caption": lane.caption,
-                "path": p.scenario.path.format(variant=lane.variant),
-                "method": p.scenario.method,
-                "requests": lane.requests,
-                "concurrency": lane.requests if result is None else result.concurrency,
-                "state": lane.state,
-                "single_s": None if result is None else _r(result.single_s),
-                "wall_s": None if result is None else _r(result.summary.wall_s),
-                "guess_s": lane.guess_s,
-                "verdict": None if result is None else result.verdict.as_dict(),
-                "server": None if result is None or result.server is None else result.server.to_json(),
-                # The line that held the loop, worded by the lab, so the page never words it differently.
-                "held_by": None if result is None or result.server is None else blocking_text(result.server),
-                "samples": [sample_json(s) for s in samples],
-                "stats": [lag_json(r) for r in list(lane.lag)],
-            }
-        )
+def lane_json(
+    lane: LaneView, scenario: Scenario, *, samples_from: int = 0, stats_from: int = 0, result: bool = True
+) -> dict[str, Any]:
+    """A lane in the saved race's shape; its samples and stats from the given positions, its result fields
+    (`single_s` to `held_by`) only with `result`: an event leaves out what the page already has."""
+    outcome = lane.result
+    data: dict[str, Any] = {
+        "variant": lane.variant,
+        "caption": lane.caption,
+        "path": scenario.path.format(variant=lane.variant),
+        "method": scenario.method,
+        "requests": lane.requests,
+        "concurrency": lane.requests if outcome is None else outcome.concurrency,
+        "state": lane.state,
+    }
+    if result:
+        server = None if outcome is None else outcome.server
+        data["single_s"] = None if outcome is None else _r(outcome.single_s)
+        data["wall_s"] = None if outcome is None else _r(outcome.summary.wall_s)
+        data["guess_s"] = lane.guess_s
+        data["verdict"] = None if outcome is None else outcome.verdict.as_dict()
+        data["server"] = None if server is None else server.to_json()
+        data["held_by"] = lane.held_by
+    else:
+        data["guess_s"] = lane.guess_s
+    data["samples"] = [sample_json(s) for s in lane.samples[samples_from:]]
+    data["stats"] = [lag_json(r) for r in lane.lag[stats_from:]]
+    return data
+
+
+def race_json(race: RaceView) -> dict[str, Any]:
+    """The race so far: finished lanes whole, the running one as far as it got."""
     return {
         "format": FORMAT,
-        "scenario": p.scenario.name,
-        "requests": p.requests,
-        "delay_ms": p.delay_ms,
-        "url": url,
-        "takeaway": p.takeaway,
+        "scenario": race.scenario.name,
+        "requests": race.requests,
+        "delay_ms": race.delay_ms,
+        "url": race.url,
+        "takeaway": race.takeaway,
+        "lanes": [lane_json(lane, race.scenario) for lane in race.lanes],
+    }
+
+
+def race_delta(race: RaceView, cursors: dict[str, list[int]]) -> dict[str, Any]:
+    """What changed since `cursors` (per lane: samples sent, stats sent, result sent), which it advances."""
+    lanes = []
+    for lane in race.lanes:
+        sent = cursors.setdefault(lane.variant, [0, 0, 0])
+        finishing = lane.result is not None and not sent[2]
+        if finishing:
+            sent[0] = 0  # the final samples, in the burst's order, replace the live ones
+        data = lane_json(lane, race.scenario, samples_from=sent[0], stats_from=sent[1], result=finishing)
+        data["samples_from"], data["stats_from"] = sent[0], sent[1]
+        data["elapsed_s"] = round(lane.elapsed_s, 4)
+        data["stats_waiting_s"] = None if lane.stats_waiting_s is None else round(lane.stats_waiting_s, 4)
+        data["lag_note"] = lane.lag_note
+        sent[0], sent[1], sent[2] = len(lane.samples), len(lane.lag), int(sent[2] or finishing)
+        lanes.append(data)
+    return {
+        "question": race.question,
+        "typed": race.typed,
+        "done": race.done,
+        "takeaway": race.takeaway if race.done else None,
         "lanes": lanes,
     }
 
 
-@dataclass(frozen=True)
-class LaneRecord:
-    variant: str
-    caption: str
-    requests: int
-    samples: tuple[Sample, ...]
-    lag: tuple[LagReading, ...]
-    guess_s: float | None
-    result: BurstResult
-
-    @property
-    def wall_s(self) -> float:
-        return self.result.summary.wall_s
+def _wall(lane: LaneView) -> float:
+    return 0.0 if lane.wall_s is None else lane.wall_s
 
 
 @dataclass(frozen=True)
@@ -170,60 +191,49 @@ class Race:
     delay_ms: int
     url: str | None
     takeaway: str
-    lanes: tuple[LaneRecord, ...]
+    lanes: tuple[LaneView, ...]  # each one done
 
     @property
     def duration_s(self) -> float:
         """How long a replay at 1x lasts."""
-        return sum(lane.wall_s for lane in self.lanes) + LANE_GAP_S * max(0, len(self.lanes) - 1)
+        return sum(_wall(lane) for lane in self.lanes) + LANE_GAP_S * max(0, len(self.lanes) - 1)
 
     def starts(self) -> list[float]:
         """When each lane begins on the replay's clock."""
         starts, at = [], 0.0
         for lane in self.lanes:
             starts.append(at)
-            at += lane.wall_s + LANE_GAP_S
+            at += _wall(lane) + LANE_GAP_S
         return starts
 
     def views_at(self, t: float) -> list[LaneView]:
         """Every lane as it stood `t` seconds into the replay: done, running (as far as it got), or waiting."""
-        views = []
-        end = self.duration_s
-        for lane, start in zip(self.lanes, self.starts(), strict=True):
-            local = t - start
-            if local >= lane.wall_s or t >= end:  # (the end, whatever the sums' rounding)
-                views.append(_view(lane, "done", lane.wall_s, lane.samples, lane.lag, None, lane.result))
-            elif local < 0:
-                views.append(_view(lane, "waiting", 0.0, (), (), None, None))
-            else:
-                samples = tuple(s for s in lane.samples if s.end_s <= local)
-                lag = tuple(r for r in lane.lag if r.at_s <= local)
-                # A stats request out at `local` had been waiting since it was sent: the "not answering" alarm.
-                out = [local - (r.at_s - r.waited_s) for r in lane.lag if r.at_s - r.waited_s <= local < r.at_s]
-                views.append(_view(lane, "running", local, samples, lag, out[0] if out else None, None))
-        return views
+        return [
+            _lane_at(lane, t - start, t >= self.duration_s)
+            for lane, start in zip(self.lanes, self.starts(), strict=True)
+        ]
+
+    def at(self, t: float) -> RaceView:
+        """The whole race `t` seconds into the replay, as the live runner would have shown it."""
+        return RaceView(self.scenario, self.requests, self.delay_ms, self.url, self.takeaway, tuple(self.views_at(t)))
 
 
-def _view(
-    lane: LaneRecord,
-    state: str,
-    elapsed: float,
-    samples: tuple[Sample, ...],
-    lag: tuple[LagReading, ...],
-    waiting: float | None,
-    result: BurstResult | None,
-) -> LaneView:
-    return LaneView(
-        variant=lane.variant,
-        caption=lane.caption,
-        requests=lane.requests,
-        state=state,
-        elapsed_s=elapsed,
-        samples=samples,
-        lag=lag,
-        stats_waiting_s=waiting,
-        guess_s=lane.guess_s,
-        result=result,
+def _lane_at(lane: LaneView, local: float, ended: bool) -> LaneView:
+    wall = _wall(lane)
+    if local >= wall or ended:  # (the end, whatever the sums' rounding)
+        return replace(lane, state="done", elapsed_s=wall)
+    if local < 0:
+        return replace(lane, state="waiting", elapsed_s=0.0, samples=(), lag=(), result=None)
+    # A stats request out at `local` had been waiting since it was sent: the "not answering" alarm.
+    out = [local - (r.at_s - r.waited_s) for r in lane.lag if r.at_s - r.waited_s <= local < r.at_s]
+    return replace(
+        lane,
+        state="running",
+        elapsed_s=local,
+        samples=tuple(s for s in lane.samples if s.end_s <= local),
+        lag=tuple(r for r in lane.lag if r.at_s <= local),
+        stats_waiting_s=out[0] if out else None,
+        result=None,
     )
 
 
@@ -270,26 +280,27 @@ def _optional(data: Mapping[str, Any], key: str) -> float | None:
     return None if data.get(key) is None else _number(data, key)
 
 
-def _lane(data: Any, scenario: Scenario) -> LaneRecord:
+def _sample(s: Mapping[str, Any]) -> Sample:
+    return Sample(
+        index=int(s["index"]),
+        start_s=_number(s, "start_s"),
+        end_s=_number(s, "end_s"),
+        status=None if s.get("status") is None else int(s["status"]),
+        error=None if s.get("error") is None else str(s["error"]),
+        server_start_s=_optional(s, "server_start_s"),
+        server_time_s=_optional(s, "server_time_s"),
+        pid=None if s.get("pid") is None else int(s["pid"]),
+        handler_start_s=_optional(s, "handler_start_s"),
+        handler_end_s=_optional(s, "handler_end_s"),
+    )
+
+
+def _lane(data: Any, scenario: Scenario) -> LaneView:
     if not isinstance(data, Mapping):
         raise TypeError("each lane must be an object")
     if data.get("verdict") is None:
         raise ValueError(f"the {data.get('variant')!r} lane did not finish")
-    samples = tuple(
-        Sample(
-            index=int(s["index"]),
-            start_s=_number(s, "start_s"),
-            end_s=_number(s, "end_s"),
-            status=None if s.get("status") is None else int(s["status"]),
-            error=None if s.get("error") is None else str(s["error"]),
-            server_start_s=_optional(s, "server_start_s"),
-            server_time_s=_optional(s, "server_time_s"),
-            pid=None if s.get("pid") is None else int(s["pid"]),
-            handler_start_s=_optional(s, "handler_start_s"),
-            handler_end_s=_optional(s, "handler_end_s"),
-        )
-        for s in _list(data, "samples")
-    )
+    samples = tuple(_sample(s) for s in _list(data, "samples"))
     lag = tuple(
         LagReading(
             _number(r, "at_s"),
@@ -320,5 +331,13 @@ def _lane(data: Any, scenario: Scenario) -> LaneRecord:
         server=server,
         single_s=_number(data, "single_s"),
     )
-    guess = _optional(data, "guess_s")
-    return LaneRecord(str(data["variant"]), str(data["caption"]), requests, samples, lag, guess, result)
+    return LaneView(
+        variant=str(data["variant"]),
+        caption=str(data["caption"]),
+        requests=requests,
+        state="done",
+        samples=samples,
+        lag=lag,
+        guess_s=_optional(data, "guess_s"),
+        result=result,
+    )

@@ -4,7 +4,8 @@
     player.play()                      # the live view, frame by frame, on the replay's clock
     show(player.frame(width, 1e9))     # any moment; `player.final_frame(width)` the last one
 
-The clock is the saved race's own (`Race.views_at`): a replay at 0.5x takes twice the race's time.
+The clock is the saved race's own (`Race.at`: the `RaceView` the live runner would have drawn then): a
+replay at 0.5x takes twice the race's time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lab.demo.record import Race
 from lab.errors import DemoError
-from lab.view.demo import SCREEN, Palette, demo_frame, fit_rows, heading, live_display
+from lab.view.demo import SCREEN, Palette, fit_rows, live_display, race_frame
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -48,18 +49,7 @@ class Replay:
         return min(self.race.duration_s, (time.perf_counter() - self.began) * self.speed)
 
     def frame(self, width: int, at_s: float, max_rows: int = MAX_ROWS, palette: Palette = SCREEN) -> RenderableType:
-        views = self.race.views_at(at_s)
-        done = at_s >= self.race.duration_s
-        r = self.race
-        return demo_frame(
-            heading(r.scenario, r.requests, r.delay_ms, r.url),
-            views,
-            width=width,
-            max_rows=max_rows,
-            min_axis_s=2 * r.delay_ms / 1000,
-            takeaway=r.takeaway if done else None,
-            palette=palette,
-        )
+        return race_frame(self.race.at(at_s), width=width, max_rows=max_rows, palette=palette)
 
     def final_frame(self, width: int, height: int | None = None, palette: Palette = SCREEN) -> RenderableType:
         end = self.race.duration_s + 1.0

@@ -1,16 +1,21 @@
 """`lab demo --web`: the race in a browser, for a projector, served by the `lab demo` process itself.
 
-    with WebView(LiveFeed(demo), port=0) as view:   # a FastAPI app in a thread of this process
+    answers = Answers()                             # the page's answer box, made first
+    demo = Demo(demo_plan, url, console, read_line=answers.read_line)
+    with WebView(LiveFeed(demo.snapshot, answers), port=0) as view:   # a FastAPI app in a thread of this process
         print(view.url)                             # http://127.0.0.1:PORT
         view.feed.wait_for_viewer(600)
         demo.run()
+
+It knows nothing of the runner: it reads `RaceView` snapshots (`lab.demo.model`) and sends the page
+their changes in the saved race's shape (`lab.demo.record.race_delta`).
 
 Served by the observing process, never by the server under test: while the broken twin blocks that
 server's event loop, this one keeps streaming. Routes:
 
     GET  /            the page (lab/view/web/index.html with its CSS and script inlined: one document)
     GET  /race        the race so far (or the saved one) in `lab.demo.record`'s format
-    GET  /events      server-sent events, `race` every 40 ms: what changed since the last one
+    GET  /events      server-sent events, `race` every 40 ms: what changed since the last one (`race_delta`)
     POST /answer      {"text": ...}: the room's guess, or "go" for the next twin (--pause, --step)
 
 A replay (`--replay race.json --web`) serves the saved race at /race and nothing at /events: the
@@ -32,17 +37,16 @@ from fastapi import Body, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from lab.demo.record import LANE_GAP_S, lag_json, race_json, sample_json
+from lab.demo.model import RaceView, blocking_text
+from lab.demo.record import LANE_GAP_S, race_delta, race_json
 from lab.launch.process import DEFAULT_HOST, ThreadServer
 from lab.protocol import ServerStats
-from lab.view.demo import LAG_BAD_S, LAG_FULL_S, NOT_ANSWERING_S, blocking_text
+from lab.view.demo import LAG_BAD_S, LAG_FULL_S, NOT_ANSWERING_S
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from lab.demo.race import Demo
-
-__all__ = ["EVENT_INTERVAL_S", "LiveFeed", "ReplayFeed", "WebView", "page"]
+__all__ = ["EVENT_INTERVAL_S", "Answers", "LiveFeed", "ReplayFeed", "WebView", "page"]
 
 EVENT_INTERVAL_S = 0.04  # 25 updates a second: smooth bars, and well above the 20 a projector needs
 ANSWER_TIMEOUT_S = 600.0  # a question nobody answers ends as "no answer", not as a demo stuck forever
@@ -61,77 +65,50 @@ def page() -> str:
     return html.replace("/*STYLE*/", css).replace("/*SCRIPT*/", script)
 
 
-class LiveFeed:
-    """What the page sees of a running `Demo`, and the answers it sends back. Read from the web thread."""
+class Answers:
+    """The room's answers, typed in the page's box: made before the runner, which reads them as its `read_line`."""
 
-    mode = "live"
+    def __init__(self) -> None:
+        self.queue: queue.Queue[str | None] = queue.Queue()
 
-    def __init__(self, demo: Demo, *, url: str | None = None) -> None:
-        self.demo = demo
-        self.url = url
-        self.answers: queue.Queue[str | None] = queue.Queue()
-        self.viewer = threading.Event()  # set when a page first listens
-        self.closed = threading.Event()
-
-    def record(self) -> dict[str, Any]:
-        data = race_json(self.demo, url=self.url)
-        data["mode"] = self.mode
-        return data
-
-    def wait_for_viewer(self, timeout_s: float) -> bool:
-        return self.viewer.wait(timeout_s)
+    def put(self, text: str) -> None:
+        self.queue.put(text)
 
     def read_line(self, on_change: Callable[[str], None]) -> str | None:
         """`Demo`'s way of asking the room: here the answer comes from the page's box."""
         try:
-            return self.answers.get(timeout=ANSWER_TIMEOUT_S)
+            return self.queue.get(timeout=ANSWER_TIMEOUT_S)
         except queue.Empty:
             return None
 
+
+class LiveFeed:
+    """What the page sees of a running race, and the answers it sends back. Read from the web thread."""
+
+    mode = "live"
+
+    def __init__(self, snapshot: Callable[[], RaceView], answers: Answers | None = None) -> None:
+        self.snapshot = snapshot
+        self.answers = answers or Answers()
+        self.viewer = threading.Event()  # set when a page first listens
+        self.closed = threading.Event()
+
+    def record(self) -> dict[str, Any]:
+        return {**race_json(self.snapshot()), "mode": self.mode}
+
+    def wait_for_viewer(self, timeout_s: float) -> bool:
+        return self.viewer.wait(timeout_s)
+
     def update(self, cursors: dict[str, list[int]]) -> dict[str, Any]:
         """What changed since `cursors` (per lane: samples sent, stats sent, finished sent), which it advances."""
-        demo = self.demo
-        now = time.perf_counter()
-        lanes = []
-        for lane in demo.lanes:
-            sent = cursors.setdefault(lane.variant, [0, 0, 0])
-            samples = list(lane.samples)
-            lag = list(lane.lag)
-            data: dict[str, Any] = {
-                "variant": lane.variant,
-                "caption": lane.caption,
-                "requests": lane.requests,
-                "state": lane.state,
-                "elapsed_s": round(lane.since_t0(now), 4) if lane.state == "running" else 0.0,
-                "stats_waiting_s": None if lane.stats_sent is None else round(now - lane.stats_sent, 4),
-                "lag_note": lane.lag_note,
-                "guess_s": lane.guess_s,
-                "samples_from": sent[0],
-                "samples": [sample_json(s) for s in samples[sent[0] :]],
-                "stats_from": sent[1],
-                "stats": [lag_json(r) for r in lag[sent[1] :]],
-            }
-            sent[0], sent[1] = len(samples), len(lag)
-            result = lane.result
-            if result is not None and not sent[2]:
-                sent[2] = 1
-                server = result.server
-                data["samples_from"] = 0  # the final samples, in the burst's order, replace the live ones
-                data["samples"] = [sample_json(s) for s in result.samples]
-                data["wall_s"] = round(result.summary.wall_s, 6)
-                data["single_s"] = round(result.single_s, 6)
-                data["verdict"] = result.verdict.as_dict()
-                data["server"] = None if server is None else server_json(server)
-                data["held_by"] = None if server is None else blocking_text(server)
-            lanes.append(data)
-        done = all(lane.result is not None for lane in demo.lanes)
-        return {
-            "question": demo.question,
-            "typed": demo.typed,
-            "done": done,
-            "takeaway": demo.plan.takeaway if done else None,
-            "lanes": lanes,
-        }
+        return race_delta(self.snapshot(), cursors)
+
+    def answer(self, text: str) -> bool:
+        """The page's answer, taken only while a question is out."""
+        if self.snapshot().question is None:
+            return False
+        self.answers.put(text)
+        return True
 
 
 class ReplayFeed:
@@ -183,10 +160,7 @@ def create_app(feed: LiveFeed | ReplayFeed) -> FastAPI:
 
     @app.post("/answer")
     async def answer(text: str = Body("", embed=True, max_length=MAX_ANSWER)) -> dict[str, bool]:
-        if isinstance(feed, LiveFeed) and feed.demo.question is not None:
-            feed.answers.put(text.strip())
-            return {"accepted": True}
-        return {"accepted": False}
+        return {"accepted": isinstance(feed, LiveFeed) and feed.answer(text.strip())}
 
     return app
 
@@ -233,12 +207,3 @@ def open_browser(url: str) -> bool:
         return webbrowser.open(url, new=2)
     except webbrowser.Error:
         return False
-
-
-def server_json(server: ServerStats) -> dict[str, Any]:
-    """The scoreboard's figures, as the page shows them (the line that held the loop is the lane's `held_by`)."""
-    return {
-        "peak_in_flight": server.peak_in_flight,
-        "peak_in_handler": server.peak_in_handler,
-        "loop_lag_max_s": round(server.loop_lag_max_s, 6),
-    }

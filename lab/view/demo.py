@@ -1,6 +1,7 @@
 """Renderables for `lab demo`: one race of bars per variant, a loop-lag meter, and the scoreboard.
 
-Pure: views in, renderables out (the live runner, `lab.demo.race`, builds the views from what it measures).
+Pure: the demo's model in (`lab.demo.model`: a `RaceView` and its `LaneView`s, from the live runner or a
+replay), renderables out. The model is only read here, so it is named for the type checker alone.
 Each bar is one request, drawn on a time axis shared by every variant so that they compare:
 
     ░░░░░░░░░░░░████     sent at once, queued, then handled: the broken twin's staircase
@@ -24,14 +25,15 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.durations import duration
-from lab.load.measure import Sample
 from lab.load.verdict import site_text
-from lab.protocol import ServerStats
-from lab.scenarios import Scenario
 from lab.view.theme import verdict_style
 
 if TYPE_CHECKING:
+    from lab.demo.model import LagReading, LaneView, RaceView
     from lab.load.burst import BurstResult
+    from lab.load.measure import Sample
+    from lab.protocol import ServerStats
+    from lab.scenarios import Scenario
 
 QUEUED = "░"  # sent, its handler not running yet: waiting for the loop, a thread token, its body (or no answer yet)
 HANDLED = "█"  # its endpoint or a dependency running, as the server recorded it
@@ -65,44 +67,6 @@ SCREEN = Palette()
 PRINT = Palette(
     queued="▓", queued_style="#b35900", answering="▒", answering_style="#0072b2", pending="░", pending_style="#595959"
 )
-
-
-@dataclass(frozen=True)
-class LagReading:
-    """One answer to the demo's `/lab/stats` poll during a burst."""
-
-    at_s: float  # when it came back, seconds from the burst's start
-    lag_s: float  # the heartbeat's latest lateness: how long the event loop was last kept from it
-    lag_max_s: float  # the worst lateness since the burst started
-    waited_s: float  # how long the stats request itself waited for its answer
-    blocking: str | None = None  # the line holding the loop, as the server's watchdog named it so far
-
-
-@dataclass(frozen=True)
-class LaneView:
-    """One variant's burst, as far as it has got: what a frame draws."""
-
-    variant: str
-    caption: str  # the handler in a few words: "async def + time.sleep()"
-    requests: int
-    state: str = "waiting"  # waiting, warming, running, done
-    elapsed_s: float = 0.0  # since the burst's shared start: in-flight bars grow to here
-    samples: tuple[Sample, ...] = ()  # the responses that came back so far
-    lag: tuple[LagReading, ...] = ()
-    stats_waiting_s: float | None = None  # how long the current stats request has waited, if one is out
-    lag_note: str | None = None  # why there is no lag meter (not a lab server)
-    guess_s: float | None = None  # the audience's prediction of the wall time
-    result: BurstResult | None = None  # set once the burst is done
-
-    @property
-    def wall_s(self) -> float | None:
-        return None if self.result is None else self.result.summary.wall_s
-
-    @property
-    def extent_s(self) -> float:
-        """How far along the time axis this lane reaches so far."""
-        ends = [s.end_s for s in self.samples]
-        return max([self.elapsed_s, *ends]) if ends or self.state == "running" else 0.0
 
 
 @dataclass(frozen=True)
@@ -203,35 +167,44 @@ def lag_meter(view: LaneView, width: int) -> Text:
     text = Text("loop lag ", style="bold")
     if view.lag_note is not None:
         return text + Text(view.lag_note, style="dim")
-    sparks = Text()
-    for reading in view.lag[-max(1, width // 2) :]:
-        level = min(len(SPARKS) - 1, round(reading.lag_s / LAG_FULL_S * (len(SPARKS) - 1)))
-        sparks.append(SPARKS[level], style="red" if reading.lag_s >= LAG_BAD_S else "green")
-    text += sparks
+    text += _sparks(view.lag[-max(1, width // 2) :])
     if view.stats_waiting_s is not None and view.stats_waiting_s >= NOT_ANSWERING_S:
         return text + Text(f" server not answering for {duration(view.stats_waiting_s)}", style="bold red")
     server = view.result.server if view.result is not None else None
     if server is not None:
-        # The burst is over: the worst over the whole window, the very figure the scoreboard shows.
-        worst = max([server.loop_lag_max_s, *(r.lag_max_s for r in view.lag)])
-        text += Text(f" worst {duration(worst)} over the burst", style="red" if worst >= LAG_BAD_S else "green")
-        site = site_text(server.blocking[0]) if server.blocking and worst >= LAG_BAD_S else None
-    elif view.lag:
-        last = view.lag[-1]
-        worst = max([last.lag_s, *(r.lag_max_s for r in view.lag)])  # never a current reading above the worst
-        text += Text(
-            f" {duration(last.lag_s)} now (worst {duration(worst)})", style="red" if worst >= LAG_BAD_S else "green"
-        )
-        site = last.blocking if worst >= LAG_BAD_S else None
-    else:
-        return text + Text(" …", style="dim") if view.state == "running" else text
-    if site:
-        text += Text(f" · held by {site}", style="bold red")
-    return text
+        return text + _worst_over_burst(server, view.lag)
+    if view.lag:
+        return text + _lag_now(view.lag)
+    return text + Text(" …", style="dim") if view.state == "running" else text
 
 
-def blocking_text(stats: ServerStats) -> str | None:
-    return site_text(stats.blocking[0]) if stats.blocking else None
+def _sparks(readings: Sequence[LagReading]) -> Text:
+    sparks = Text()
+    for reading in readings:
+        level = min(len(SPARKS) - 1, round(reading.lag_s / LAG_FULL_S * (len(SPARKS) - 1)))
+        sparks.append(SPARKS[level], style="red" if reading.lag_s >= LAG_BAD_S else "green")
+    return sparks
+
+
+def _worst_over_burst(server: ServerStats, lag: Sequence[LagReading]) -> Text:
+    # The burst is over: the worst over the whole window, the very figure the scoreboard shows.
+    worst = max([server.loop_lag_max_s, *(r.lag_max_s for r in lag)])
+    text = Text(f" worst {duration(worst)} over the burst", style="red" if worst >= LAG_BAD_S else "green")
+    site = site_text(server.blocking[0]) if server.blocking and worst >= LAG_BAD_S else None
+    return _held_by(text, site)
+
+
+def _lag_now(lag: Sequence[LagReading]) -> Text:
+    last = lag[-1]
+    worst = max([last.lag_s, *(r.lag_max_s for r in lag)])  # never a current reading above the worst
+    text = Text(
+        f" {duration(last.lag_s)} now (worst {duration(worst)})", style="red" if worst >= LAG_BAD_S else "green"
+    )
+    return _held_by(text, last.blocking if worst >= LAG_BAD_S else None)
+
+
+def _held_by(text: Text, site: str | None) -> Text:
+    return text + Text(f" · held by {site}", style="bold red") if site else text
 
 
 def guess_text(view: LaneView) -> Text | None:
@@ -327,25 +300,27 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
         table.add_column(column, justify="left" if left else "right", no_wrap=column != "handler")
     baseline = next((v.wall_s for v in views if v.variant == "broken" and v.wall_s), None)
     for view in views:
-        result = view.result
-        if result is None:
-            continue
-        server = result.server
-        wall = result.summary.wall_s
-        speedup = "-" if baseline is None or wall <= 0 else f"{baseline / wall:.1f}×"
-        cells: list[RenderableType] = [
-            view.variant,
-            view.caption,
-            duration(wall),
-            speedup,
-            Text(str(result.verdict), style=verdict_style(result.verdict.kind)),
-            "-" if server is None else str(server.peak_in_handler or server.peak_in_flight),
-            duration(None if server is None else server.loop_lag_max_s),
-        ]
-        if guessed:
-            cells.append("-" if view.guess_s is None else duration(view.guess_s))
-        table.add_row(*cells)
+        if view.result is not None:
+            table.add_row(*_score_cells(view, view.result, baseline, guessed=guessed))
     return table
+
+
+def _score_cells(view: LaneView, result: BurstResult, baseline: float | None, *, guessed: bool) -> list[RenderableType]:
+    server = result.server
+    wall = result.summary.wall_s
+    speedup = "-" if baseline is None or wall <= 0 else f"{baseline / wall:.1f}×"
+    cells: list[RenderableType] = [
+        view.variant,
+        view.caption,
+        duration(wall),
+        speedup,
+        Text(str(result.verdict), style=verdict_style(result.verdict.kind)),
+        "-" if server is None else str(server.peak_in_handler or server.peak_in_flight),
+        duration(None if server is None else server.loop_lag_max_s),
+    ]
+    if guessed:
+        cells.append("-" if view.guess_s is None else duration(view.guess_s))
+    return cells
 
 
 def legend(palette: Palette = SCREEN) -> Text:
@@ -391,6 +366,20 @@ def demo_frame(
     if takeaway is not None and all(v.result is not None for v in views):
         parts.append(Text.assemble(("Why: ", "bold"), takeaway))
     return Group(*parts)
+
+
+def race_frame(race: RaceView, *, width: int, max_rows: int, palette: Palette = SCREEN) -> RenderableType:
+    """The whole screen for a race at a moment, live or replayed: the one way a `RaceView` becomes a frame."""
+    return demo_frame(
+        heading(race.scenario, race.requests, race.delay_ms, race.url),
+        race.lanes,
+        width=width,
+        max_rows=max_rows,
+        min_axis_s=2 * race.delay_ms / 1000,
+        prompt=None if race.question is None else prompt_panel(race.question, race.typed),
+        takeaway=race.takeaway if race.done else None,
+        palette=palette,
+    )
 
 
 def heading(scenario: Scenario, requests: int, delay_ms: int, base_url: str | None = None) -> Text:

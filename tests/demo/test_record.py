@@ -34,9 +34,9 @@ def quiet() -> Console:
 
 @pytest.fixture(scope="module")
 def saved(lab_url: str) -> dict[str, object]:
-    demo = Demo(plan("sleep", requests=5, delay_ms=100), lab_url, quiet())
+    demo = Demo(plan("sleep", requests=5, delay_ms=100), lab_url, quiet(), show_url=False)
     demo.run()
-    return json.loads(json.dumps(race_json(demo)))  # exactly what the file holds
+    return json.loads(json.dumps(race_json(demo.snapshot())))  # exactly what the file holds
 
 
 def test_phases_come_from_the_servers_stamps_and_add_up_to_the_latency() -> None:

@@ -28,7 +28,7 @@ from rich.console import Console
 from lab.demo.plan import plan
 from lab.demo.race import Demo
 from lab.demo.record import race_json
-from lab.demo.web import LiveFeed, ReplayFeed, WebView, page
+from lab.demo.web import Answers, LiveFeed, ReplayFeed, WebView, page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright_api = pytest.importorskip("playwright.sync_api", reason="no playwright package")
@@ -62,9 +62,10 @@ def tab(browser: Any) -> Iterator[Any]:
 @contextmanager
 def live(lab_url: str, demo_plan: Any, **options: Any) -> Iterator[tuple[str, Demo]]:
     """A demo racing in a thread, its web view in another, as `lab demo --web` runs them."""
-    demo = Demo(demo_plan, lab_url, Console(file=io.StringIO(), width=100), **options)
-    feed = LiveFeed(demo)
-    demo.read_line = feed.read_line
+    answers = Answers()  # the page's answer box first, then the runner that reads it: no late binding
+    console = Console(file=io.StringIO(), width=100)
+    demo = Demo(demo_plan, lab_url, console, read_line=answers.read_line, show_url=False, **options)
+    feed = LiveFeed(demo.snapshot, answers)
     failures: list[BaseException] = []
 
     def race() -> None:
@@ -198,7 +199,7 @@ def test_a_replay_at_half_speed_takes_about_twice_as_long(lab_url: str, tab: Any
     racing = threading.Thread(target=demo.run)  # Playwright's own event loop holds this thread
     racing.start()
     racing.join(60)
-    data = json.loads(json.dumps(race_json(demo)))
+    data = json.loads(json.dumps(race_json(demo.snapshot())))
     broken = next(lane for lane in data["lanes"] if lane["variant"] == "broken")
     held = broken["held_by"]
     assert held and held.startswith("sleep.py:") and "time.sleep" in held, "the watchdog's line, worded by the lab"

@@ -9,14 +9,13 @@ import pytest
 from rich.console import Console, RenderableType
 from rich.text import Text
 
+from lab.demo.model import LagReading, LaneView
 from lab.load.burst import BurstResult
 from lab.load.measure import Sample, summarize
 from lab.load.verdict import Verdict
 from lab.protocol import ServerStats
 from lab.view.demo import (
     HANDLED,
-    LagReading,
-    LaneView,
     Row,
     bar,
     demo_frame,

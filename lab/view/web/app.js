@@ -1,5 +1,6 @@
 // lab demo's page: draws the race from lab.demo.web's events (live), or plays a saved race (replay).
-// The record's format is lab.demo.record's; a request's bar draws its "phases" (the names it knows).
+// One shape for both, lab.demo.record's: the saved race, and each event's lanes (only what is new in them).
+// A request's bar draws its "phases" (the names it knows).
 "use strict";
 
 // The terminal's own thresholds, written in by lab.demo.web.page(): the page never disagrees with it.
@@ -249,13 +250,13 @@ function apply(update) {
       lane = { variant: u.variant, caption: u.caption, requests: u.requests, samples: [], stats: [] };
       record.lanes.push(lane);
     }
-    lane.samples.length = Math.min(lane.samples.length, u.samples_from);
-    lane.samples.push(...u.samples);
-    lane.stats.length = Math.min(lane.stats.length, u.stats_from);
-    lane.stats.push(...u.stats);
-    for (const key of ["state", "elapsed_s", "stats_waiting_s", "lag_note", "guess_s", "wall_s", "single_s", "verdict", "server", "held_by"]) {
-      if (key in u) lane[key] = u[key];
-    }
+    // A lane in the saved race's shape, with only what is new: its lists continue at *_from, its fields replace.
+    const { samples, samples_from, stats, stats_from, ...fields } = u;
+    lane.samples.length = Math.min(lane.samples.length, samples_from);
+    lane.samples.push(...samples);
+    lane.stats.length = Math.min(lane.stats.length, stats_from);
+    lane.stats.push(...stats);
+    Object.assign(lane, fields);
   }
   record.takeaway = update.takeaway || record.takeaway;
   live.done = update.done;
