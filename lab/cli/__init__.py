@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from lab.cli import burst, classroom, compare, demo, exercises, serve
+from lab.cli import burst, classroom, compare, demo, exercises, load, serve
 from lab.cli.usage import CONTEXT_SETTINGS, LabGroup, version
 
 __all__ = ["app"]
@@ -42,7 +42,7 @@ def root(
     """How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything."""
 
 
-for group in (serve, burst, compare, exercises, demo, classroom):
+for group in (serve, burst, load, compare, exercises, demo, classroom):
     app.add_typer(group.app)
 
 SERVES_CHECKS = ("check", "run", "watch")  # the commands that start exercise servers
