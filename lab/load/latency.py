@@ -92,16 +92,22 @@ class Second:
     p99_s: float | None = None
     _latencies: HdrHistogram | None = field(default=None, repr=False, compare=False)
 
-    def add_latency(self, seconds: float) -> None:
+    def add_latency(self, seconds: float, spare: list[HdrHistogram]) -> None:
         if self._latencies is None:
-            self._latencies = _histogram(SECOND_FIGURES)
+            self._latencies = spare.pop() if spare else _histogram(SECOND_FIGURES)
         _record(self._latencies, seconds)
 
-    def close(self) -> None:
-        """Read the second's percentiles and drop its histogram."""
+    def close(self, spare: list[HdrHistogram]) -> None:
+        """Read the second's percentiles and hand its histogram back, emptied, for a later second.
+
+        Reused rather than dropped: an HdrHistogram and its encoder refer to each other, so a dropped one
+        waits for the garbage collector, and a long run would hold one per second until it came.
+        """
         if self._latencies is not None:
             values = self._latencies.get_percentile_to_value_dict([50.0, 99.0])
             self.p50_s, self.p99_s = values[50.0] / US, values[99.0] / US
+            self._latencies.reset()
+            spare.append(self._latencies)
             self._latencies = None
 
     def to_json(self) -> dict[str, Any]:
@@ -154,24 +160,31 @@ class Recorder:
         self.in_flight = 0
         self.closed: list[Second] = []  # every finished second, in order (read live by views and probers)
         self._open: dict[int, Second] = {}
+        self._newest = -1  # the latest second with a row
+        self._spare: list[HdrHistogram] = []  # emptied per-second histograms, for the next seconds
         self._first_send: float | None = None
         self._last_send: float | None = None
 
     def _second(self, t: float) -> Second:
+        """The row of the second `t` falls in; call it before the event changes `in_flight`, so a new row
+        (and any empty second before it) starts with the requests out when its second began."""
         index = max(0, int(t))
         row = self._open.get(index)
         if row is None:
+            for gap in range(self._newest + 1, index):  # seconds in which nothing happened
+                self._open[gap] = Second(gap, self.in_flight)
             row = self._open[index] = Second(index, self.in_flight)
+            self._newest = max(self._newest, index)
         return row
 
     def sent(self, t: float, lag_s: float) -> None:
+        row = self._second(t)
         self.in_flight += 1
         self.counts["sent"] += 1
         _record(self.lag, lag_s)
         if self._first_send is None:
             self._first_send = t
         self._last_send = t
-        row = self._second(t)
         row.sent += 1
         row.in_flight = max(row.in_flight, self.in_flight)
 
@@ -181,12 +194,12 @@ class Recorder:
 
     def answered(self, t: float, latency_s: float, status: int) -> None:
         """An HTTP answer, whatever its status (a 4xx or 5xx also counts as an error of that kind)."""
+        row = self._second(t)
         self.in_flight -= 1
         self.counts["answered"] += 1
         _record(self.latency, latency_s)
-        row = self._second(t)
         row.answered += 1
-        row.add_latency(latency_s)
+        row.add_latency(latency_s, self._spare)
         kind = status_kind(status)
         if kind is not None:
             self.errors[kind] += 1
@@ -194,9 +207,10 @@ class Recorder:
 
     def failed(self, t: float, kind: str) -> None:
         """No answer: `kind` is one of `ERROR_KINDS` (timeout, refused, reset, other)."""
+        row = self._second(t)
         self.in_flight -= 1
         self.errors[kind] += 1
-        self._second(t).errors += 1
+        row.errors += 1
 
     def close_until(self, t: float) -> list[Second]:
         """Finish every second that ended by `t` (a second with nothing in it still gets its row)."""
@@ -204,8 +218,9 @@ class Recorder:
         start = self.closed[-1].index + 1 if self.closed else 0
         done = []
         for index in range(start, end):
-            row = self._open.pop(index, None) or Second(index, self.in_flight)
-            row.close()
+            row = self._open.pop(index, None) or Second(index, self.in_flight)  # nothing happened since
+            self._newest = max(self._newest, index)
+            row.close(self._spare)
             done.append(row)
         self.closed += done
         return done

@@ -80,7 +80,7 @@ class SteadyPlan:
             )
         if not 1 <= self.max_in_flight <= MAX_IN_FLIGHT:
             raise BurstError(
-                f"in-flight cap must be between 1 and {MAX_IN_FLIGHT}, got {self.max_in_flight}", usage=True
+                f"--max-in-flight must be between 1 and {MAX_IN_FLIGHT}, got {self.max_in_flight}", usage=True
             )
 
 
@@ -295,10 +295,8 @@ async def _reachable(client: BurstClient, plan: SteadyPlan) -> None:
         raise BurstError(
             f"cannot connect to {origin(plan.url)}: nothing is listening there (is the server running?)"
         ) from None
-    except (httpx.TimeoutException, TimeoutError):
-        raise BurstError(f"{plan.url} did not answer a single request within {plan.timeout_s:g} s") from None
-    except httpx.HTTPError:
-        pass  # reachable but misbehaving: the run will show how
+    except (httpx.HTTPError, TimeoutError):
+        pass  # listening but slow or misbehaving: the run will measure how (a timeout is a result here)
 
 
 def run_steady(plan: SteadyPlan, **kwargs: Any) -> SteadyResult:
