@@ -9,11 +9,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lab.cli.output import EXIT_FAILURE, EXIT_USAGE, console, fail, print_json, reporting, show
+from lab.cli.output import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    console,
+    fail,
+    interrupt_on_sigterm,
+    print_json,
+    reporting,
+    show,
+)
 from lab.cli.usage import Method
 
 if TYPE_CHECKING:
-    from lab.load.steady import SteadyPlan
+    from lab.load.steady import SteadyPlan, SteadyResult
     from lab.view.steady import LiveLoad
 
 app = typer.Typer()
@@ -36,7 +46,7 @@ def load(
 ) -> None:
     """Send requests at a steady rate (open loop) and report latency from each scheduled send."""
     from lab.load.rates import parse_duration, parse_rate
-    from lab.load.steady import SteadyPlan, run_steady
+    from lab.load.steady import SteadyPlan
 
     body: Any = None
     if json_body is not None:
@@ -55,15 +65,32 @@ def load(
             max_in_flight=max_in_flight,
         )
         plan.check()
-        view = _live_view(plan) if not as_json and sys.stdout.isatty() else None
-        with view or nullcontext():
-            result = run_steady(plan, on_second=None if view is None else view.second)
+    with interrupt_on_sigterm(), reporting():
+        result = _run(plan, live=not as_json and sys.stdout.isatty())
     if as_json:
         print_json(result.to_json())
     else:
         show(result)
+    if result.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
     if result.report.failed or result.report.skipped:
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _run(plan: SteadyPlan, *, live: bool) -> SteadyResult:
+    """The run, with its live view on a terminal; after Ctrl-C (or SIGTERM), what it measured until then."""
+    from lab.load.fire import run
+    from lab.load.steady import SteadyLoad
+
+    view = _live_view(plan) if live else None
+    load = SteadyLoad(plan, on_second=None if view is None else view.second)
+    with view or nullcontext():
+        try:
+            return run(load.run())
+        except KeyboardInterrupt:
+            if load.t0 is None:  # before the first send: nothing to report
+                fail("interrupted", EXIT_INTERRUPTED)
+            return load.result_so_far()
 
 
 def _live_view(plan: SteadyPlan) -> LiveLoad:

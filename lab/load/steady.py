@@ -101,6 +101,8 @@ class SteadyResult:
     cpu_s: float  # the client process's CPU over the run
     wall_s: float  # from send 0's due time to the last answer (or timeout)
     sample: tuple[Kept, ...] = field(default=(), repr=False)
+    interrupted: bool = False  # stopped (Ctrl-C) before the schedule and the drain were done
+    unanswered: int = 0  # requests still out when it was interrupted
 
     @property
     def achieved_rate(self) -> float:
@@ -115,6 +117,8 @@ class SteadyResult:
         """The schedule's truth in words, when it was not kept: never hidden behind the latency figures."""
         r, plan = self.report, self.plan
         notes = []
+        if self.interrupted:
+            notes.append(f"interrupted after {duration(self.wall_s)}: {self.unanswered:,} requests were still out")
         if self.behind_s >= BEHIND_NOTE_S:
             notes.append(f"the client fell {duration(self.behind_s)} behind its schedule at worst")
         if r.sent > 1 and self.achieved_rate < RATE_NOTE * plan.rate:
@@ -141,6 +145,7 @@ class SteadyResult:
             "timeline": [second.to_json() for second in r.timeline],
             "server": None if self.server is None else self.server.to_json(with_requests=False),
             "client_cpu_us_per_request": round(self.cpu_s / r.sent * 1e6, 1) if r.sent else None,
+            "interrupted": self.interrupted,
             "notes": self.notes(),
         }
 
@@ -183,6 +188,8 @@ class SteadyLoad:
         self._sample: list[Kept] = []
         self._seen = 0
         self._random = random.Random(0)  # the sample is the same for the same run: reproducible reports
+        self._cpu0: float | None = None  # the process's CPU time when the schedule started
+        self._spent: tuple[float, float] | None = None  # (wall, CPU) once the last request is back
 
     @property
     def timeline(self) -> list[Second]:
@@ -200,8 +207,8 @@ class SteadyLoad:
             await _reachable(client, plan)
             is_lab = await reset(client, plan.url)
             send = client.sender(plan.method.upper(), plan.url, plan.json_body)
-            cpu = time.process_time()
-            self.t0 = t0 = self.start_at if self.start_at is not None else self.clock() + LEAD_S
+            self._cpu0 = time.process_time()
+            self.t0 = self.start_at if self.start_at is not None else self.clock() + LEAD_S
             ticker = asyncio.create_task(self._tick())
             try:
                 await self._dispatch(send)
@@ -210,12 +217,27 @@ class SteadyLoad:
                 ticker.cancel()
                 for task in self._tasks:
                     task.cancel()
-            wall = self.clock() - t0
-            cpu = time.process_time() - cpu
+            self._spent = self._spent_so_far()
             server = await read(client, plan.url) if is_lab else None
-        self._close(self.clock())
-        report = self.recorder.report()
-        return SteadyResult(plan, report, server, cpu, wall, tuple(sorted(self._sample, key=lambda k: k.due_s)))
+        return self._result(server)
+
+    def result_so_far(self) -> SteadyResult:
+        """What was measured until now, for a run that was interrupted: the requests still out are counted."""
+        return self._result(None, interrupted=True)
+
+    def _spent_so_far(self) -> tuple[float, float]:
+        """(wall, client CPU) since send 0 was due."""
+        if self.t0 is None or self._cpu0 is None:
+            return 0.0, 0.0
+        return self.clock() - self.t0, time.process_time() - self._cpu0
+
+    def _result(self, server: ServerStats | None, *, interrupted: bool = False) -> SteadyResult:
+        wall, cpu = self._spent or self._spent_so_far()
+        if self.t0 is not None:
+            self._close(self.clock())
+        sample = tuple(sorted(self._sample, key=lambda k: k.due_s))
+        unanswered = self.recorder.in_flight if interrupted else 0
+        return SteadyResult(self.plan, self.recorder.report(), server, cpu, wall, sample, interrupted, unanswered)
 
     async def _dispatch(self, send: Callable[[], Awaitable[Answer]]) -> None:
         """Start request i at its due time, or as soon after as the client can: never wait for an answer."""

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -122,3 +125,36 @@ def test_report_in_tables(lab_url: str) -> None:
     assert result.returncode == 0, result.stderr
     for words in ("10/s for 1 s (10 requests)", "Latency p50 / p90 / p99", "Schedule lag", "Server: max loop lag"):
         assert words in result.stdout
+
+
+def test_interrupted_run_reports_what_it_measured(lab_url: str) -> None:
+    """Ctrl-C (here SIGINT, as a terminal sends it) ends the run with the report so far, exit 130."""
+
+    def since() -> float:
+        with urllib.request.urlopen(f"{lab_url}/lab/stats?records=false", timeout=5) as answer:
+            return float(json.loads(answer.read())["since"])
+
+    before = since()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab", "load", f"{lab_url}/health", "--rate", "20", "--duration", "10m", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while since() == before and time.monotonic() < deadline:  # `lab load` resets the window as it starts
+            time.sleep(0.1)
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    data = json.loads(out)
+    assert data["interrupted"] is True
+    assert 0 < data["sent"] < data["planned"]
+    assert data["notes"][0].startswith("interrupted after")
