@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["LiveLoad", "steady_report", "timeline_table"]
 
 LIVE_SECONDS = 5  # the live view shows this many of the last seconds
+REFRESH_PER_S = 2  # the live view is redrawn this often (its rows change once a second)
 TIMELINE_ROWS = 20  # a longer run's timeline is folded into this many rows, each a few seconds
 
 
@@ -130,7 +131,9 @@ class LiveLoad:
         self.plan = plan
         self.recent: deque[Second] = deque(maxlen=LIVE_SECONDS)
         self.totals = {"sent": 0, "answered": 0, "errors": 0, "skipped": 0}
-        self.live = Live(self._render(), console=console, auto_refresh=False, transient=True)
+        # Drawn by rich's own refresh thread, not in `second`: `second` runs on the load's event loop, and a
+        # frame takes milliseconds to draw (~25 ms on a busy 2-core machine), every send due meanwhile late.
+        self.live = Live(self._render(), console=console, refresh_per_second=REFRESH_PER_S, transient=True)
 
     def __enter__(self) -> LiveLoad:
         self.live.__enter__()
@@ -143,7 +146,7 @@ class LiveLoad:
         self.recent.append(row)
         for name in self.totals:
             self.totals[name] += getattr(row, name)
-        self.live.update(self._render(), refresh=True)
+        self.live.update(self._render())  # a new renderable only: the refresh thread draws it
 
     def _render(self) -> RenderableType:
         t = self.totals
