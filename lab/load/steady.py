@@ -266,7 +266,7 @@ class SteadyLoad:
         try:
             async with asyncio.timeout(self.plan.timeout_s):  # in total, however slowly the answer trickles
                 answer = await send()
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except Exception as exc:  # any failure ends as an error of some kind: a request never vanishes uncounted
             end, kind = self.clock(), error_kind(exc)
             self.recorder.failed(end - self.t0, kind)
             self._keep(due, end, kind)

@@ -6,11 +6,12 @@ import time
 
 import pytest
 
+from lab.client import httpx
 from lab.errors import BurstError
 from lab.load.burst import run_burst
 from lab.load.fire import run
 from lab.load.latency import Second
-from lab.load.steady import SteadyLoad, SteadyPlan, run_steady
+from lab.load.steady import SteadyLoad, SteadyPlan, error_kind, run_steady
 
 
 def test_latency_counts_the_queue_a_closed_loop_client_hides(lab_url: str) -> None:
@@ -82,3 +83,19 @@ def test_bad_plans(url: str, usage: bool, words: str) -> None:
         SteadyPlan(url, rate=10, duration_s=1).check()
     assert caught.value.usage is usage
     assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (TimeoutError(), "timeout"),
+        (httpx.ReadTimeout("slow"), "timeout"),
+        (httpx.ConnectTimeout("slow"), "timeout"),
+        (httpx.ConnectError("refused"), "refused"),
+        (httpx.RemoteProtocolError("server disconnected"), "reset"),
+        (httpx.ReadError("connection reset by peer"), "reset"),
+        (ValueError("anything else"), "other"),
+    ],
+)
+def test_error_kinds(error: Exception, kind: str) -> None:
+    assert error_kind(error) == kind
