@@ -8,6 +8,8 @@
 3. The broken endpoint at N=10 measures >= 0.95 x N x delay (the lab never flatters a mistake).
 4. Exercise feedback (bench.exercises): one-shot `lab check`, `lab check --all`, `lab watch`.
 5. Load (bench.load): 1,000 requests at once and 10,000 at concurrency 200, zero errors, bounded memory.
+6. Steady load (bench.steady): `lab load` at 1,000/s keeps its schedule (rate within 1 %, send lag p99 <= 2 ms),
+   its CPU per request, and its memory over 60,000 requests against 1,000.
 
 Every figure prints beside its target, and MISSED when it misses; the summary at the end is the README's table.
 """
@@ -22,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from bench import exercises, load, starts, watchdog
+from bench import exercises, load, starts, steady, watchdog
 from bench.report import Figure, record, summary
 from lab.launch.process import ServerProcess
 from lab.load.burst import run_burst
@@ -127,6 +129,7 @@ def main() -> None:
         broken_is_honest(server.url)
     exercises.main(fastapi_s)
     load.main([])
+    steady.main([])
     watchdog.main()
     summary(started)
 

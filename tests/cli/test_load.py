@@ -1,0 +1,160 @@
+"""`lab load` as a user runs it: every wrong rate, duration or bound in one line (exit 2), and the JSON shape.
+
+Each row runs the real `lab` in a subprocess, so the exit codes and stderr are the real ones; the bad-input
+rows fail before any request and run side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+USAGE, FAILURE = 2, 1
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _closed_url() -> str:
+    """A loopback port where nothing listens: bound by the kernel, then released."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+CLOSED = _closed_url()
+
+CASES: dict[str, tuple[list[str], int, list[str]]] = {
+    "rate-zero": (["--rate", "0"], USAGE, ["--rate must be more than 0", "got '0'"]),
+    "rate-zero-per-minute": (["--rate", "0/m"], USAGE, ["--rate must be more than 0"]),
+    "rate-negative": (["--rate", "-5"], USAGE, ["--rate must be more than 0"]),
+    "rate-above-cap": (["--rate", "6000/s"], USAGE, ["at most 5,000/s"]),
+    "rate-far-above-cap": (["--rate", "9" * 40], USAGE, ["at most 5,000/s"]),
+    "rate-garbage": (["--rate", "fast"], USAGE, ["--rate 'fast' is not a rate", "50/s"]),
+    "rate-bad-unit": (["--rate", "50/ms"], USAGE, ["is not a rate"]),
+    "rate-missing": (["--rate"], USAGE, ["requires an argument"]),
+    "duration-zero": (["--duration", "0s"], USAGE, ["--duration must be more than 0"]),
+    "duration-negative": (["--duration", "-2m"], USAGE, ["--duration must be more than 0"]),
+    "duration-above-cap": (["--duration", "11m"], USAGE, ["at most 10 min"]),
+    "duration-garbage": (["--duration", "a while"], USAGE, ["is not a duration", "30s"]),
+    "timeout-zero": (["--timeout", "0"], USAGE, ["timeout must be more than 0"]),
+    "timeout-nan": (["--timeout", "nan"], USAGE, ["timeout must be more than 0"]),
+    "timeout-above-cap": (["--timeout", "61"], USAGE, ["at most 60 s"]),
+    "in-flight-zero": (["--max-in-flight", "0"], USAGE, ["--max-in-flight must be between 1 and 1000"]),
+    "in-flight-above-cap": (["--max-in-flight", "1001"], USAGE, ["--max-in-flight must be between 1 and 1000"]),
+    "method-unknown": (["-m", "FROB"], USAGE, ["'--method'"]),
+    "json-body-invalid": (["--json-body", "{"], USAGE, ["--json-body is not valid JSON"]),
+    "not-loopback": (["URL=http://example.com/health"], USAGE, ["only sends to loopback", "example.com"]),
+    "not-a-url": (["URL=127.0.0.1:8000/health"], USAGE, ["not an http(s) URL"]),
+    "closed-port": (["--duration", "1s"], FAILURE, ["cannot connect", "nothing is listening"]),
+}
+
+
+def run_lab(args: list[str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "lab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    return subprocess.CompletedProcess(
+        result.args, result.returncode, ANSI.sub("", result.stdout), ANSI.sub("", result.stderr)
+    )
+
+
+def _argv(args: list[str]) -> list[str]:
+    url = next((a[4:] for a in args if a.startswith("URL=")), CLOSED + "/health")
+    return ["load", url, *(a for a in args if not a.startswith("URL="))]
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, subprocess.CompletedProcess[str]]:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(run_lab, _argv(args)) for name, (args, _, _) in CASES.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_line(results: dict[str, subprocess.CompletedProcess[str]], name: str) -> None:
+    _, code, words = CASES[name]
+    result = results[name]
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-2000:]
+    assert result.returncode == code, f"exit {result.returncode}: {result.stderr}"
+    for word in words:
+        assert word.lower() in result.stderr.lower(), f"{word!r} not in: {result.stderr}"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and len(errors[0]) < 200, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == errors
+    assert result.stdout == ""
+
+
+def test_json_shape(lab_url: str) -> None:
+    result = run_lab(["load", f"{lab_url}/health", "--rate", "1200/m", "--duration", "1500ms", "--json"])
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    for key in ("url", "rate", "duration_s", "sent", "answered", "errors", "achieved_rate", "timeline", "server"):
+        assert key in data
+    assert data["rate"] == 20.0 and data["duration_s"] == 1.5
+    assert data["sent"] == data["answered"] == 30
+    assert data["errors"] == {} and data["skipped"] == 0
+    assert set(data["schedule_lag_ms"]) == {"p50", "p99", "max"}
+    assert set(data["latency_ms"]) == {"p50", "p90", "p99", "p99_9", "max"}
+    assert all(isinstance(v, float) for v in data["latency_ms"].values())
+    assert data["latency_ms"]["p50"] <= data["latency_ms"]["p99"] <= data["latency_ms"]["max"]
+    assert isinstance(data["client_cpu_us_per_request"], float) and data["client_cpu_us_per_request"] > 0
+    rows = data["timeline"]
+    assert [row["t"] for row in rows] == list(range(len(rows)))
+    assert set(rows[0]) == {"t", "sent", "answered", "errors", "skipped", "in_flight", "p50_ms", "p99_ms"}
+    assert sum(row["sent"] for row in rows) == 30
+    assert data["server"]["loop_lag_max_s"] >= 0  # a lab server: its own view is read
+    assert "thread_tokens_peak" in data["server"]
+
+
+def test_report_in_tables(lab_url: str) -> None:
+    result = run_lab(["load", f"{lab_url}/health", "--rate", "10", "--duration", "1s"])
+    assert result.returncode == 0, result.stderr
+    for words in ("10/s for 1 s (10 requests)", "Latency p50 / p90 / p99", "Schedule lag", "Server: max loop lag"):
+        assert words in result.stdout
+
+
+def test_interrupted_run_reports_what_it_measured(lab_url: str) -> None:
+    """Ctrl-C (here SIGINT, as a terminal sends it) ends the run with the report so far, exit 130."""
+
+    def since() -> float:
+        with urllib.request.urlopen(f"{lab_url}/lab/stats?records=false", timeout=5) as answer:
+            return float(json.loads(answer.read())["since"])
+
+    before = since()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lab", "load", f"{lab_url}/health", "--rate", "20", "--duration", "10m", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while since() == before and time.monotonic() < deadline:  # `lab load` resets the window as it starts
+            time.sleep(0.1)
+        time.sleep(1.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    data = json.loads(out)
+    assert data["interrupted"] is True
+    assert 0 < data["sent"] < data["planned"]
+    assert data["notes"][0].startswith("interrupted after")
