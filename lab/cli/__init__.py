@@ -44,7 +44,8 @@ def root(
     """How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything."""
 
 
-GROUPS = ("serve", "burst", "load", "compare", "exercises", "demo", "classroom")  # the modules of lab/cli/ with commands
+# The modules of lab/cli/ with commands.
+GROUPS = ("serve", "burst", "load", "compare", "exercises", "demo", "classroom")
 
 for group in GROUPS:
     app.add_typer(import_module(f"lab.cli.{group}").app)

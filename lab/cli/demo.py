@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lab.cli.output import EXIT_INTERRUPTED, console, fail, interrupt_on_sigterm, reporting, show
+from lab.cli.output import EXIT_INTERRUPTED, console, fail, interrupt_on_sigterm, show
 from lab.cli.usage import Scenario
 
 app = typer.Typer()
@@ -93,7 +93,7 @@ def demo(
         speed=speed,
     )
     screen = console()
-    with interrupt_on_sigterm(), reporting():
+    with interrupt_on_sigterm():
         try:
             DemoSession(options, screen, lambda renderable: show(renderable, on=screen)).run()
         except KeyboardInterrupt:

@@ -17,7 +17,6 @@ from lab.cli.output import (
     fail,
     interrupt_on_sigterm,
     print_json,
-    reporting,
     show,
 )
 from lab.cli.usage import Method
@@ -54,18 +53,17 @@ def load(
             body = json.loads(json_body)
         except json.JSONDecodeError as exc:
             fail(f"--json-body is not valid JSON: {exc.msg} at character {exc.pos}", EXIT_USAGE)
-    with reporting():
-        plan = SteadyPlan(
-            url,
-            rate=parse_rate(rate),
-            duration_s=parse_duration(duration),
-            method=method.upper(),
-            json_body=body,
-            timeout_s=timeout,
-            max_in_flight=max_in_flight,
-        )
-        plan.check()
-    with interrupt_on_sigterm(), reporting():
+    plan = SteadyPlan(
+        url,
+        rate=parse_rate(rate),
+        duration_s=parse_duration(duration),
+        method=method.upper(),
+        json_body=body,
+        timeout_s=timeout,
+        max_in_flight=max_in_flight,
+    )
+    plan.check()
+    with interrupt_on_sigterm():
         result = _run(plan, live=not as_json and sys.stdout.isatty())
     if as_json:
         print_json(result.to_json())

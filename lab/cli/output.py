@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from lab.errors import LabError
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -35,7 +33,6 @@ __all__ = [
     "guard_streams",
     "interrupt_on_sigterm",
     "print_json",
-    "reporting",
     "show",
     "warn",
 ]
@@ -53,18 +50,6 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 
 def warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
-
-
-@contextmanager
-def reporting() -> Iterator[None]:
-    """A `LabError` raised inside ends the command: exit 2 when it is a usage error, else 1.
-
-    What `LabGroup.main` does for every command; kept only until `lab.cli.demo` no longer uses it.
-    """
-    try:
-        yield
-    except LabError as exc:
-        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILURE)
 
 
 _stdout_closed = False  # fd 1 was closed when the command started (`lab ... >&-`)
