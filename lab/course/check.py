@@ -434,6 +434,13 @@ def _keep_body(bodies: Counter[str], response: Reply, ignore_keys: tuple[str, ..
 def _measurement(
     spec: BurstSpec, summary: Summary, stats: ServerStats | None, firing: _Firing, file: Path
 ) -> Measurement:
+    if stats is None:
+        return Measurement(**_client_side(spec, summary, firing), has_stats=False)
+    return Measurement(**_client_side(spec, summary, firing), **_server_side(spec, stats, file))
+
+
+def _client_side(spec: BurstSpec, summary: Summary, firing: _Firing) -> dict[str, Any]:
+    """What the client and the server's process group measured: every check has it."""
     handled = [
         s.handler_end_s - s.handler_start_s
         for s in firing.samples
@@ -442,7 +449,7 @@ def _measurement(
     wall_s = summary.wall_s
     if spec.sustained_s > 0:  # a fixed duration: compare the time per answered request instead
         wall_s = summary.wall_s / summary.ok if summary.ok else math.inf
-    common: dict[str, Any] = {
+    return {
         "requests": summary.requests,
         "ok": sum(n for code, n in summary.status_counts.items() if code.startswith("2")),
         "wall_s": wall_s,
@@ -456,23 +463,25 @@ def _measurement(
         "cpu_s": firing.cpu_s,
         "cpu_wait_share": firing.cpu_wait_share,
     }
-    if stats is None:
-        return Measurement(**common, has_stats=False)
-    return Measurement(
-        **common,
-        peak_in_flight=stats.peak_in_flight,
-        peak_in_handler=stats.handler_peaks.get(urlsplit(spec.path).path, 0),
-        loop_lag_max_s=stats.loop_lag_judged_s,  # a busy machine that ran no thread of the server is not its code
-        tokens_peak=stats.thread_tokens_peak,
-        tokens_total=stats.thread_tokens_total,
-        counters=dict(stats.counters),
-        gauge_peaks={name: gauge.peak for name, gauge in stats.gauges.items()},
+
+
+def _server_side(spec: BurstSpec, stats: ServerStats, file: Path) -> dict[str, Any]:
+    """What the server's own `/lab/stats` said about the burst's window."""
+    folder = file.resolve().parent
+    return {
+        "peak_in_flight": stats.peak_in_flight,
+        "peak_in_handler": stats.handler_peaks.get(urlsplit(spec.path).path, 0),
+        "loop_lag_max_s": stats.loop_lag_judged_s,  # a busy machine that ran no thread of the server is not its code
+        "tokens_peak": stats.thread_tokens_peak,
+        "tokens_total": stats.thread_tokens_total,
+        "counters": dict(stats.counters),
+        "gauge_peaks": {name: gauge.peak for name, gauge in stats.gauges.items()},
         # In the learner's own files: a coroutine dropped inside a library is not theirs to fix.
-        unawaited=tuple(c for c in stats.unawaited if _in_folder(c.file, file.resolve().parent)),
+        "unawaited": tuple(c for c in stats.unawaited if _in_folder(c.file, folder)),
         # The learner's own lines (their file, or a helper beside it), and the loop itself (the GIL convoy).
-        blocking=tuple(b for b in stats.blocking if not b.file or _in_folder(b.file, file.resolve().parent)),
-        intra_op_threads=stats.intra_op_threads,
-    )
+        "blocking": tuple(b for b in stats.blocking if not b.file or _in_folder(b.file, folder)),
+        "intra_op_threads": stats.intra_op_threads,
+    }
 
 
 def _in_folder(reported: str, folder: Path) -> bool:
