@@ -26,7 +26,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +47,6 @@ from lab.load.fire import request, run
 from lab.load.measure import Sample, Summary, summarize
 from lab.load.stats import open_connections
 from lab.protocol import ServerStats, ServerTimes
-from lab.run_queue import run_queue_clock, waited_for_cpu_s
 
 STARTUP_TIMEOUT_S = 20.0  # a learner's module that sleeps at import time must not hold the check forever
 SOLUTION_TIMEOUT_S = 30.0  # per request, for the reference solution
@@ -340,6 +339,7 @@ def _shot(server: ServerProcess, spec: BurstSpec, timeout_s: float, with_settle:
         ramp_s=min(0.05, spec.sustained_s / (4 * spec.at_once)) if sustained else 0.0,
         deadline_s=min(deadline_s, timeout_s + spec.sustained_s + 5),  # bounded even when every round hangs
         settle_s=SETTLE_S if with_settle else 0.0,  # work counted after its response (background tasks)
+        loop_pids=tuple(_loop_pids(server, spec.workers)),
     )
 
 
@@ -353,7 +353,7 @@ async def _burst(
     timeout_s: float,
 ) -> None:
     """The catalog's burst through the lab's one burst procedure, with a probe sent mid-burst beside it,
-    and the server's threads, CPU time and CPU waits measured around it; all of it kept in `firing`."""
+    and the server's threads and CPU time measured around it; all of it kept in `firing`."""
     spec = exercise.burst
     released = asyncio.Event()
 
@@ -375,37 +375,15 @@ async def _burst(
     @contextlib.asynccontextmanager
     async def around() -> AsyncIterator[None]:
         firing.threads_before, cpu_before = group_usage(server.pid) if server.pid is not None else (0, 0.0)
-        with _cpu_waits(server, spec.workers, firing):
-            probing = asyncio.create_task(probe(spec.probe, shot.deadline_s)) if spec.probe is not None else None
-            yield
-            if probing is not None:
-                await probing
+        probing = asyncio.create_task(probe(spec.probe, shot.deadline_s)) if spec.probe is not None else None
+        yield
+        if probing is not None:
+            await probing
         firing.threads_after, cpu_after = group_usage(server.pid) if server.pid is not None else (0, 0.0)
         firing.cpu_s = cpu_after - cpu_before if server.pid is not None else None
 
     fired = await fire_burst(client, shot, around=around, on_start=lambda _t0: released.set(), on_response=keep)
-    firing.samples, firing.stats = fired.samples, fired.server
-
-
-@contextlib.contextmanager
-def _cpu_waits(server: ServerProcess, workers: int, firing: _Firing) -> Iterator[None]:
-    """Sets `firing.cpu_wait_share`: the largest share of the block's time that this thread (the client's
-    event loop) or a server's event-loop thread spent runnable, waiting for the OS to give it a CPU."""
-    client = run_queue_clock()
-    if client is None:  # no schedstat here (macOS, Windows): nothing to say about the machine
-        yield
-        return
-    loops = _loop_pids(server, workers)
-    before = [client(), *(waited_for_cpu_s(pid) for pid in loops)]
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        after = [client(), *(waited_for_cpu_s(pid) for pid in loops)]
-        took = time.perf_counter() - began
-        client.close()
-        waits = [b - a for a, b in zip(before, after, strict=True) if a is not None and b is not None]
-        firing.cpu_wait_share = max(waits) / took if waits and took > 0 else None
+    firing.samples, firing.stats, firing.cpu_wait_share = fired.samples, fired.server, fired.cpu_wait_share
 
 
 def _loop_pids(server: ServerProcess, workers: int) -> list[int]:

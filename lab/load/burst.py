@@ -32,6 +32,7 @@ from lab.load.measure import Sample, Summary, summarize
 from lab.load.stats import every_worker, open_connections, origin, read, read_workers, reset, settle
 from lab.load.verdict import Verdict, judge
 from lab.protocol import RESET_PATH, ServerStats
+from lab.run_queue import RunQueueClock, run_queue_clock, waited_for_cpu_s
 
 __all__ = ["BurstError", "BurstResult", "Fired", "Shot", "burst", "check_url", "fire_burst", "run_burst"]
 
@@ -196,6 +197,9 @@ class Shot:
     ramp_s: float = 0.0
     deadline_s: float = MAX_BURST_S
     settle_s: float = 0.0  # after the burst, wait this long at most for background work to finish
+    # The server's event-loop processes: how long they (and the client's loop) waited for a CPU while the
+    # burst fired says whether the machine was too busy to judge it. None: not read.
+    loop_pids: tuple[int, ...] | None = None
     size_timeout: bool = False  # no timeout was given: size the client's from one request alone
 
 
@@ -204,6 +208,9 @@ class Fired:
     samples: list[Sample]
     server: ServerStats | None  # the lab server's own view of the burst's window; None: not a lab server
     single_s: float | None  # one request alone, timed by an endpoint warm-up; None after a `/lab/stats` one
+    # The largest share of the firing's time that the client's or a server's event-loop thread spent runnable,
+    # waiting for the OS to give it a CPU (Linux only; None elsewhere, or when `loop_pids` is None).
+    cpu_wait_share: float | None = None
 
 
 async def fire_burst(
@@ -223,7 +230,8 @@ async def fire_burst(
     a lab server, and only a lab server gets its connections opened on `/lab/stats`. "stats" (the checker):
     the connections are opened on `/lab/stats` before the window starts, so the endpoint sees exactly the
     burst's requests (a lazily loaded model must meet the burst cold: exercise 6). `around` wraps the firing
-    alone (the checker measures CPU and threads there, and probes mid-burst).
+    alone (the checker reads its server's threads and CPU time there, and probes mid-burst), and the CPU
+    waits of `loop_pids` wrap `around`.
     """
     single_s = None
     if shot.warm_up_on == "endpoint":
@@ -236,23 +244,56 @@ async def fire_burst(
     is_lab = await _reset(client, shot) or shot.warm_up_on == "stats"
     if is_lab and shot.warm_up_on == "endpoint":  # `/lab/stats` is cheap and not counted: connections open there
         await open_connections(client, shot.url, shot.concurrency)
-    async with around() if around is not None else contextlib.nullcontext():
-        samples = await fire(
-            client,
-            shot.method,
-            shot.url,
-            shot.json_body,
-            shot.requests,
-            shot.concurrency,
-            sustain_s=shot.sustain_s,
-            ramp_s=shot.ramp_s,
-            deadline_s=shot.deadline_s,
-            on_start=on_start,
-            on_sample=on_sample,
-            on_response=on_response,
-        )
+    waits = _CpuWaits(shot.loop_pids)
+    with waits:
+        async with around() if around is not None else contextlib.nullcontext():
+            samples = await fire(
+                client,
+                shot.method,
+                shot.url,
+                shot.json_body,
+                shot.requests,
+                shot.concurrency,
+                sustain_s=shot.sustain_s,
+                ramp_s=shot.ramp_s,
+                deadline_s=shot.deadline_s,
+                on_start=on_start,
+                on_sample=on_sample,
+                on_response=on_response,
+            )
     server = await _read_out(client, shot, window_start) if is_lab else None
-    return Fired(samples, server, single_s)
+    return Fired(samples, server, single_s, waits.share)
+
+
+class _CpuWaits:
+    """`share`: the largest share of the block's time that this thread (the client's event loop) or one of
+    `pids`' main threads (a server's event loop) spent runnable, waiting for the OS to give it a CPU."""
+
+    def __init__(self, pids: tuple[int, ...] | None) -> None:
+        self.pids = pids
+        self.share: float | None = None
+        self._clock: RunQueueClock | None = None
+        self._before: list[float | None] = []
+        self._began = 0.0
+
+    def __enter__(self) -> None:
+        # No schedstat here (macOS, Windows), or nothing asked: nothing to say about the machine.
+        self._clock = run_queue_clock() if self.pids is not None else None
+        if self._clock is not None:
+            self._before = self._read(self._clock)
+            self._began = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._clock is None:
+            return
+        after = self._read(self._clock)
+        took = time.perf_counter() - self._began
+        self._clock.close()
+        waits = [b - a for a, b in zip(self._before, after, strict=True) if a is not None and b is not None]
+        self.share = max(waits) / took if waits and took > 0 else None
+
+    def _read(self, clock: RunQueueClock) -> list[float | None]:
+        return [clock(), *(waited_for_cpu_s(pid) for pid in self.pids or ())]
 
 
 async def _reset(client: httpx.AsyncClient, shot: Shot) -> bool:
