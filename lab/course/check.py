@@ -12,9 +12,11 @@ The numbers go to the pure judge in `lab.course.grade`; this module only measure
 learner's code did wrong (did not load, answered 500, hung, killed its process, left threads running)
 into one verdict naming file and line.
 
-The burst here is not `lab.load.burst.burst`: that one warms up by calling the endpoint, which would load
-a lazily-loaded model before the burst and hide exactly the race exercise 6 is about. This one warms
-up the connections on `/lab/stats` instead, so the endpoint sees exactly the requests in the catalog.
+Each burst goes through the lab's one burst procedure, `lab.load.burst.fire_burst`, told to warm up on
+`/lab/stats` rather than on the endpoint (as `lab burst` does): a warm-up request to the endpoint would load
+a lazily-loaded model before the burst and hide exactly the race exercise 6 is about, so the endpoint sees
+exactly the requests in the catalog. Around the firing, this module adds what only a check measures: a probe
+sent mid-burst, and the threads and CPU time of the server's process group.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
     result = await burst("http://127.0.0.1:8000/sleep/async", requests=10)
     result = run_burst("http://127.0.0.1:8000/sleep/async", requests=10)  # from synchronous code
+    fired = await fire_burst(client, Shot("GET", url, None, 10, 10, warm_up_on="stats"))  # the raw procedure
+
+Every burst in the lab goes through `fire_burst`: `burst` (for `lab burst`, `lab compare` and the demo) judges
+what it returns; the checker (lab.course.check) warms up on `/lab/stats` and grades it instead.
 
 How it stays honest (see `shared/measuring.md`): a warm-up request first (cold starts cost ~20 ms),
 and on a lab server every connection opened before the clock starts;
