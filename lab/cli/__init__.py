@@ -56,10 +56,11 @@ SERVES_CHECKS = ("check", "run", "watch")  # the commands that start exercise se
 def _start_early(argv: list[str]) -> None:
     """`lab check`, `lab run`, `lab watch`: start the warm server host before anything else.
 
-    Before typer even parses the arguments (its pydantic-based adapters, then rich and the checker,
-    cost this process ~0.3-0.5 s), so that the host imports FastAPI beside those imports rather than
-    after them (lab.launch.warm). Read from `sys.argv`, as typer will: an `app([...])` call from Python
-    skips this, and the checker then starts the host itself.
+    The one place the host is started ahead of need. Before typer even parses the arguments (its
+    pydantic-based adapters, then rich and the checker, cost this process ~0.3-0.5 s), so that the host
+    imports FastAPI beside those imports rather than after them (lab.launch.warm). Read from `sys.argv`, as
+    typer will, at import: the `lab` script imports this module, then calls `app`. An `app([...])` call
+    from Python, or `check_exercise` itself, skips this: the host then starts with the first server.
     """
     if len(argv) > 1 and argv[1] in SERVES_CHECKS and "--help" not in argv:
         from lab.launch.warm import prestart

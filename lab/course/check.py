@@ -12,9 +12,11 @@ The numbers go to the pure judge in `lab.course.grade`; this module only measure
 learner's code did wrong (did not load, answered 500, hung, killed its process, left threads running)
 into one verdict naming file and line.
 
-The burst here is not `lab.load.burst.burst`: that one warms up by calling the endpoint, which would load
-a lazily-loaded model before the burst and hide exactly the race exercise 6 is about. This one warms
-up the connections on `/lab/stats` instead, so the endpoint sees exactly the requests in the catalog.
+Each burst goes through the lab's one burst procedure, `lab.load.burst.fire_burst`, told to warm up on
+`/lab/stats` rather than on the endpoint (as `lab burst` does): a warm-up request to the endpoint would load
+a lazily-loaded model before the burst and hide exactly the race exercise 6 is about, so the endpoint sees
+exactly the requests in the catalog. Around the firing, this module adds what only a check measures: a probe
+sent mid-burst, and the threads and CPU time of the server's process group.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,12 +44,11 @@ from lab.course.results import CheckResult, Fault, Run
 from lab.errors import CheckError
 from lab.launch.forked import server_process
 from lab.launch.process import ServerProcess, group_usage
-from lab.launch.warm import shared_host, warm_available
-from lab.load.fire import fire, request, run
+from lab.load.burst import Shot, fire_burst
+from lab.load.fire import request, run
 from lab.load.measure import Sample, Summary, summarize
-from lab.load.stats import every_worker, open_connections, read_workers, settle
-from lab.protocol import RESET_PATH, ServerStats, ServerTimes
-from lab.run_queue import run_queue_clock, waited_for_cpu_s
+from lab.load.stats import open_connections
+from lab.protocol import ServerStats, ServerTimes
 
 STARTUP_TIMEOUT_S = 20.0  # a learner's module that sleeps at import time must not hold the check forever
 SOLUTION_TIMEOUT_S = 30.0  # per request, for the reference solution
@@ -63,104 +64,159 @@ MAX_REMEASURES = 2  # a learner's burst measured on a machine too busy to judge 
 def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint: bool = True) -> CheckResult:
     """Measure the learner's file against the solution under the exercise's burst, and judge it."""
     began = time.monotonic()
-    if warm_available():
-        shared_host()  # starts importing the server side now, while this process lints and binds sockets
     learner_file = (learner_file or exercise.path).resolve()
-    findings: list[Finding] = []
-
-    def finish(passed: bool, reasons: list[str], **kw: Any) -> CheckResult:
-        return CheckResult(
-            exercise, learner_file, passed, reasons, findings=findings, elapsed_s=time.monotonic() - began, **kw
-        )
-
     if not learner_file.is_file():
         missing = Fault("missing", f"{learner_file}: no such file")
-        return finish(False, [missing.message], fault=missing)
+        return _result(exercise, learner_file, began, [], False, [missing.message], fault=missing)
     if not exercise.solution_path.is_file():
         raise CheckError(f"{exercise.id}: the solution {exercise.solution_path} is missing")
 
-    spec = exercise.burst
-    learner_server = _server(learner_file, spec)
-    solution_server = _server(exercise.solution_path, spec)
-    pids: list[int] = []
-    fault: Fault | None = None
-    remeasured: list[str] = []
+    learner_server = _server(learner_file, exercise.burst)
+    solution_server = _server(exercise.solution_path, exercise.burst)
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="lab-check") as pool:
         linted = pool.submit(lint_file, learner_file) if lint else None
         # What the first burst would import on its way; now, while the servers start, not after, when
         # it would sit between a save and its verdict.
         pool.submit(_preload)
+        check = _Check(exercise, learner_file, pool, learner_server, solution_server)
         try:
-            # Side by side: each start-up is mostly imports, and the two overlap well.
-            started = {s: pool.submit(s.start) for s in (learner_server, solution_server)}
-            learner_error = start_error(learner_server, started[learner_server], learner_file)
-            solution_error = start_error(solution_server, started[solution_server], exercise.solution_path)
-            pids = [p for p in (learner_server.pid, solution_server.pid) if p is not None]
+            learner_error = check.start()
             findings = linted.result() if linted else []
             if learner_error is not None:  # nothing to measure: say so at once
                 load_fault = Fault("load", learner_error)
-                return finish(False, [load_fault.message], fault=load_fault, pids=pids)
-            if solution_error is not None:
-                raise CheckError(f"{exercise.id}: the solution did not start: {solution_error}")
-            solution = _measure(solution_server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
-            burst_run = solution.measurement
-            if exercise.expect.all_ok and burst_run.ok < burst_run.requests:
-                problems = {**burst_run.status_counts, **burst_run.errors}
-                raise CheckError(f"{exercise.id}: the solution itself failed under the burst ({problems}): a lab bug")
-            # What the work costs alone, the floor of the work-time check. Work that computes needs the
-            # machine to itself, now; work that waits is timed beside the learner's burst, for nothing.
-            timed_alone = exercise.expect.min_work_ratio is not None
-            beside = timed_alone and not work_computes(burst_run)
-            if timed_alone and not beside:
-                solution = _timed_alone(solution, solution_server, spec)
-            learner_timeout, probe_delay = _learner_timeout(solution, spec), _probe_delay(solution, spec)
-
-            def solo_then_stop(measured: Run) -> Run:
-                try:
-                    return _timed_alone(measured, solution_server, spec) if beside else measured
-                finally:  # nothing more to measure on it: no graceful shutdown to compete with the learner's burst
-                    solution_server.stop(grace_s=0)
-
-            reference = pool.submit(solo_then_stop, solution)
-
-            def judge(server: ServerProcess) -> tuple[Run, Fault | None, Grade]:
-                """The learner's server under the burst: its run, what went wrong in it, and the verdict."""
-                ran = _measure(server, exercise, learner_timeout, probe_delay)
-                return ran, diagnose(server, ran, learner_file, solution), _grade(exercise, ran, reference.result())
-
-            learner, fault, judged = judge(learner_server)
+                return _result(
+                    exercise,
+                    learner_file,
+                    began,
+                    findings,
+                    False,
+                    [load_fault.message],
+                    fault=load_fault,
+                    pids=check.pids,
+                )
+            solution, reference = check.measure_solution()
+            learner, fault, judged = check.judge_learner(solution, reference)
             solution = reference.result()
-            while fault is None and len(remeasured) < MAX_REMEASURES:
-                why = too_busy_to_judge(judged, learner.measurement)
-                if why is None:
-                    break
-                # A fresh server, as the first: a second burst on the same one would find a lazy model
-                # already loaded, and counters already counted.
-                remeasured.append(why)
-                learner_server.stop(grace_s=0)
-                learner_server = _server(learner_file, spec)
-                learner_error = start_error(learner_server, pool.submit(learner_server.start), learner_file)
-                pids += [learner_server.pid] if learner_server.pid is not None else []
-                if learner_error is not None:
-                    fault = Fault("load", learner_error)
-                    break
-                learner, fault, judged = judge(learner_server)
         finally:
-            # Nothing is left to measure: no graceful shutdown, the whole process group goes at once.
-            learner_server.stop(grace_s=0)
-            solution_server.stop(grace_s=0)
+            check.stop()  # nothing is left to measure: no graceful shutdown, the whole process group goes at once
     reasons = judged.reasons if fault is None else [fault.message, *[c.reason for c in judged.checks if not c.passed]]
-    passed = judged.passed and fault is None
-    return finish(
-        passed,
+    return _result(
+        exercise,
+        learner_file,
+        began,
+        findings,
+        judged.passed and fault is None,
         reasons,
         checks=judged.checks,
         fault=fault,
         learner=learner,
         solution=solution,
-        pids=pids,
-        remeasured=remeasured,
+        pids=check.pids,
+        remeasured=check.remeasured,
     )
+
+
+def _result(
+    exercise: Exercise,
+    learner_file: Path,
+    began: float,
+    findings: list[Finding],
+    passed: bool,
+    reasons: list[str],
+    **kw: Any,
+) -> CheckResult:
+    return CheckResult(
+        exercise, learner_file, passed, reasons, findings=findings, elapsed_s=time.monotonic() - began, **kw
+    )
+
+
+@dataclass
+class _Check:
+    """One check's two servers, and the three steps `check_exercise` takes with them: start both, measure
+    the solution, judge (or measure again) the learner."""
+
+    exercise: Exercise
+    learner_file: Path
+    pool: ThreadPoolExecutor
+    learner_server: ServerProcess
+    solution_server: ServerProcess
+    pids: list[int] = field(default_factory=list)
+    remeasured: list[str] = field(default_factory=list)
+
+    def start(self) -> str | None:
+        """Both servers, side by side (each start-up is mostly imports, and the two overlap well): why the
+        learner's did not start, if it did not. A solution that does not start is the lab's fault."""
+        learner, solution = self.learner_server, self.solution_server
+        started = {s: self.pool.submit(s.start) for s in (learner, solution)}
+        learner_error = start_error(learner, started[learner], self.learner_file)
+        solution_error = start_error(solution, started[solution], self.exercise.solution_path)
+        self.pids = [p for p in (learner.pid, solution.pid) if p is not None]
+        if learner_error is None and solution_error is not None:
+            raise CheckError(f"{self.exercise.id}: the solution did not start: {solution_error}")
+        return learner_error
+
+    def measure_solution(self) -> tuple[Run, Future[Run]]:
+        """The solution's burst, and (in `Future`) the same run with one request alone timed, after which
+        the solution's server stops."""
+        exercise, server = self.exercise, self.solution_server
+        solution = _measure(server, exercise, SOLUTION_TIMEOUT_S, SOLUTION_PROBE_DELAY_S)
+        burst_run = solution.measurement
+        if exercise.expect.all_ok and burst_run.ok < burst_run.requests:
+            problems = {**burst_run.status_counts, **burst_run.errors}
+            raise CheckError(f"{exercise.id}: the solution itself failed under the burst ({problems}): a lab bug")
+        # What the work costs alone, the floor of the work-time check. Work that computes needs the
+        # machine to itself, now; work that waits is timed beside the learner's burst, for nothing.
+        timed_alone = exercise.expect.min_work_ratio is not None
+        beside = timed_alone and not work_computes(burst_run)
+        if timed_alone and not beside:
+            solution = _timed_alone(solution, server, exercise.burst)
+
+        def solo_then_stop(measured: Run) -> Run:
+            try:
+                return _timed_alone(measured, server, exercise.burst) if beside else measured
+            finally:  # nothing more to measure on it: no graceful shutdown to compete with the learner's burst
+                server.stop(grace_s=0)
+
+        return solution, self.pool.submit(solo_then_stop, solution)
+
+    def judge_learner(self, solution: Run, reference: Future[Run]) -> tuple[Run, Fault | None, Grade]:
+        """The learner's server under the burst: its run, what went wrong in it, and the verdict; measured
+        again, on a fresh server, when the machine was too busy to judge it."""
+        spec = self.exercise.burst
+        timeout_s, probe_delay_s = _learner_timeout(solution, spec), _probe_delay(solution, spec)
+        learner, fault, judged = self._judge(timeout_s, probe_delay_s, solution, reference)
+        solution = reference.result()
+        while fault is None and len(self.remeasured) < MAX_REMEASURES:
+            why = too_busy_to_judge(judged, learner.measurement)
+            if why is None:
+                break
+            # A fresh server, as the first: a second burst on the same one would find a lazy model
+            # already loaded, and counters already counted.
+            self.remeasured.append(why)
+            error = self._restart_learner()
+            if error is not None:
+                fault = Fault("load", error)
+                break
+            learner, fault, judged = self._judge(timeout_s, probe_delay_s, solution, reference)
+        return learner, fault, judged
+
+    def _judge(
+        self, timeout_s: float, probe_delay_s: float, solution: Run, reference: Future[Run]
+    ) -> tuple[Run, Fault | None, Grade]:
+        server = self.learner_server
+        ran = _measure(server, self.exercise, timeout_s, probe_delay_s)
+        return ran, diagnose(server, ran, self.learner_file, solution), _grade(self.exercise, ran, reference.result())
+
+    def _restart_learner(self) -> str | None:
+        self.learner_server.stop(grace_s=0)
+        self.learner_server = _server(self.learner_file, self.exercise.burst)
+        error = start_error(self.learner_server, self.pool.submit(self.learner_server.start), self.learner_file)
+        self.pids += [self.learner_server.pid] if self.learner_server.pid is not None else []
+        return error
+
+    def stop(self) -> None:
+        self.learner_server.stop(grace_s=0)
+        self.solution_server.stop(grace_s=0)
 
 
 def _preload() -> None:
@@ -218,6 +274,9 @@ class _Firing:
     probe_s: float | None = None
     cpu_s: float | None = None
     cpu_wait_share: float | None = None  # see Measurement
+    threads_before: int = 0
+    threads_after: int = 0
+    stats: ServerStats | None = None  # the server's own view of the burst's window
 
 
 async def _solo_handler(url: str, spec: BurstSpec) -> float | None:
@@ -236,7 +295,6 @@ async def _solo_handler(url: str, spec: BurstSpec) -> float | None:
 
 async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, probe_delay_s: float) -> Run:
     spec = exercise.burst
-    at_once = spec.at_once
     # Sustained load (workers): a new connection per request, so the kernel spreads them over the
     # workers; kept-alive connections would stay on whichever worker accepted them first.
     keep_alive = spec.sustained_s == 0
@@ -245,25 +303,12 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
     # The bursts' own client (aiohttp under the HTTPX API, lean in the firing loop): httpx2's transport
     # cost ~3 ms of CPU per request here, ~0.1 s of every check's time.
     async with (
-        burst_client(at_once, client_timeout, keep_alive=keep_alive, base_url=server.url) as client,
+        burst_client(spec.at_once, client_timeout, keep_alive=keep_alive, base_url=server.url) as client,
         burst_client(1, client_timeout, base_url=server.url) as probe_client,  # its own connection
     ):
-        # Open every connection before the clock starts, on the lab's read-out (the endpoint sees nothing).
-        await asyncio.gather(
-            open_connections(client, server.url, at_once), open_connections(probe_client, server.url, 1)
-        )
-        window_start = time.perf_counter()  # CLOCK_MONOTONIC: the servers' `since` is on the same clock
-        await every_worker(server.url, spec.workers, RESET_PATH, "POST")
-        threads_before, cpu_before = group_usage(server.pid) if server.pid is not None else (0, 0.0)
-        deadline_s = timeout_s * math.ceil(spec.requests / at_once) + spec.sustained_s + 1
-        deadline_s = min(deadline_s, timeout_s + spec.sustained_s + 5)  # bounded even when every round hangs
-        with _cpu_waits(server, spec.workers, firing):
-            await _burst(client, probe_client, spec, exercise.expect.ignore_keys, firing, probe_delay_s, deadline_s)
-        threads_after, cpu_after = group_usage(server.pid) if server.pid is not None else (0, 0.0)
-        firing.cpu_s = cpu_after - cpu_before if server.pid is not None else None
-        if exercise.expect.work_counters:  # work that runs after its response (background tasks) must finish
-            await settle(server.url, spec.workers, SETTLE_S)
-        stats = await read_workers(server.url, spec.workers, window_start)
+        await open_connections(probe_client, server.url, 1)  # before the clock starts, as the burst's own
+        await _burst(client, probe_client, server, exercise, firing, probe_delay_s, timeout_s)
+    stats = firing.stats
     samples = sorted(firing.samples, key=lambda s: s.index)
     summary = summarize(samples)
     return Run(
@@ -273,30 +318,74 @@ async def _fire(server: ServerProcess, exercise: Exercise, timeout_s: float, pro
         _measurement(spec, summary, stats, firing, Path(server.target)),
         stats,
         timeout_s,
-        threads_before,
-        threads_after,
+        firing.threads_before,
+        firing.threads_after,
     )
 
 
-@contextlib.contextmanager
-def _cpu_waits(server: ServerProcess, workers: int, firing: _Firing) -> Iterator[None]:
-    """Sets `firing.cpu_wait_share`: the largest share of the block's time that this thread (the client's
-    event loop) or a server's event-loop thread spent runnable, waiting for the OS to give it a CPU."""
-    client = run_queue_clock()
-    if client is None:  # no schedstat here (macOS, Windows): nothing to say about the machine
+def _shot(server: ServerProcess, spec: BurstSpec, timeout_s: float, with_settle: bool) -> Shot:
+    """The catalog's burst for `lab.load.burst.fire_burst`, warmed up on `/lab/stats`: the endpoint sees
+    exactly the catalog's requests (a lazily loaded model must meet the burst cold: exercise 6)."""
+    sustained = spec.sustained_s > 0
+    deadline_s = timeout_s * math.ceil(spec.requests / spec.at_once) + spec.sustained_s + 1
+    return Shot(
+        spec.method,
+        server.url + spec.path,
+        spec.json,
+        MAX_SUSTAINED_REQUESTS if sustained else spec.requests,
+        spec.at_once,
+        warm_up_on="stats",
+        workers=spec.workers,
+        sustain_s=spec.sustained_s,
+        # Sustained load ramps up: connections opened at the very same instant can all land on one worker.
+        ramp_s=min(0.05, spec.sustained_s / (4 * spec.at_once)) if sustained else 0.0,
+        deadline_s=min(deadline_s, timeout_s + spec.sustained_s + 5),  # bounded even when every round hangs
+        settle_s=SETTLE_S if with_settle else 0.0,  # work counted after its response (background tasks)
+        loop_pids=tuple(_loop_pids(server, spec.workers)),
+    )
+
+
+async def _burst(
+    client: BurstClient,
+    probe_client: BurstClient,
+    server: ServerProcess,
+    exercise: Exercise,
+    firing: _Firing,
+    probe_delay_s: float,
+    timeout_s: float,
+) -> None:
+    """The catalog's burst through the lab's one burst procedure, with a probe sent mid-burst beside it,
+    and the server's threads and CPU time measured around it; all of it kept in `firing`."""
+    spec = exercise.burst
+    released = asyncio.Event()
+
+    def keep(response: Reply) -> None:
+        if 200 <= response.status_code < 300:
+            _keep_body(firing.bodies, response, exercise.expect.ignore_keys)
+
+    async def probe(path: str, deadline_s: float) -> None:
+        await released.wait()
+        await asyncio.sleep(probe_delay_s)
+        began = time.perf_counter()
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(deadline_s):
+                (await probe_client.get(path)).raise_for_status()
+            firing.probe_s = time.perf_counter() - began
+
+    shot = _shot(server, spec, timeout_s, with_settle=bool(exercise.expect.work_counters))
+
+    @contextlib.asynccontextmanager
+    async def around() -> AsyncIterator[None]:
+        firing.threads_before, cpu_before = group_usage(server.pid) if server.pid is not None else (0, 0.0)
+        probing = asyncio.create_task(probe(spec.probe, shot.deadline_s)) if spec.probe is not None else None
         yield
-        return
-    loops = _loop_pids(server, workers)
-    before = [client(), *(waited_for_cpu_s(pid) for pid in loops)]
-    began = time.perf_counter()
-    try:
-        yield
-    finally:
-        after = [client(), *(waited_for_cpu_s(pid) for pid in loops)]
-        took = time.perf_counter() - began
-        client.close()
-        waits = [b - a for a, b in zip(before, after, strict=True) if a is not None and b is not None]
-        firing.cpu_wait_share = max(waits) / took if waits and took > 0 else None
+        if probing is not None:
+            await probing
+        firing.threads_after, cpu_after = group_usage(server.pid) if server.pid is not None else (0, 0.0)
+        firing.cpu_s = cpu_after - cpu_before if server.pid is not None else None
+
+    fired = await fire_burst(client, shot, around=around, on_start=lambda _t0: released.set(), on_response=keep)
+    firing.samples, firing.stats, firing.cpu_wait_share = fired.samples, fired.server, fired.cpu_wait_share
 
 
 def _loop_pids(server: ServerProcess, workers: int) -> list[int]:
@@ -313,51 +402,6 @@ def _loop_pids(server: ServerProcess, workers: int) -> list[int]:
         return []
 
 
-async def _burst(
-    client: BurstClient,
-    probe_client: BurstClient,
-    spec: BurstSpec,
-    ignore_keys: tuple[str, ...],
-    firing: _Firing,
-    probe_delay_s: float,
-    deadline_s: float,
-) -> None:
-    """The catalog's burst through the lab's own firing loop, with a probe sent mid-burst beside it."""
-    sustained = spec.sustained_s > 0
-    released = asyncio.Event()
-
-    def keep(response: Reply) -> None:
-        if 200 <= response.status_code < 300:
-            _keep_body(firing.bodies, response, ignore_keys)
-
-    async def probe(path: str) -> None:
-        await released.wait()
-        await asyncio.sleep(probe_delay_s)
-        began = time.perf_counter()
-        with contextlib.suppress(httpx.HTTPError, TimeoutError):
-            async with asyncio.timeout(deadline_s):
-                (await probe_client.get(path)).raise_for_status()
-            firing.probe_s = time.perf_counter() - began
-
-    probing = asyncio.create_task(probe(spec.probe)) if spec.probe is not None else None
-    firing.samples = await fire(
-        client,
-        spec.method,
-        spec.path,
-        spec.json,
-        MAX_SUSTAINED_REQUESTS if sustained else spec.requests,
-        spec.at_once,
-        # Sustained load ramps up: connections opened at the very same instant can all land on one worker.
-        sustain_s=spec.sustained_s,
-        ramp_s=min(0.05, spec.sustained_s / (4 * spec.at_once)) if sustained else 0.0,
-        deadline_s=deadline_s,
-        on_start=lambda _t0: released.set(),
-        on_response=keep,
-    )
-    if probing is not None:
-        await probing
-
-
 def _keep_body(bodies: Counter[str], response: Reply, ignore_keys: tuple[str, ...]) -> None:
     try:
         text = canonical(response.json(), ignore_keys)
@@ -370,6 +414,13 @@ def _keep_body(bodies: Counter[str], response: Reply, ignore_keys: tuple[str, ..
 def _measurement(
     spec: BurstSpec, summary: Summary, stats: ServerStats | None, firing: _Firing, file: Path
 ) -> Measurement:
+    if stats is None:
+        return Measurement(**_client_side(spec, summary, firing), has_stats=False)
+    return Measurement(**_client_side(spec, summary, firing), **_server_side(spec, stats, file))
+
+
+def _client_side(spec: BurstSpec, summary: Summary, firing: _Firing) -> dict[str, Any]:
+    """What the client and the server's process group measured: every check has it."""
     handled = [
         s.handler_end_s - s.handler_start_s
         for s in firing.samples
@@ -378,7 +429,7 @@ def _measurement(
     wall_s = summary.wall_s
     if spec.sustained_s > 0:  # a fixed duration: compare the time per answered request instead
         wall_s = summary.wall_s / summary.ok if summary.ok else math.inf
-    common: dict[str, Any] = {
+    return {
         "requests": summary.requests,
         "ok": sum(n for code, n in summary.status_counts.items() if code.startswith("2")),
         "wall_s": wall_s,
@@ -392,23 +443,25 @@ def _measurement(
         "cpu_s": firing.cpu_s,
         "cpu_wait_share": firing.cpu_wait_share,
     }
-    if stats is None:
-        return Measurement(**common, has_stats=False)
-    return Measurement(
-        **common,
-        peak_in_flight=stats.peak_in_flight,
-        peak_in_handler=stats.handler_peaks.get(urlsplit(spec.path).path, 0),
-        loop_lag_max_s=stats.loop_lag_judged_s,  # a busy machine that ran no thread of the server is not its code
-        tokens_peak=stats.thread_tokens_peak,
-        tokens_total=stats.thread_tokens_total,
-        counters=dict(stats.counters),
-        gauge_peaks={name: gauge.peak for name, gauge in stats.gauges.items()},
+
+
+def _server_side(spec: BurstSpec, stats: ServerStats, file: Path) -> dict[str, Any]:
+    """What the server's own `/lab/stats` said about the burst's window."""
+    folder = file.resolve().parent
+    return {
+        "peak_in_flight": stats.peak_in_flight,
+        "peak_in_handler": stats.handler_peaks.get(urlsplit(spec.path).path, 0),
+        "loop_lag_max_s": stats.loop_lag_judged_s,  # a busy machine that ran no thread of the server is not its code
+        "tokens_peak": stats.thread_tokens_peak,
+        "tokens_total": stats.thread_tokens_total,
+        "counters": dict(stats.counters),
+        "gauge_peaks": {name: gauge.peak for name, gauge in stats.gauges.items()},
         # In the learner's own files: a coroutine dropped inside a library is not theirs to fix.
-        unawaited=tuple(c for c in stats.unawaited if _in_folder(c.file, file.resolve().parent)),
+        "unawaited": tuple(c for c in stats.unawaited if _in_folder(c.file, folder)),
         # The learner's own lines (their file, or a helper beside it), and the loop itself (the GIL convoy).
-        blocking=tuple(b for b in stats.blocking if not b.file or _in_folder(b.file, file.resolve().parent)),
-        intra_op_threads=stats.intra_op_threads,
-    )
+        "blocking": tuple(b for b in stats.blocking if not b.file or _in_folder(b.file, folder)),
+        "intra_op_threads": stats.intra_op_threads,
+    }
 
 
 def _in_folder(reported: str, folder: Path) -> bool:

@@ -2,6 +2,10 @@
 
     result = await burst("http://127.0.0.1:8000/sleep/async", requests=10)
     result = run_burst("http://127.0.0.1:8000/sleep/async", requests=10)  # from synchronous code
+    fired = await fire_burst(client, Shot("GET", url, None, 10, 10, warm_up_on="stats"))  # the raw procedure
+
+Every burst in the lab goes through `fire_burst`: `burst` (for `lab burst`, `lab compare` and the demo) judges
+what it returns; the checker (lab.course.check) warms up on `/lab/stats` and grades it instead.
 
 How it stays honest (see `shared/measuring.md`): a warm-up request first (cold starts cost ~20 ms),
 and on a lab server every connection opened before the clock starts;
@@ -20,24 +24,27 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from lab.client import burst_client, httpx
+from lab.client import Reply, burst_client, httpx
 from lab.errors import BurstError
 from lab.load.fire import MAX_BURST_S, fire, request, run
 from lab.load.measure import Sample, Summary, summarize
-from lab.load.stats import open_connections, origin, read, reset
+from lab.load.stats import every_worker, open_connections, origin, read, read_workers, reset, settle
 from lab.load.verdict import Verdict, judge
-from lab.protocol import ServerStats
+from lab.protocol import RESET_PATH, ServerStats
+from lab.run_queue import RunQueueClock, run_queue_clock, waited_for_cpu_s
 
-__all__ = ["BurstError", "BurstResult", "burst", "check_url", "run_burst"]
+__all__ = ["BurstError", "BurstResult", "Fired", "Shot", "burst", "check_url", "fire_burst", "run_burst"]
 
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 1_000
 DEFAULT_TIMEOUT_S = 60.0
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+WarmUp = Literal["endpoint", "stats"]  # where a burst's warm-up goes: see `fire_burst`
 
 
 def check_url(url: str) -> None:
@@ -153,26 +160,11 @@ async def burst(
     check_arguments(url, requests, concurrency, method, timeout)
     # No pool timeout: a request waiting for a connection is the client's doing, not the server's.
     client_timeout = httpx.Timeout(timeout or DEFAULT_TIMEOUT_S, pool=None)
+    shot = Shot(method, url, json_body, requests, concurrency, deadline_s=deadline_s, size_timeout=timeout is None)
     async with burst_client(concurrency, client_timeout) as client:
-        single_s = await _warm_up(client, method, url, json_body)
-        if timeout is None:
-            # The broken endpoint serializes: the last request waits for all the others.
-            client.timeout = httpx.Timeout(max(DEFAULT_TIMEOUT_S, 2 * requests * single_s + 5), pool=None)
-        is_lab = await reset(client, url)
-        if is_lab:  # a lab server's `/lab/stats` is cheap and not counted: open every connection on it first
-            await open_connections(client, url, concurrency)
-        samples = await fire(
-            client,
-            method,
-            url,
-            json_body,
-            requests,
-            concurrency,
-            deadline_s=deadline_s,
-            on_start=on_start,
-            on_sample=on_sample,
-        )
-        server = await read(client, url) if is_lab else None
+        fired = await fire_burst(client, shot, on_start=on_start, on_sample=on_sample)
+    samples, server = fired.samples, fired.server
+    single_s = fired.single_s or 0.0  # (always timed: this burst warms up on its endpoint)
     summary = summarize(samples)
     inside = [x.server_time_s for x in samples if x.server_time_s is not None]
     server_max_s = max(inside) if server is not None and len(inside) == len(samples) else None
@@ -190,6 +182,137 @@ async def burst(
         cores=cores,
     )
     return BurstResult(url, method, requests, concurrency, samples, summary, verdict, server, single_s)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One burst as `fire_burst` fires it: what to send, how many at once, and how to prepare the server."""
+
+    method: str
+    url: str  # the endpoint: a full URL, or a path on the client's `base_url`
+    json_body: Any
+    requests: int  # with `sustain_s`, only a cap
+    concurrency: int
+    warm_up_on: WarmUp = "endpoint"
+    # A lab server of ours, and how many worker processes it runs: each is reset and read on a connection
+    # of its own (lab.load.stats). None: any server, reset and read once on the burst's own client.
+    workers: int | None = None
+    sustain_s: float = 0.0
+    ramp_s: float = 0.0
+    deadline_s: float = MAX_BURST_S
+    settle_s: float = 0.0  # after the burst, wait this long at most for background work to finish
+    # The server's event-loop processes: how long they (and the client's loop) waited for a CPU while the
+    # burst fired says whether the machine was too busy to judge it. None: not read.
+    loop_pids: tuple[int, ...] | None = None
+    size_timeout: bool = False  # no timeout was given: size the client's from one request alone
+
+
+@dataclass(frozen=True)
+class Fired:
+    samples: list[Sample]
+    server: ServerStats | None  # the lab server's own view of the burst's window; None: not a lab server
+    single_s: float | None  # one request alone, timed by an endpoint warm-up; None after a `/lab/stats` one
+    # The largest share of the firing's time that the client's or a server's event-loop thread spent runnable,
+    # waiting for the OS to give it a CPU (Linux only; None elsewhere, or when `loop_pids` is None).
+    cpu_wait_share: float | None = None
+
+
+async def fire_burst(
+    client: httpx.AsyncClient,
+    shot: Shot,
+    *,
+    around: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+    on_start: Callable[[float], None] | None = None,
+    on_sample: Callable[[Sample], None] | None = None,
+    on_response: Callable[[Reply], None] | None = None,
+) -> Fired:
+    """The lab's one burst procedure: warm up, reset the server's window, open every connection, fire,
+    let background work settle, read the server's own view.
+
+    `warm_up_on` says where the warm-up goes. "endpoint" (`lab burst`, `lab compare`, the demo): two requests
+    to the endpoint, which pay its cold start and time one request alone; the reset then tells whether it is
+    a lab server, and only a lab server gets its connections opened on `/lab/stats`. "stats" (the checker):
+    the connections are opened on `/lab/stats` before the window starts, so the endpoint sees exactly the
+    burst's requests (a lazily loaded model must meet the burst cold: exercise 6). `around` wraps the firing
+    alone (the checker reads its server's threads and CPU time there, and probes mid-burst), and the CPU
+    waits of `loop_pids` wrap `around`.
+    """
+    single_s = None
+    if shot.warm_up_on == "endpoint":
+        single_s = await _warm_up(client, shot.method, shot.url, shot.json_body)
+        if shot.size_timeout:  # the broken endpoint serializes: the last request waits for all the others
+            client.timeout = httpx.Timeout(max(DEFAULT_TIMEOUT_S, 2 * shot.requests * single_s + 5), pool=None)
+    else:
+        await open_connections(client, shot.url, shot.concurrency)
+    window_start = time.perf_counter()  # CLOCK_MONOTONIC: the servers' `since` is on the same clock
+    is_lab = await _reset(client, shot) or shot.warm_up_on == "stats"
+    if is_lab and shot.warm_up_on == "endpoint":  # `/lab/stats` is cheap and not counted: connections open there
+        await open_connections(client, shot.url, shot.concurrency)
+    waits = _CpuWaits(shot.loop_pids)
+    with waits:
+        async with around() if around is not None else contextlib.nullcontext():
+            samples = await fire(
+                client,
+                shot.method,
+                shot.url,
+                shot.json_body,
+                shot.requests,
+                shot.concurrency,
+                sustain_s=shot.sustain_s,
+                ramp_s=shot.ramp_s,
+                deadline_s=shot.deadline_s,
+                on_start=on_start,
+                on_sample=on_sample,
+                on_response=on_response,
+            )
+    server = await _read_out(client, shot, window_start) if is_lab else None
+    return Fired(samples, server, single_s, waits.share)
+
+
+class _CpuWaits:
+    """`share`: the largest share of the block's time that this thread (the client's event loop) or one of
+    `pids`' main threads (a server's event loop) spent runnable, waiting for the OS to give it a CPU."""
+
+    def __init__(self, pids: tuple[int, ...] | None) -> None:
+        self.pids = pids
+        self.share: float | None = None
+        self._clock: RunQueueClock | None = None
+        self._before: list[float | None] = []
+        self._began = 0.0
+
+    def __enter__(self) -> None:
+        # No schedstat here (macOS, Windows), or nothing asked: nothing to say about the machine.
+        self._clock = run_queue_clock() if self.pids is not None else None
+        if self._clock is not None:
+            self._before = self._read(self._clock)
+            self._began = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._clock is None:
+            return
+        after = self._read(self._clock)
+        took = time.perf_counter() - self._began
+        self._clock.close()
+        waits = [b - a for a, b in zip(self._before, after, strict=True) if a is not None and b is not None]
+        self.share = max(waits) / took if waits and took > 0 else None
+
+    def _read(self, clock: RunQueueClock) -> list[float | None]:
+        return [clock(), *(waited_for_cpu_s(pid) for pid in self.pids or ())]
+
+
+async def _reset(client: httpx.AsyncClient, shot: Shot) -> bool:
+    """Start the server's measurement window: True if a lab server answered."""
+    if shot.workers is None:
+        return await reset(client, shot.url)
+    return bool(await every_worker(shot.url, shot.workers, RESET_PATH, "POST"))
+
+
+async def _read_out(client: httpx.AsyncClient, shot: Shot, window_start: float) -> ServerStats | None:
+    if shot.workers is None:
+        return await read(client, shot.url)
+    if shot.settle_s:  # work that runs after its response (background tasks) must finish, and be counted
+        await settle(shot.url, shot.workers, shot.settle_s)
+    return await read_workers(shot.url, shot.workers, window_start)
 
 
 def _is_loopback(url: str) -> bool:

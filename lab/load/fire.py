@@ -144,23 +144,10 @@ async def fire(
             if sustain_s and time.perf_counter_ns() - t0 > sustain_s * 1e9:
                 return
             started[index] = time.perf_counter_ns()
-            sample = await _one(index)
+            sample = await _timed(send, index, started[index], t0, client.timeout.read, on_response)
             samples.append(sample)
             if on_sample is not None:
                 on_sample(sample)
-
-    async def _one(index: int) -> Sample:
-        start = started[index]
-        try:
-            async with asyncio.timeout(client.timeout.read):  # in total, as `request` does
-                response = await send()
-        except (httpx.HTTPError, TimeoutError) as exc:
-            kind = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-            return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=kind)
-        end = time.perf_counter_ns()
-        if on_response is not None:
-            on_response(response)
-        return _sample(index, start, end, t0, response)
 
     tasks = [asyncio.create_task(worker(position)) for position in range(concurrency)]
     await asyncio.sleep(0)  # let every task reach `go.wait()` before the clock starts
@@ -172,16 +159,43 @@ async def fire(
         async with asyncio.timeout(deadline_s):
             await asyncio.gather(*tasks)
     except TimeoutError:
-        elapsed = (time.perf_counter_ns() - t0) / 1e9
-        answered = {s.index for s in samples}
-        pending = [i for i in started if i not in answered]
-        if not sustain_s:  # a fixed burst also owes the requests that never got to start
-            pending += [i for i in range(requests) if i not in answered and i not in started]
-        samples += [
-            Sample(i, (started[i] - t0) / 1e9 if i in started else elapsed, elapsed, error=BURST_DEADLINE)
-            for i in pending
-        ]
+        # A fixed burst also owes the requests that never got to start; sustained load, only those in flight.
+        samples += _cut_off(samples, started, t0, None if sustain_s else requests)
     return sorted(samples, key=lambda s: s.index)
+
+
+async def _timed(
+    send: Callable[[], Awaitable[Reply]],
+    index: int,
+    start: int,
+    t0: int,
+    timeout_s: float | None,
+    on_response: Callable[[Reply], None] | None,
+) -> Sample:
+    """One request of the burst, sent at `start` (ns) and timed from `t0`; an error is a sample too."""
+    try:
+        async with asyncio.timeout(timeout_s):  # in total, as `request` does
+            response = await send()
+    except (httpx.HTTPError, TimeoutError) as exc:
+        kind = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return Sample(index, (start - t0) / 1e9, (time.perf_counter_ns() - t0) / 1e9, error=kind)
+    end = time.perf_counter_ns()
+    if on_response is not None:
+        on_response(response)
+    return _sample(index, start, end, t0, response)
+
+
+def _cut_off(samples: list[Sample], started: dict[int, int], t0: int, requests: int | None) -> list[Sample]:
+    """An error sample for each request the deadline cut off: those in flight, and (given `requests`)
+    those that never got to start. Never dropped: a burst reports every request it owed."""
+    elapsed = (time.perf_counter_ns() - t0) / 1e9
+    answered = {s.index for s in samples}
+    pending = [i for i in started if i not in answered]
+    if requests is not None:
+        pending += [i for i in range(requests) if i not in answered and i not in started]
+    return [
+        Sample(i, (started[i] - t0) / 1e9 if i in started else elapsed, elapsed, error=BURST_DEADLINE) for i in pending
+    ]
 
 
 def _sender(client: httpx.AsyncClient, method: str, url: str, json_body: Any) -> Callable[[], Awaitable[Reply]]:

@@ -92,12 +92,19 @@ def judge(
             reasons=[f"one request takes under {TOO_FAST_S * 1000:.0f} ms: too fast for overlap to show", *stragglers],
         )
     k = wall_s / single_s
-    ideal = math.ceil(requests / concurrency)
     reasons = [f"{requests} requests took {wall_s:.2f} s = {k:.1f} x one request alone ({single_s * 1000:.0f} ms)"]
     if server is not None:
         reasons += _server_reasons(server, single_s)
     reasons += stragglers
+    return _one_at_a_time(requests, k, server, cores, reasons) or _overlapped(
+        requests, concurrency, k, single_s, server, server_max_s, latencies, cores, reasons
+    )
 
+
+def _one_at_a_time(
+    requests: int, k: float, server: ServerStats | None, cores: int | None, reasons: list[str]
+) -> Verdict | None:
+    """Serialized, or in waves of the server's own process pool: what the counts say before the times do."""
     if server is not None and _in_handlers(server) == 1:
         reasons.append("they ran one after another")
         return Verdict(SERIALIZED, k, reasons=reasons)
@@ -121,6 +128,22 @@ def judge(
         else:
             reasons.append("they ran one after another")
         return Verdict(SERIALIZED, k, reasons=reasons)
+    return None
+
+
+def _overlapped(
+    requests: int,
+    concurrency: int,
+    k: float,
+    single_s: float,
+    server: ServerStats | None,
+    server_max_s: float | None,
+    latencies: Sequence[float],
+    cores: int | None,
+    reasons: list[str],
+) -> Verdict:
+    """Concurrent, or in waves: requests that overlapped, and how far."""
+    ideal = math.ceil(requests / concurrency)
     # Inside the server, time spent queueing for a thread or a process still shows;
     # the client's own cost of launching a large burst does not.
     k_inside = server_max_s / single_s if server_max_s is not None else k
