@@ -250,7 +250,7 @@ class Kubelet:
     def _join(self, at: float) -> None:
         since = self._rotation.out_since
         out = self._rotation.join(at)
-        if since is not None and out is not None:
+        if since is not None and out is not None and out > 0:
             # Without a readiness probe only a restart takes the pod out: the sentence says which.
             why = "readiness" if "readiness" in self._by_kind else "restart"
             text = f"{why}: out of the Service's endpoints from {clock_text(since)} to {clock_text(at)} ({_span(out)})"
