@@ -16,6 +16,7 @@ When the model decides a restart, every probe pauses (the kubelet does not probe
 running) and `on_restart(decision)` is called on a worker thread: it stops the container and starts it again
 after `decision.backoff_s` (CrashLoopBackOff), or does nothing real (a run without `--restart`); without a
 callback the prober waits out the back-off itself. Then the probes start afresh: initial delays, startup first.
+`stop()` does not wait for a restart under way: stop the prober first, then the restarter (which finishes it).
 
 Bounded: a run ends at `stop()` or after `max_run_s`, whichever comes first; the model keeps a bounded
 number of attempts.
@@ -89,7 +90,7 @@ class Prober:
         return self
 
     def stop(self) -> KubeletReport:
-        """End the run (a restart under way is finished first) and return the kubelet's report."""
+        """End the run and return the kubelet's report; a restart under way is left to finish on its own thread."""
         self._stopping.set()
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None:
@@ -127,6 +128,8 @@ class Prober:
                 if decision is None:
                     return
                 await self._restart(decision)
+                if self._stopping.is_set():
+                    return
                 self.kubelet.restarted(self.now())
 
     async def _probe_until_restart(self, client: httpx.AsyncClient, deadline: float) -> Decision | None:
@@ -180,10 +183,44 @@ class Prober:
         return Attempt(spec.kind, spec.path, sent, status, outcome, self.now() - sent)
 
     async def _restart(self, decision: Decision) -> None:
-        """The container is down: call `on_restart` (which brings it back), or wait out the back-off alone."""
-        if self.on_restart is not None:
-            await asyncio.to_thread(self.on_restart, decision)  # its own thread: this loop stays free to stop
-        elif decision.backoff_s:
-            assert self._wake is not None
+        """The container is down: call `on_restart` (which brings it back), or wait out the back-off alone.
+
+        Either wait ends early at `stop()`: a restart takes up to its grace period and back-off (minutes), and
+        stop() must not. The callback's own thread then finishes it; the caller owns that server.
+        """
+        assert self._wake is not None
+        waker = asyncio.create_task(self._wake.wait())
+        if self.on_restart is None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), decision.backoff_s)
+                await asyncio.wait_for(waker, decision.backoff_s)
+            return
+        done = self._call_on_restart(self.on_restart, decision)
+        first: list[asyncio.Future[Any]] = [done, waker]
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+        waker.cancel()
+        error = done.result() if done.done() else None
+        if error is not None:
+            raise error
+
+    def _call_on_restart(
+        self, on_restart: Callable[[Decision], object], decision: Decision
+    ) -> asyncio.Future[BaseException | None]:
+        """Run the callback on a thread of its own (not the loop's executor, which asyncio.run waits for)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[BaseException | None] = loop.create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if not done.done():
+                done.set_result(error)
+
+        def call() -> None:
+            error: BaseException | None = None
+            try:
+                on_restart(decision)
+            except BaseException as exc:  # handed to the prober's loop, then to stop()'s caller
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop has ended: stop() came first
+                loop.call_soon_threadsafe(settle, error)
+
+        threading.Thread(target=call, name="lab-restart", daemon=True).start()
+        return done

@@ -13,8 +13,8 @@ from lab.client import httpx
 from lab.errors import LabError
 from lab.launch.process import ServerProcess
 from lab.load.kubelet import Decision
-from lab.load.probes import ProbeSpec
 from lab.load.prober import Prober
+from lab.load.probes import ProbeSpec
 
 WAIT_S = 30.0  # the most any test waits for what it needs: a loaded machine gets there, a broken prober does not
 

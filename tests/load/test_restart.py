@@ -10,8 +10,8 @@ import pytest
 from lab.client import httpx
 from lab.errors import LabError
 from lab.launch.process import ServerProcess
-from lab.load.probes import ProbeSpec
 from lab.load.prober import Prober
+from lab.load.probes import ProbeSpec
 from lab.load.restart import Restarter
 
 WAIT_S = 60.0
@@ -106,8 +106,8 @@ def test_the_prober_and_the_restarter_together(tmp_path: Path) -> None:
         while prober.kubelet.restarts < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        restarter.close()  # cuts the back-off short and stops the server that runs now
-        report = prober.stop()
+        report = prober.stop()  # first: it does not wait for the restart under way (back-off 10 s)...
+        restarter.close()  # ...which this cuts short, and then stops the server that runs now
     assert len(restarter.downtimes) >= 1
     assert report.restarts >= 2
     restarts = [d for d in report.decisions if d.action == "restart"]
