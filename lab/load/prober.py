@@ -29,7 +29,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from lab.client import LOOPBACK_HOSTS, httpx
@@ -80,7 +80,7 @@ class Prober:
     def url_for(self, spec: ProbeSpec) -> str:
         return f"http://{self._host}:{spec.port or self._port}{spec.path}"
 
-    def start(self, origin: float | None = None) -> Prober:
+    def start(self, origin: float | None = None) -> Self:
         """Start probing; `origin` (a `time.monotonic()` value) is time 0 of the report, by default now."""
         if self._thread is not None:
             raise RuntimeError("a prober starts once")
@@ -100,6 +100,8 @@ class Prober:
             self._thread.join()
         if self._error is not None:
             raise self._error
+        if self._thread is None:
+            return self.kubelet.finish(0.0)  # never started: nothing was probed
         return self.kubelet.finish(self._end_s if self._end_s is not None else self.now())
 
     def attempts(self) -> list[Attempt]:

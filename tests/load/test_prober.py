@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -19,9 +19,9 @@ from lab.load.probes import ProbeSpec
 WAIT_S = 30.0  # the most any test waits for what it needs: a loaded machine gets there, a broken prober does not
 
 
-def wait_for(condition: object, timeout_s: float = WAIT_S) -> None:
+def wait_for(condition: Callable[[], bool], timeout_s: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -75,11 +75,8 @@ def _block(url: str, delay_ms: int) -> None:
 
 
 def test_nothing_listening_is_refused_and_restarts() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # free once closed: nothing listens there
     spec = ProbeSpec("liveness", "/health", period_s=0.1, timeout_s=1, failures=3)
-    prober = Prober(f"http://127.0.0.1:{port}", (spec,)).start()
+    prober = Prober(f"http://127.0.0.1:{free_port()}", (spec,)).start()
     try:
         wait_for(lambda: prober.kubelet.restarts >= 1)
     finally:
@@ -122,3 +119,38 @@ def test_loopback_only(url: str) -> None:
     with pytest.raises(LabError, match="loopback only") as caught:
         Prober(url, (ProbeSpec("liveness", "/health"),))
     assert caught.value.usage
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # free once closed: nothing listens there
+
+
+def test_stop_does_not_wait_for_a_restart_under_way() -> None:
+    release = threading.Event()
+    called = threading.Event()
+
+    def slow_restart(decision: Decision) -> None:  # a grace period and a back-off that would take minutes
+        called.set()
+        release.wait(WAIT_S)
+
+    spec = ProbeSpec("liveness", "/health", period_s=0.1, timeout_s=1, failures=1)
+    prober = Prober(f"http://127.0.0.1:{free_port()}", (spec,), on_restart=slow_restart).start()
+    reports = []
+    try:
+        wait_for(called.is_set)
+        stopper = threading.Thread(target=lambda: reports.append(prober.stop()))
+        stopper.start()
+        stopper.join(WAIT_S)
+        assert reports, "stop() waited for the restart"
+        assert not release.is_set()  # the callback was still running when stop() returned
+    finally:
+        release.set()
+    assert reports[0].restarts == 1
+    assert reports[0].counts["liveness"]["refused"] == 1  # no probe while the container was down
+
+
+def test_a_prober_never_started_reports_nothing() -> None:
+    report = Prober("http://127.0.0.1:9", (ProbeSpec("liveness", "/health"),)).stop()
+    assert report.attempts == () and report.restarts == 0
