@@ -50,6 +50,7 @@ Action = Literal["restart", "unready", "ready", "started"]
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0
 BACKOFF_RESET_S = 600.0
+_OUTCOME_WORDS = {"status": "bad status", "timeout": "timed out", "refused": "refused", "error": "failed"}
 MAX_ATTEMPTS_KEPT = 10_000  # every attempt is counted; this many are kept for the report (memory stays bounded)
 
 
@@ -108,6 +109,17 @@ class KubeletReport:
     counts: dict[str, dict[str, int]]  # per probe kind: attempts per outcome
     attempts: tuple[Attempt, ...]
     attempts_dropped: int = 0  # sent and counted, but past MAX_ATTEMPTS_KEPT
+
+    def lines(self) -> list[str]:
+        """The report in plain sentences (a view may draw it richer): counts per probe, decisions, totals."""
+        found = []
+        for kind, counts in self.counts.items():
+            failed = [f"{counts[outcome]} {_OUTCOME_WORDS[outcome]}" for outcome in OUTCOMES[1:] if counts[outcome]]
+            found.append(f"{kind}: {counts['ok']} passed" + (", " + ", ".join(failed) if failed else ""))
+        found.extend(decision.text for decision in self.decisions)
+        out = f", out of the Service's endpoints for {_span(self.out_of_rotation_s)}" if self.out_of_rotation_s else ""
+        found.append(f"{self.restarts} restart{'s' if self.restarts != 1 else ''}{out}")
+        return found
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -203,6 +203,20 @@ def test_counts_and_json() -> None:
     assert set(data["kubelet"]["decisions"][0]) == {"at_s", "kind", "action", "text"}
 
 
+def test_the_report_in_sentences() -> None:
+    stream = attempts("readiness", "oossssoo", start=0.5) + attempts("liveness", "oootttt")
+    report = replay([LIVE, READY], sorted(stream, key=lambda a: a.sent_at_s), end_s=10)
+    assert report.lines() == [
+        "liveness: 3 passed, 4 timed out",
+        "readiness: 4 passed, 4 bad status",
+        "readiness failed 2 times in a row at 00:03: out of the Service's endpoints",
+        "liveness failed 3 times in a row at 00:06: the kubelet restarts the container (restart 1)",
+        # Back at the second success in a row after the restart (6.5 and 7.5): out from 3.5 to 7.5.
+        "readiness: out of the Service's endpoints from 00:03 to 00:07 (4.0 s)",
+        "1 restart, out of the Service's endpoints for 4.0 s",
+    ]
+
+
 @pytest.mark.parametrize(("seconds", "text"), [(0, "00:00"), (31.9, "00:31"), (75, "01:15"), (-1, "00:00")])
 def test_clock_text(seconds: float, text: str) -> None:
     assert clock_text(seconds) == text
