@@ -78,7 +78,8 @@ class Prober:
         return time.monotonic() - self._origin
 
     def url_for(self, spec: ProbeSpec) -> str:
-        return f"http://{self._host}:{spec.port or self._port}{spec.path}"
+        """The server under test is the pod: its port stands for the manifest's containerPort (8080 there)."""
+        return f"http://{self._host}:{self._port}{spec.path}"
 
     def start(self, origin: float | None = None) -> Self:
         """Start probing; `origin` (a `time.monotonic()` value) is time 0 of the report, by default now."""

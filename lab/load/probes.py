@@ -68,7 +68,11 @@ _KEYS = {
 
 @dataclass(frozen=True)
 class ProbeSpec:
-    """One probe: what the kubelet sends (GET `path` on `port`, None: the server's own) and how it judges."""
+    """One probe: what the kubelet sends (GET `path`) and how it judges.
+
+    `port` is the manifest's, kept to be reported: the prober sends every probe to the server under test,
+    which stands for the pod (a lab server listens on a port of its own choosing, not the manifest's).
+    """
 
     kind: ProbeKind
     path: str

@@ -154,3 +154,8 @@ def test_stop_does_not_wait_for_a_restart_under_way() -> None:
 def test_a_prober_never_started_reports_nothing() -> None:
     report = Prober("http://127.0.0.1:9", (ProbeSpec("liveness", "/health"),)).stop()
     assert report.attempts == () and report.restarts == 0
+
+
+def test_a_manifest_port_stands_for_the_server_under_test() -> None:
+    prober = Prober("http://127.0.0.1:4321", (ProbeSpec("liveness", "/health", 8080),))
+    assert prober.url_for(prober.specs[0]) == "http://127.0.0.1:4321/health"

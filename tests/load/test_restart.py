@@ -38,6 +38,18 @@ async def health():
     return {"status": "healthy"}
 """
 
+# A plain app: uvicorn's own SIGTERM handling (lighter to start than the lab server, twice per test).
+PLAIN = """\
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/health")
+async def health():
+    return {"status": "healthy"}
+"""
+
 # A liveness endpoint that always fails: the kubelet restarts it, again and again.
 ALWAYS_FAILING = """\
 from fastapi import FastAPI, Response
@@ -80,17 +92,22 @@ def test_a_server_deaf_to_sigterm_is_killed_after_the_grace_period_and_comes_bac
     assert not restarter.server.alive
 
 
-def test_a_server_that_honours_sigterm_ends_within_the_grace_period() -> None:
-    server = ServerProcess("lab.server.app:app").start()
-    restarter = Restarter(server, grace_s=20)
+def test_a_server_that_honours_sigterm_ends_within_the_grace_period(tmp_path: Path) -> None:
+    server = ServerProcess(app_file(tmp_path, PLAIN)).start()
+    restarter = Restarter(server, grace_s=20, max_restarts=1)
     try:
         downtime = restarter.restart()
         assert downtime is not None
         # uvicorn shuts down and ends by its own SIGTERM, re-raised: either way not SIGKILLed.
         assert not downtime.killed and downtime.ended in ("exit code 0", "killed by signal 15 (SIGTERM)")
         assert answers(restarter.server.url) == 200
+        # Bounded: past max_restarts nothing is stopped or started, and the skip is counted.
+        running = restarter.server
+        assert restarter.restart() is None
+        assert restarter.skipped == 1 and restarter.server is running and running.alive
     finally:
         restarter.close()
+    assert not restarter.server.alive
 
 
 def test_the_prober_and_the_restarter_together(tmp_path: Path) -> None:
