@@ -10,7 +10,9 @@ Its own thread, its own event loop, its own clock (`time.monotonic`) and a new c
 probes time out. Each probe's timeout is enforced here, around the whole attempt (connect, send, read).
 
 Each spec runs on its own schedule: first after its initial delay, then every period. The kubelet's worker
-sends one attempt at a time, so periods that a slow attempt overlapped are skipped, not sent late in a bunch.
+sends one attempt at a time: after an attempt that outlasted its period (a timeout as long as the period), the
+next one goes at once, as Go's ticker keeps one tick, and any further ticks it overlapped are lost, not sent late
+in a bunch.
 
 When the model decides a restart, every probe pauses (the kubelet does not probe a container that is not
 running) and `on_restart(decision)` is called on a worker thread: it stops the container and starts it again
@@ -165,8 +167,10 @@ class Prober:
                         restart.set_result(decision)
             next_at += spec.period_s
             late = self.now() - next_at
-            if late > 0:  # an attempt outlasted its period: skip the ticks it overlapped, as the kubelet's ticker does
-                next_at += spec.period_s * (int(late // spec.period_s) + 1)
+            if late > 0:
+                # The attempt outlasted its period. The kubelet's ticker (Go's) keeps one tick that passed meanwhile:
+                # the next attempt goes at once, on the last tick that passed; the ticks before it are lost.
+                next_at += spec.period_s * int(late // spec.period_s)
 
     async def _send(self, client: httpx.AsyncClient, spec: ProbeSpec) -> Attempt:
         sent = self.now()

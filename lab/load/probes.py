@@ -9,7 +9,7 @@ successThreshold 1, initialDelaySeconds 0, and the pod's terminationGracePeriodS
 
 Two choices the API leaves open, made here on purpose:
 - a timeout longer than the period is allowed, as Kubernetes allows it (its validation checks each field on
-  its own): the kubelet's worker probes one attempt at a time, so the periods a slow probe overlaps are skipped.
+  its own): the kubelet's worker probes one attempt at a time, so the next attempt waits for a slow one to end.
 - the command line takes sub-second durations (`500ms`), so a lab run can show in seconds what a pod shows in
   minutes; a manifest is read in whole seconds, as the kubelet does, and 0 there means the default (API defaulting).
 

@@ -35,7 +35,7 @@ def test_bad_durations(text: str) -> None:
         ),
         ("readiness=/ready, successes=2", ProbeSpec("readiness", "/ready", successes=2)),
         ("startup=/health,period=500ms,failures=30", ProbeSpec("startup", "/health", period_s=0.5, failures=30)),
-        # Kubernetes allows a timeout longer than the period: the periods the attempt overlaps are skipped.
+        # Kubernetes allows a timeout longer than the period: the next attempt waits for a slow one to end.
         ("liveness=/health,period=1s,timeout=5s", ProbeSpec("liveness", "/health", period_s=1, timeout_s=5)),
         ("liveness=/lab/stats?x=1", ProbeSpec("liveness", "/lab/stats?x=1")),
     ],
