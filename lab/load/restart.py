@@ -13,6 +13,8 @@ finds it at the same address; between the two, its connections are refused, as a
 `ServerProcess.stop(grace_s)` already does the kubelet's sequence (SIGTERM to the whole process group, wait up
 to the grace period, SIGKILL); this module adds the back-off wait, the restart on the same port, and the
 record of each downtime, on the caller's clock, for the traffic engine to count what the restart lost.
+A server that does not come back raises `ServerError` (one line) from `restart()`; called by the prober, it
+reaches the caller of `Prober.stop()`.
 """
 
 from __future__ import annotations

@@ -139,8 +139,11 @@ def test_the_prober_and_the_restarter_together(tmp_path: Path) -> None:
     assert not restarter.server.alive
 
 
-def test_only_a_running_server_the_lab_started() -> None:
+@pytest.mark.parametrize(
+    ("grace_s", "message"), [(30, "--restart needs a server the lab started"), (-1, "grace period cannot be negative")]
+)
+def test_only_a_running_server_the_lab_started(grace_s: float, message: str) -> None:
     server = ServerProcess("lab.server.app:app")  # never started
-    with pytest.raises(LabError, match="--restart needs a server the lab started") as caught:
-        Restarter(server)
+    with pytest.raises(LabError, match=message) as caught:
+        Restarter(server, grace_s=grace_s)
     assert caught.value.usage
