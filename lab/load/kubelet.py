@@ -187,17 +187,18 @@ class Kubelet:
     """The kubelet's state machine for one container and its probes."""
 
     specs: tuple[ProbeSpec, ...]
-    restarts: int = 0
-    running: bool = True
-    started: bool = False  # the startup probe has passed (or there is none)
-    decisions: list[Decision] = field(default_factory=list)
-    _streaks: dict[str, _Streak] = field(default_factory=dict)
-    _rotation: _Rotation = field(default_factory=_Rotation)
-    _attempts: list[Attempt] = field(default_factory=list)
-    _dropped: int = 0
-    _counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    _backoff_s: float = 0.0
-    _last_restart_s: float | None = None
+    # The state: made here, never passed in (`Kubelet(specs)` is the whole constructor).
+    restarts: int = field(default=0, init=False)
+    running: bool = field(default=True, init=False)
+    started: bool = field(default=False, init=False)  # the startup probe has passed (or there is none)
+    decisions: list[Decision] = field(default_factory=list, init=False)
+    _streaks: dict[str, _Streak] = field(default_factory=dict, init=False)
+    _rotation: _Rotation = field(default_factory=_Rotation, init=False)
+    _attempts: list[Attempt] = field(default_factory=list, init=False)
+    _dropped: int = field(default=0, init=False)
+    _counts: dict[str, dict[str, int]] = field(default_factory=dict, init=False)
+    _backoff_s: float = field(default=0.0, init=False)
+    _last_restart_s: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._by_kind = {spec.kind: spec for spec in self.specs}
