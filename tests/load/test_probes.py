@@ -1,0 +1,227 @@
+"""Probe specs: every form a user types on the command line, and the manifests they already have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.errors import LabError
+from lab.load.probes import DEFAULT_GRACE_S, ProbeSpec, parse_duration, parse_probe, parse_probes, probes_from_manifest
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2s", 2.0), ("500ms", 0.5), ("1m", 60.0), ("3", 3.0), ("1.5s", 1.5), (" 2s ", 2.0), ("0", 0.0)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text, "period") == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "s", "2h", "-1s", "two", "1e3", "2 s s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(LabError, match="is not a duration") as caught:
+        parse_duration(text, "period")
+    assert caught.value.usage
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("liveness=/health", ProbeSpec("liveness", "/health")),
+        (
+            "readiness=/ready,period=2s,timeout=1s,failures=3,successes=1,initial-delay=5s",
+            ProbeSpec("readiness", "/ready", period_s=2, timeout_s=1, failures=3, successes=1, initial_delay_s=5),
+        ),
+        ("readiness=/ready, successes=2", ProbeSpec("readiness", "/ready", successes=2)),
+        ("startup=/health,period=500ms,failures=30", ProbeSpec("startup", "/health", period_s=0.5, failures=30)),
+        # Kubernetes allows a timeout longer than the period: the next attempt waits for a slow one to end.
+        ("liveness=/health,period=1s,timeout=5s", ProbeSpec("liveness", "/health", period_s=1, timeout_s=5)),
+        ("liveness=/lab/stats?x=1", ProbeSpec("liveness", "/lab/stats?x=1")),
+    ],
+)
+def test_probe_forms(text: str, expected: ProbeSpec) -> None:
+    assert parse_probe(text) == expected
+
+
+def test_defaults_are_kubernetes_own() -> None:
+    spec = parse_probe("liveness=/health")
+    assert (spec.period_s, spec.timeout_s, spec.failures, spec.successes, spec.initial_delay_s) == (10, 1, 3, 1, 0)
+    assert spec.port is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("health=/health", "unknown kind 'health'"),
+        ("liveness", "expected kind=/path"),
+        ("=/health", "expected kind=/path"),
+        ("liveness=health", "must start with /"),
+        ("liveness=", "must start with /"),
+        ("liveness=/health,interval=2s", "unknown key 'interval'"),
+        ("liveness=/health,period", "period needs a value"),
+        ("liveness=/health,period=0", "period must be more than 0"),
+        ("liveness=/health,timeout=0s", "timeout must be more than 0"),
+        ("liveness=/health,period=-2s", "is not a duration"),
+        ("liveness=/health,failures=0", "failures must be at least 1"),
+        ("liveness=/health,failures=-1", "failures must be at least 1"),
+        ("liveness=/health,failures=2.5", "is not a whole number"),
+        ("readiness=/ready,successes=0", "successes must be at least 1"),
+        ("liveness=/health,successes=2", "successes must be 1"),
+        ("startup=/health,successes=3", "successes must be 1"),
+        ("liveness=/health,period=2s,period=3s", "period given twice"),
+    ],
+)
+def test_bad_probes(text: str, message: str) -> None:
+    with pytest.raises(LabError, match=message) as caught:
+        parse_probe(text)
+    assert caught.value.usage
+    assert "\n" not in str(caught.value)
+
+
+def test_several_probes_one_of_each_kind() -> None:
+    specs = parse_probes(["liveness=/health", "readiness=/ready,period=2s"])
+    assert [s.kind for s in specs] == ["liveness", "readiness"]
+    with pytest.raises(LabError, match="two liveness probes") as caught:
+        parse_probes(["liveness=/health", "liveness=/live"])
+    assert caught.value.usage
+
+
+DEPLOYMENT = """\
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  template:
+    spec:
+      terminationGracePeriodSeconds: 45
+      containers:
+        - name: web
+          ports: [{name: http, containerPort: 8080}]
+          livenessProbe:
+            httpGet: {path: /health, port: http}
+            periodSeconds: 5
+            timeoutSeconds: 2
+          readinessProbe:
+            httpGet: {path: /ready, port: 8080}
+            failureThreshold: 2
+            successThreshold: 2
+            initialDelaySeconds: 3
+          startupProbe:
+            httpGet: {path: /health, port: "8080"}
+            failureThreshold: 30
+            periodSeconds: 1
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "deploy.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_deployment_with_three_probes(tmp_path: Path) -> None:
+    found = probes_from_manifest(write(tmp_path, DEPLOYMENT))
+    assert found.container == "web"
+    assert found.grace_period_s == 45
+    assert found.probes == (
+        ProbeSpec("liveness", "/health", 8080, period_s=5, timeout_s=2),
+        ProbeSpec("readiness", "/ready", 8080, failures=2, successes=2, initial_delay_s=3),
+        ProbeSpec("startup", "/health", 8080, period_s=1, failures=30),
+    )
+    assert "Deployment/api" in found.source
+
+
+def pod_template(kind: str, probe: str = "livenessProbe: {httpGet: {path: /health, port: 8000}}") -> str:
+    pod = f"containers:\n  - name: app\n    {probe}\n"
+    nested = {
+        "Pod": ("spec",),
+        "StatefulSet": ("spec", "template", "spec"),
+        "DaemonSet": ("spec", "template", "spec"),
+        "Job": ("spec", "template", "spec"),
+        "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    }[kind]
+    text = f"kind: {kind}\nmetadata: {{name: x}}\n"
+    for depth, key in enumerate(nested):
+        text += "  " * depth + f"{key}:\n"
+    return text + "".join("  " * len(nested) + line + "\n" for line in pod.splitlines())
+
+
+@pytest.mark.parametrize("kind", ["Pod", "StatefulSet", "DaemonSet", "Job", "CronJob"])
+def test_every_workload_kind(tmp_path: Path, kind: str) -> None:
+    found = probes_from_manifest(write(tmp_path, pod_template(kind)))
+    assert found.probes == (ProbeSpec("liveness", "/health", 8000),)
+    assert found.grace_period_s == DEFAULT_GRACE_S
+
+
+def test_zero_in_a_manifest_means_the_default(tmp_path: Path) -> None:
+    probe = "livenessProbe: {httpGet: {path: /h, port: 80}, periodSeconds: 0, timeoutSeconds: 0, failureThreshold: 0}"
+    found = probes_from_manifest(write(tmp_path, pod_template("Pod", probe)))
+    assert found.probes == (ProbeSpec("liveness", "/h", 80),)
+
+
+TWO_CONTAINERS = """\
+kind: Pod
+metadata: {name: two}
+spec:
+  containers:
+    - name: api
+      livenessProbe: {httpGet: {path: /health, port: 8000}}
+    - name: sidecar
+      readinessProbe: {httpGet: {path: /ready, port: 9000}}
+    - name: quiet
+"""
+
+
+def test_several_containers_need_a_name(tmp_path: Path) -> None:
+    path = write(tmp_path, TWO_CONTAINERS)
+    with pytest.raises(LabError, match=r"Pod/two api, Pod/two sidecar.*--container NAME") as caught:
+        probes_from_manifest(path)
+    assert caught.value.usage
+    assert probes_from_manifest(path, container="sidecar").probes == (ProbeSpec("readiness", "/ready", 9000),)
+    with pytest.raises(LabError, match="no container named 'quiet' has probes"):
+        probes_from_manifest(path, container="quiet")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("kind: Deployment\nspec: {template: {spec: {containers: [{name: a}]}}}\n", "no livenessProbe"),
+        ("kind: ConfigMap\ndata: {a: b}\n", "no livenessProbe"),
+        ("", "no livenessProbe"),
+        ("kind: Pod\nspec:\n  containers: [\n", "YAML does not parse at line 4"),
+        ("kind: Pod\n\tspec: {}\n", "YAML does not parse at line 2"),
+        (pod_template("Pod", "livenessProbe: {exec: {command: [cat, /tmp/ok]}}"), "only httpGet probes are replayed"),
+        (pod_template("Pod", "readinessProbe: {tcpSocket: {port: 80}}"), "tcpSocket probe: only httpGet"),
+        (pod_template("Pod", "startupProbe: {grpc: {port: 80}}"), "grpc probe: only httpGet"),
+        (pod_template("Pod", "livenessProbe: {periodSeconds: 3}"), "has no httpGet"),
+        (pod_template("Pod", "livenessProbe: {httpGet: {path: /h, port: web}}"), "'web' is not a named port"),
+        (pod_template("Pod", "livenessProbe: {httpGet: {path: /h}}"), "httpGet has no port"),
+        (pod_template("Pod", "livenessProbe: {httpGet: {path: h, port: 80}}"), "must start with /"),
+        (pod_template("Pod", "livenessProbe: {httpGet: {path: /h, port: 80, scheme: HTTPS}}"), "plain HTTP"),
+        (pod_template("Pod", "livenessProbe: {httpGet: {path: /h, port: 80}, periodSeconds: -1}"), "negative"),
+        (pod_template("Pod", "livenessProbe: {httpGet: {path: /h, port: 80}, periodSeconds: 2s}"), "whole number"),
+        (pod_template("Pod", "livenessProbe: {httpGet: {path: /h, port: 80}, successThreshold: 2}"), "must be 1"),
+    ],
+)
+def test_bad_manifests(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(LabError, match=message) as caught:
+        probes_from_manifest(write(tmp_path, text))
+    assert caught.value.usage
+    assert "\n" not in str(caught.value)
+
+
+def test_a_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="no such file") as caught:
+        probes_from_manifest(tmp_path / "absent.yaml")
+    assert caught.value.usage
+
+
+def test_a_kubectl_list(tmp_path: Path) -> None:
+    listed = "kind: List\nitems:\n  - " + pod_template("Pod").replace("\n", "\n    ").rstrip() + "\n"
+    assert probes_from_manifest(write(tmp_path, listed)).probes == (ProbeSpec("liveness", "/health", 8000),)
