@@ -1,9 +1,17 @@
 """The `lab` command: the root app, and one module per command group. Thin on purpose.
 
-Each module (`serve`, `burst`, `compare`, `demo`, `exercises`, `classroom`) owns a `typer.Typer()` and
-imports only typer and `lab.cli.output` / `lab.cli.usage` at the top; heavy modules (FastAPI, uvicorn,
-the HTTP client, rich) are imported inside the commands, so that `lab --help` starts fast. Nothing
-imports back into this module. `lab.cli.usage` holds the conventions: `-h`, `--version`, one-line usage errors.
+serve.py      `lab serve [APP]`: the lab's inference server, or any FastAPI app, with the lab's instruments
+burst.py      `lab burst URL`: N concurrent requests at any HTTP server, and how they overlapped
+compare.py    `lab compare`: the same burst at a scenario's sync, async and broken twins
+demo.py       `lab demo`: the live race, in the terminal or a browser, live or replayed
+exercises.py  the exercise commands: list, run, check, hint, solution, reset, watch
+classroom.py  `lab class report DIR`: many learners' results summed up for the instructor
+output.py     how every command ends and prints: one line on stderr, exit 2 (usage) or 1 (failure)
+usage.py      the conventions every command shares: `-h`, `--version`, one-line usage errors, choices
+
+Each command module owns a `typer.Typer()` and imports only typer and `lab.cli.output` / `lab.cli.usage` at
+the top; heavy modules (FastAPI, uvicorn, the HTTP client, rich) are imported inside the commands, so that
+`lab --help` starts fast. Nothing imports back into this module.
 """
 
 from __future__ import annotations
