@@ -113,7 +113,8 @@ def _runtime_branches(node: ast.If) -> list[ast.stmt]:
     """The statements of an `if` that can run: all of them, unless its test is (not) TYPE_CHECKING."""
     if _is_type_checking(node.test):
         return node.orelse
-    if isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) and _is_type_checking(node.test.operand):
+    test = node.test
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and _is_type_checking(test.operand):
         return node.body
     return [*node.body, *node.orelse]
 
@@ -146,7 +147,8 @@ def runtime_imports(path: Path) -> list[tuple[int, str, bool]]:
         if isinstance(node, ast.If):
             visit(node.test, in_hook)
         for child in children:
-            hook = in_hook or (isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and child.name in DISPLAY_HOOKS)
+            function = isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+            hook = in_hook or (function and child.name in DISPLAY_HOOKS)
             line = getattr(child, "lineno", 0)
             if isinstance(child, ast.Import):
                 found.extend((line, alias.name, hook) for alias in child.names)
