@@ -50,6 +50,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) python -m tools.code_shape
 
 # Rebuild lab/data/onnx_model.onnx (the graph only: its weights are the NumPy model's seed).
 onnx-model: install-all
