@@ -71,8 +71,8 @@ OWNERS = {
     "onnxruntime": ("lab.onnx_model",),
     "threadpoolctl": ("lab.numpy_model", "lab.instruments"),
     "psutil": ("lab.launch.process", "lab.course.check", "lab.onnx_model"),
-    "yaml": ("lab.load",),  # probe manifests
-    "hdrh": ("lab.load",),  # steady load's latency histograms
+    "yaml": ("lab.load.probes",),  # reading Kubernetes manifests for their probes
+    "hdrh": ("lab.load",),  # steady load's latency histograms (narrow it to their module once it exists)
     "ruff": ("lab.course.lint",),  # run on a learner's file (`python -m ruff`)
 }
 
