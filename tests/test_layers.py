@@ -1,6 +1,6 @@
 """The architecture, enforced: imports flow one way down the layers, and each library has its owners.
 
-    cli -> demo -> view -> course -> load -> server -> launch -> base (what exercises import) -> core
+    cli -> demo -> view -> course -> load -> launch -> server -> base (exercises import it; both sides share it) -> core
 
 A module may import its own layer and the layers below it, never one above. "Import" means every way
 a module name can be reached at run time: `import` and `from ... import` statements anywhere (inside
@@ -24,7 +24,7 @@ import pytest
 
 LAB = Path(__file__).resolve().parents[1] / "lab"
 
-LAYERS = ["cli", "demo", "view", "course", "load", "server", "launch", "base", "core"]
+LAYERS = ["cli", "demo", "view", "course", "load", "launch", "server", "base", "core"]
 BASE = {
     "model",
     "numpy_model",
@@ -37,6 +37,8 @@ BASE = {
     "scenarios",
     "durations",
     "data",
+    "contain",  # what a server process and the lab that started it agree on: both sides, so below both
+    "serving",  # a socket bound here, served in a thread: the launcher's ThreadServer and the server's store
 }
 CORE = {"protocol", "errors"}
 
@@ -61,7 +63,7 @@ OWNERS = {
     "starlette": ("lab.server", "lab.demo.web"),
     "anyio": ("lab.server", "lab.instruments"),  # FastAPI's thread pool, as the server and exercises see it
     "pydantic": ("lab.schemas",),
-    "uvicorn": ("lab.server.host", "lab.launch.process"),  # serving: a child process, or a thread
+    "uvicorn": ("lab.server.host", "lab.serving"),  # serving: a child process, or a thread
     "prometheus_client": ("lab.server.metrics",),
     "rich": ("lab.view",),
     "matplotlib": ("lab.view.plot",),
@@ -171,8 +173,8 @@ def test_every_module_has_a_layer() -> None:
     assert sorted(unplaced) == sorted(UNPLACED)
 
 
-def layer_violations(path: Path) -> list[str]:
-    importer = module_name(path)
+def layer_violations(path: Path, importer: str | None = None) -> list[str]:
+    importer = importer or module_name(path)
     mine = layer_of(importer)
     if mine is None:
         return []
@@ -191,8 +193,8 @@ def test_imports_flow_down_the_layers(path: Path) -> None:
     assert layer_violations(path) == []
 
 
-def owner_violations(path: Path) -> list[str]:
-    importer = module_name(path)
+def owner_violations(path: Path, importer: str | None = None) -> list[str]:
+    importer = importer or module_name(path)
     if importer in UNPLACED:
         return []
     wrong = []
@@ -222,41 +224,39 @@ def test_every_library_has_owners() -> None:
     assert sorted(libraries - OWNERS.keys()) == []
 
 
-def _violations_of(source: str, name: str) -> list[str]:
-    path = LAB / name
+def _violations_of(source: str, tmp_path: Path) -> list[str]:
+    """What the checks say of `source` as a module of lab/server/ (below the launcher, owner of neither rich
+    nor httpx2)."""
+    path = tmp_path / "planted.py"
     path.write_text(source, encoding="utf-8")
-    try:
-        return layer_violations(path) + owner_violations(path)
-    finally:
-        path.unlink()
+    return layer_violations(path, "lab.server.planted") + owner_violations(path, "lab.server.planted")
 
 
 @pytest.mark.parametrize(
     ("source", "seen"),
     [
-        ('import importlib\nimportlib.import_module("lab.server.host")\n', "lab.server.host"),
-        ('import subprocess, sys\nsubprocess.run([sys.executable, "-m", "lab.server.host"])\n', "lab.server.host"),
-        ('TARGET = "lab.server.app:app"\n', "lab.server.app"),
-        ("from typing import TYPE_CHECKING\nif not TYPE_CHECKING:\n    import lab.server.app\n", "lab.server.app"),
-        ("import typing\nif typing.TYPE_CHECKING:\n    pass\nelse:\n    import lab.server.app\n", "lab.server.app"),
+        ('import importlib\nimportlib.import_module("lab.launch.warm")\n', "lab.launch.warm"),
+        ('import subprocess, sys\nsubprocess.run([sys.executable, "-m", "lab.launch.warm"])\n', "lab.launch.warm"),
+        ('TARGET = "lab.launch.process:ServerProcess"\n', "lab.launch.process"),
+        ("from typing import TYPE_CHECKING\nif not TYPE_CHECKING:\n    import lab.launch.process\n", "lab.launch"),
+        ("import typing\nif typing.TYPE_CHECKING:\n    pass\nelse:\n    import lab.launch.process\n", "lab.launch"),
         ("def f() -> None:\n    import rich\n", "rich"),
         ('import importlib\nimportlib.import_module("httpx2")\n', "httpx2"),
     ],
 )
-def test_the_test_sees_every_form(source: str, seen: str) -> None:
-    # Planted in lab/launch/ (below the server, and no owner of rich or httpx2), then removed.
-    assert any(seen in line for line in _violations_of(source, "launch/_planted_by_test_layers.py"))
+def test_the_test_sees_every_form(source: str, seen: str, tmp_path: Path) -> None:
+    assert any(seen in line for line in _violations_of(source, tmp_path))
 
 
-def test_the_test_skips_only_what_never_runs() -> None:
+def test_the_test_skips_only_what_never_runs(tmp_path: Path) -> None:
     source = (
         "import typing\nfrom typing import TYPE_CHECKING\n"
-        "if TYPE_CHECKING:\n    import lab.server.app\n"
-        "if typing.TYPE_CHECKING:\n    import lab.server.app\n"
-        "if not TYPE_CHECKING:\n    pass\nelse:\n    import lab.server.app\n"
-        '"""lab.server.app is named in prose here, which runs nothing."""\n'
+        "if TYPE_CHECKING:\n    import lab.launch.process\n"
+        "if typing.TYPE_CHECKING:\n    import lab.launch.process\n"
+        "if not TYPE_CHECKING:\n    pass\nelse:\n    import lab.launch.process\n"
+        '"""lab.launch.process is named in prose here, which runs nothing."""\n'
     )
-    assert _violations_of(source, "launch/_planted_by_test_layers.py") == []
+    assert _violations_of(source, tmp_path) == []
 
 
 def loaded_after(code: str) -> set[str]:
