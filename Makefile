@@ -61,6 +61,7 @@ lint: install-dev
 	$(RUN_DEV) ruff check .
 	$(RUN_DEV) ruff format --check .
 	$(RUN_DEV) mypy
+	$(RUN_DEV) python -m tools.code_shape
 
 # Rebuild lab/data/onnx_model.onnx (the graph only: its weights are the NumPy model's seed).
 onnx-model: install-all

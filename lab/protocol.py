@@ -11,8 +11,9 @@ server's stamps on its own timeline. Pure: imports nothing of the lab but its er
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -338,34 +339,56 @@ class ServerStats:
             raise ValueError("merge() needs at least one snapshot")
         if len(chosen) == 1:
             return chosen[0]
-        counters: dict[str, int] = {}
-        gauges: dict[str, GaugeReading] = {}
-        for snapshot in chosen:
-            for name, value in snapshot.counters.items():
-                counters[name] = counters.get(name, 0) + value
-            for name, gauge in snapshot.gauges.items():
-                peak = max(gauge.peak, gauges[name].peak if name in gauges else 0)
-                gauges[name] = GaugeReading(0, peak)
         return replace(
             chosen[0],
-            peak_in_flight=max(s.peak_in_flight for s in chosen),
-            peak_in_handler=max(s.peak_in_handler for s in chosen),
+            **_each(chosen, _WORST, max),
+            **_each(chosen, _SUMMED, sum),
+            **_each(chosen, _JOINED, _joined),
             handler_peaks=_max_each(s.handler_peaks for s in chosen),
-            peak_token_waiters=max(s.peak_token_waiters for s in chosen),
             blocking=_merge_sites(s.blocking for s in chosen),
-            blocking_samples=sum(s.blocking_samples for s in chosen),
-            unawaited=tuple(c for s in chosen for c in s.unawaited),
-            loop_lag_max_s=max(s.loop_lag_max_s for s in chosen),
             loop_lag_own_max_s=max(s.loop_lag_judged_s for s in chosen),
-            loop_lag_starved_s=sum(s.loop_lag_starved_s for s in chosen),
-            thread_tokens_total=max(s.thread_tokens_total for s in chosen),
-            thread_tokens_peak=max(s.thread_tokens_peak for s in chosen),
-            counters=counters,
-            gauges=gauges,
-            requests=tuple(r for s in chosen for r in s.requests),
-            workers=sum(s.workers for s in chosen),
-            threadpools=tuple(p for s in chosen for p in s.threadpools),
+            counters=_sum_each(s.counters for s in chosen),
+            gauges=_peak_gauges(s.gauges for s in chosen),
         )
+
+
+# How `ServerStats.merge` combines the workers' fields that need no more than one function.
+_WORST = (
+    "peak_in_flight",
+    "peak_in_handler",
+    "peak_token_waiters",
+    "loop_lag_max_s",
+    "thread_tokens_total",
+    "thread_tokens_peak",
+)
+_SUMMED = ("blocking_samples", "loop_lag_starved_s", "workers")
+_JOINED = ("unawaited", "requests", "threadpools")  # every worker's, in worker order
+_Combine = Callable[[Iterator[Any]], Any]
+
+
+def _each(snapshots: list[ServerStats], names: tuple[str, ...], combine: _Combine) -> dict[str, Any]:
+    return {name: combine(getattr(s, name) for s in snapshots) for name in names}
+
+
+def _joined(values: Iterator[tuple[Any, ...]]) -> tuple[Any, ...]:
+    return tuple(itertools.chain.from_iterable(values))
+
+
+def _sum_each(tables: Iterable[dict[str, int]]) -> dict[str, int]:
+    summed: dict[str, int] = {}
+    for table in tables:
+        for key, value in table.items():
+            summed[key] = summed.get(key, 0) + value
+    return summed
+
+
+def _peak_gauges(tables: Iterable[dict[str, GaugeReading]]) -> dict[str, GaugeReading]:
+    """The highest peak of each gauge; its current value means nothing across workers (0)."""
+    peaks: dict[str, GaugeReading] = {}
+    for table in tables:
+        for name, gauge in table.items():
+            peaks[name] = GaugeReading(0, max(gauge.peak, peaks[name].peak if name in peaks else 0))
+    return peaks
 
 
 def _max_each(tables: Iterable[dict[str, int]]) -> dict[str, int]:

@@ -1,5 +1,15 @@
 """The `lab` command: the root app, and one module per command group. Thin on purpose.
 
+serve.py      `lab serve [APP]`: the lab's inference server, or any FastAPI app, with the lab's instruments
+burst.py      `lab burst URL`: N concurrent requests at any HTTP server, and how they overlapped
+load.py       `lab load URL`: steady open-loop traffic, latency from each scheduled send
+compare.py    `lab compare`: the same burst at a scenario's sync, async and broken twins
+demo.py       `lab demo`: the live race, in the terminal or a browser, live or replayed
+exercises.py  the exercise commands: list, run, check, hint, solution, reset, watch
+classroom.py  `lab class report DIR`: many learners' results summed up for the instructor
+output.py     how every command ends and prints: one line on stderr, exit 2 (usage) or 1 (failure)
+usage.py      the conventions every command shares: `-h`, `--version`, `LabGroup` (every `LabError` one line), choices
+
 Each module in `GROUPS` (`lab/cli/<name>.py`) owns a `typer.Typer()` named `app`, parses its arguments and
 makes one call into the layer that does the work (`lab.course.course.Course` for the exercises); adding a
 command group is adding its name to `GROUPS`. Each imports only typer and `lab.cli.output` /

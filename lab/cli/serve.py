@@ -1,7 +1,7 @@
 """`lab serve [APP]`: the lab's inference server, or any FastAPI app, with the lab's instruments.
 
 Ctrl-C, SIGTERM and SIGHUP stop it cleanly, with its process-pool workers; even a SIGKILL takes the
-workers with it (`lab.launch.contain`).
+workers with it (`lab.contain`).
 """
 
 from __future__ import annotations

@@ -356,6 +356,21 @@ class _Pass:
 
     def _lazy_globals(self, handlers: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> Iterator[Finding]:
         """A `global MODEL` assigned from a call inside a handler, or a helper a handler calls."""
+        for name in sorted(self._run_per_request(handlers) - LIFESPAN_NAMES):
+            function = self.functions.get(name)
+            if function is None or _is_context_manager(function):
+                continue
+            for line, target in _globals_assigned_from_calls(function):
+                yield Finding(
+                    line,
+                    "LAB106",
+                    f"`{target}` is loaded lazily by a request (in `{name}`): in `async def` the load "
+                    "stops the event loop, in `def` requests race and load it several times; "
+                    "load it once, in the lifespan",
+                )
+
+    def _run_per_request(self, handlers: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> set[str]:
+        """The functions that run per request: the handlers, what they call by name, and dependencies."""
         per_request = {h.name for h in handlers}
         for handler in handlers:
             per_request |= {c.func.id for c in _calls(handler) if isinstance(c.func, ast.Name)}
@@ -365,22 +380,17 @@ class _Pass:
             first = node.args[0]
             if isinstance(first, ast.Name) and self.qualified(node.func) == "fastapi.Depends":
                 per_request.add(first.id)  # a dependency runs per request too
-        for name in sorted(per_request - LIFESPAN_NAMES):
-            function = self.functions.get(name)
-            if function is None or _is_context_manager(function):
-                continue
-            declared = {n for stmt in ast.walk(function) if isinstance(stmt, ast.Global) for n in stmt.names}
-            for stmt in ast.walk(function):
-                if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
-                    targets = {t.id for t in stmt.targets if isinstance(t, ast.Name)} & declared
-                    for target in sorted(targets):
-                        yield Finding(
-                            stmt.lineno,
-                            "LAB106",
-                            f"`{target}` is loaded lazily by a request (in `{name}`): in `async def` the load "
-                            "stops the event loop, in `def` requests race and load it several times; "
-                            "load it once, in the lifespan",
-                        )
+        return per_request
+
+
+def _globals_assigned_from_calls(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[tuple[int, str]]:
+    """(line, name) for each `global` name the function assigns the result of a call to."""
+    declared = {n for stmt in ast.walk(function) if isinstance(stmt, ast.Global) for n in stmt.names}
+    for stmt in ast.walk(function):
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+            targets = {t.id for t in stmt.targets if isinstance(t, ast.Name)} & declared
+            for target in sorted(targets):
+                yield stmt.lineno, target
 
 
 _THREAD_TIMEOUT = (

@@ -16,10 +16,12 @@ import socket
 import tempfile
 from typing import IO, Any, Self
 
+from lab import contain
+from lab.contain import FORK_WORKERS_ENV
 from lab.errors import ServerError
-from lab.launch import contain
-from lab.launch.process import Child, ServerProcess, bind_socket, url_of
-from lab.launch.warm import FORK_WORKERS_ENV, shared_host, warm_available
+from lab.launch.process import Child, ServerProcess
+from lab.launch.warm import shared_host, warm_available
+from lab.serving import bind_socket, url_of
 
 __all__ = ["WarmServerProcess", "server_process"]
 

@@ -4,7 +4,7 @@ Two flavours, one interface (`.url`, context manager):
 
 - `ServerProcess`: uvicorn in its own process. Used for every measurement and for learners' code:
   a learner's hang or crash can never take the lab down, and neither `stop()` nor the lab's own death
-  leaves anything running (`lab.launch.contain`: what is contained on which operating system).
+  leaves anything running (`lab.contain`: what is contained on which operating system).
 - `ThreadServer`: uvicorn in a daemon thread of this process, with its own event loop. Used in
   notebooks (where the lab's own loop is Jupyter's) and for the fake downstream store.
 
@@ -17,31 +17,35 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Protocol, Self
 
+from lab import contain
 from lab.client import httpx
+from lab.contain import MESSAGE_LIMIT as MESSAGE_LIMIT
+from lab.contain import clip as clip
+from lab.contain import exit_status as exit_status
 from lab.errors import ServerError
-from lab.launch import contain
 from lab.model import CALIBRATION_ENV, iterations_per_ms
 from lab.protocol import STATS_PATH
 
+# Below the server, so that server processes use them too; named here as well, where the lab starts servers.
+from lab.serving import DEFAULT_HOST as DEFAULT_HOST
+from lab.serving import ThreadServer as ThreadServer
+from lab.serving import bind_socket as bind_socket
+from lab.serving import url_of as url_of
+
 if TYPE_CHECKING:
     import psutil
-    import uvicorn
 
-DEFAULT_HOST = "127.0.0.1"
 LAB_APP = "lab.server.app:app"  # the lab's own inference server, as an import string
 READY_PATH = STATS_PATH
-MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
 LOG_HEAD_BYTES = 64 * 1024  # of a child's output, kept from its start (where the first traceback is)
 LOG_TAIL_BYTES = 256 * 1024  # and from its end (where it said why it died)
 DUMP_WAIT_S = 1.0  # per process, for its stack dump to be written before the next one starts...
@@ -60,26 +64,6 @@ class Child(Protocol):
     def poll(self) -> int | None: ...
 
     def wait(self, timeout: float | None = None) -> int: ...
-
-
-def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
-    """A listening TCP socket; port 0 lets the kernel choose a free one."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)  # uvicorn's default backlog: a smaller one adds SYN retransmits to bursts
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class ServerProcess:
@@ -325,77 +309,9 @@ def _wait_gone(process: psutil.Process, timeout_s: float) -> None:
         time.sleep(0.02)
 
 
-def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """`text` cut at `limit` characters, with an ellipsis saying that it was."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def exit_status(code: int | None) -> str:
-    """`exit code 3`, `killed by signal 11 (SIGSEGV)`: how a process ended, from its return code."""
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by signal {-code} ({signal.Signals(-code).name})"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-class ThreadServer:
-    """`with ThreadServer(app) as server: server.url` runs an ASGI app in a background thread.
-
-    The thread has its own event loop, so it works inside Jupyter, and it keeps answering when
-    the caller's loop is blocked.
-    """
-
-    def __init__(self, app: object, *, host: str = DEFAULT_HOST, port: int = 0, startup_timeout_s: float = 30.0):
-        self.app = app
-        self.host = host
-        self.port = port
-        self.startup_timeout_s = startup_timeout_s
-        self.url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> Self:
-        sock = bind_socket(self.host, self.port)
-        self.url = url_of(sock)
-        import uvicorn  # here, not at the top: a `lab check` process starts servers but never runs one
-
-        # No log_config, log_level or access_log: each makes uvicorn reconfigure its global loggers, and the
-        # fake store starts inside the lab app's lifespan: the uvicorn serving that app (`uvicorn lab.server.app:app`,
-        # `fastapi dev`) would lose its "startup complete" line and its access log.
-        config = uvicorn.Config(self.app, log_config=None, log_level=None)  # type: ignore[arg-type]
-        self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + self.startup_timeout_s
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise ServerError(f"the in-thread server did not start within {self.startup_timeout_s:.0f} s")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def python_file(target: str) -> Path | None:

@@ -23,7 +23,7 @@ What keeps checks apart:
   child, so a pid is never mistaken for a later process with the same number.
 - A host that died (killed, out of memory) is noticed at the next start and replaced.
 
-What keeps every fork contained as a cold server is (`lab.launch.contain`, proved side by side with cold
+What keeps every fork contained as a cold server is (`lab.contain`, proved side by side with cold
 servers in tests/launch/test_contain.py):
 
 - Each fork writes its own server mark over a placeholder in its initial environment block
@@ -58,14 +58,11 @@ import time
 import traceback
 from typing import IO, Any
 
+from lab import contain
 from lab.errors import ServerError
-from lab.launch import contain
 
 __all__ = ["WARM_ENV", "ForkedChild", "WarmHost", "prestart", "shared_host", "warm_available", "warm_supported"]
 
-# Set in every fork's environment: a server with uvicorn workers forks them from its warm state, FastAPI
-# and uvicorn imported, instead of spawning fresh interpreters that import it all again (~1.5 s each).
-FORK_WORKERS_ENV = "LAB_FORK_WORKERS"
 ENTRY = "lab.server.host"  # each fork runs ENTRY.main(argv); the host runs ENTRY.warm_up(), then warm_up(argv)
 WARM_ENV = "LAB_WARM_HOSTS"  # "0": every server is a cold `python -m lab.server.host` (benchmarks compare)
 READY_TIMEOUT_S = 60.0  # a host still importing after this long is broken: replace it

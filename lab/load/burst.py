@@ -113,6 +113,11 @@ class BurstResult:
 
         yield burst_report(self)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, str]:
+        from lab.view.jupyter import mimebundle  # as `Comparison`: rich is imported only when a notebook shows it
+
+        return mimebundle(self, include, exclude)
+
 
 def check_arguments(url: str, requests: int, concurrency: int, method: str, timeout: float | None) -> None:
     """Every mistake gets one line saying what is allowed."""

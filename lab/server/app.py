@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from lab.launch.contain import pool_worker, spawning_deaf_to_ctrl_c
+from lab.contain import pool_worker, spawning_deaf_to_ctrl_c
 from lab.model import burn, iterations_for, load_model
 from lab.scenarios import ONNX_EXTRA
 from lab.schemas import Health, PredictRequest, PredictResponse
@@ -55,10 +55,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     import multiprocessing
 
     from lab.client import httpx
-    from lab.launch.process import ThreadServer
     from lab.numpy_model import cap_intra_op_threads, load_numpy_model, ms_per_pass
     from lab.onnx_model import ms_per_pass as onnx_ms_per_pass
     from lab.server.process_pool import CountedProcessPool
+    from lab.serving import ThreadServer
 
     app.state.model = load_model()
     iterations_for(1)  # calibrate the CPU work once, not inside a request

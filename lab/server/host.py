@@ -6,7 +6,7 @@
 Mistakes in the loaded code (a syntax error, a failing import, `sys.exit` at import, no `app`) end
 the process with one line that names the file and line, which the parent shows to the learner as it is.
 
-Before anything heavy is imported, the process asks to die with the lab (`lab.launch.contain`): the
+Before anything heavy is imported, the process asks to die with the lab (`lab.contain`): the
 imports take most of a second, and a lab killed in that second must not leave this server behind.
 """
 
@@ -25,9 +25,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from lab import contain
+from lab.contain import FORK_WORKERS_ENV
 from lab.errors import LoadError
-from lab.launch import contain
-from lab.launch.warm import FORK_WORKERS_ENV
 
 TARGET_ENV = "LAB_TARGET"
 STORE_URL_ENV = "LAB_STORE_URL"  # set for the loaded code when started with --with-store
@@ -96,9 +96,7 @@ def _describe(exc: BaseException, where: str) -> str:
 
 def one_line(text: str) -> str:
     """Every line of a message, joined (the parent reads one line), and cut to a bounded length."""
-    from lab.launch.process import clip
-
-    return clip(" / ".join(line.strip() for line in text.splitlines() if line.strip()))
+    return contain.clip(" / ".join(line.strip() for line in text.splitlines() if line.strip()))
 
 
 def _is_library(filename: str) -> bool:
@@ -187,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[CALIBRATION_ENV] = str(iterations_per_ms())
     if args.with_store:
         # Its own thread and event loop: it keeps answering while the loaded app blocks its loop.
-        from lab.launch.process import ThreadServer
         from lab.server.store import create_store
+        from lab.serving import ThreadServer
 
         os.environ[STORE_URL_ENV] = ThreadServer(create_store()).start().url
     sock = socket.socket(fileno=args.fd)
@@ -216,7 +214,7 @@ def serve(app: Any, target: str, sock: socket.socket, workers: int = 1, *, fork:
     """
     import uvicorn
 
-    # Graceful shutdown gets 1 s (SERVING): the lab's stop() SIGKILLs after 2 s (lab.launch.process.STOP_GRACE_S).
+    # Graceful shutdown gets 1 s (SERVING): the lab's stop() SIGKILLs after 2 s (`lab.launch.process.STOP_GRACE_S`).
     common: dict[str, Any] = SERVING
     if workers > 1:
         # Workers are separate processes: each imports the target again, by name, through the env.
@@ -262,9 +260,7 @@ def _supervise(config: Any, sock: socket.socket, fork: bool) -> bool:
             super().keep_subprocess_alive()
             for pid, process in before.items():
                 if process not in self.processes and not self.should_exit.is_set():
-                    from lab.launch.process import exit_status
-
-                    how = exit_status(process.exitcode)
+                    how = contain.exit_status(process.exitcode)
                     print(f"{WORKER_DIED} [{pid}] ({how}); uvicorn started another", flush=True)
 
         def handle_hup(self) -> None:

@@ -1,6 +1,6 @@
 """A fake feature store: the slow downstream service that inference endpoints call.
 
-It runs in its own thread with its own event loop (see `lab.launch.process.ThreadServer`), so that it keeps
+It runs in its own thread with its own event loop (see `lab.serving.ThreadServer`), so that it keeps
 answering even while the lab server's event loop is blocked, exactly like a real remote service.
 It counts how many requests it is serving at once: the proof of whether callers overlap.
 """

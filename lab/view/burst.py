@@ -80,10 +80,20 @@ def verdict_text(result: BurstResult) -> Text:
 
 def summary_table(result: BurstResult) -> Table:
     """The layout users of hey and oha expect: totals, latency percentiles, status codes."""
-    s = result.summary
     table = Table(title=f"{result.method} {result.url}", title_justify="left", show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column()
+    rows = _client_rows(result)
+    if result.server is not None:
+        rows += _server_rows(result.server, result.summary.pids)
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _client_rows(result: BurstResult) -> list[tuple[str, str]]:
+    """What the client saw: counts, wall time, latencies, status codes, errors."""
+    s = result.summary
     lat = s.latency
     rows = [
         ("Requests", f"{result.requests} ({result.concurrency} at a time)"),
@@ -97,30 +107,38 @@ def summary_table(result: BurstResult) -> Table:
     ]
     if s.errors:
         rows.append(("Errors", ", ".join(f"{kind}: {n}" for kind, n in s.errors.items())))
-    server = result.server
-    if server is not None:
-        if s.pids > 1:  # each worker process keeps its own readings: say whose these are
-            rows.append(("Server: processes", _workers_text(server.workers, s.pids)))
-        rows += [
-            ("Server: in a handler", in_handlers(server)),
-            ("Server: max loop lag", _lag_text(server)),
-            ("Server: thread tokens", f"{server.thread_tokens_peak} of {server.thread_tokens_total} at peak"),
-        ]
-        waiting = []
-        if server.peak_token_waiters:
-            waiting.append(f"up to {server.peak_token_waiters} request(s) for a thread token")
-        busy, for_process = process_pool(server)
-        if for_process:
-            waiting.append(f"up to {for_process} for one of {busy} processes")
-        if waiting:
-            rows.append(("Server: waiting", "; ".join(waiting)))
-        if server.blocking:
-            rows.append(("Server: blocking line", site_sentence(server.blocking[0])))
-        if server.threadpools:
-            rows.append(("Server: intra-op threads", intra_op_text(server)))
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
+    return rows
+
+
+def _server_rows(server: ServerStats, pids: int) -> list[tuple[str, str]]:
+    """What a lab server saw of the same burst (`pids`: how many worker processes answered)."""
+    rows = []
+    if pids > 1:  # each worker process keeps its own readings: say whose these are
+        rows.append(("Server: processes", _workers_text(server.workers, pids)))
+    rows += [
+        ("Server: in a handler", in_handlers(server)),
+        ("Server: max loop lag", _lag_text(server)),
+        ("Server: thread tokens", f"{server.thread_tokens_peak} of {server.thread_tokens_total} at peak"),
+    ]
+    waiting = _waiting_text(server)
+    if waiting:
+        rows.append(("Server: waiting", waiting))
+    if server.blocking:
+        rows.append(("Server: blocking line", site_sentence(server.blocking[0])))
+    if server.threadpools:
+        rows.append(("Server: intra-op threads", intra_op_text(server)))
+    return rows
+
+
+def _waiting_text(server: ServerStats) -> str:
+    """What requests waited for at the server: a thread token, a process of the pool ("" if nothing)."""
+    waiting = []
+    if server.peak_token_waiters:
+        waiting.append(f"up to {server.peak_token_waiters} request(s) for a thread token")
+    busy, for_process = process_pool(server)
+    if for_process:
+        waiting.append(f"up to {for_process} for one of {busy} processes")
+    return "; ".join(waiting)
 
 
 def _workers_text(read: int, answered: int) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from lab.load.burst import BurstResult
+    from lab.load.measure import Sample
 
 ColorBy = Literal["status", "pid"]
 
@@ -133,15 +134,8 @@ def draw_timeline(
         height=BAR_HEIGHT,
         color=colors,
     )
-    inside = [s for s in samples if s.server_start_s is not None and s.server_time_s is not None]
-    if server and inside:
-        ax.hlines(
-            [s.index + 1 for s in inside],
-            [s.server_start_s or 0.0 for s in inside],
-            [(s.server_start_s or 0.0) + (s.server_time_s or 0.0) for s in inside],
-            color=SERVER_COLOR,
-            linewidth=2,
-        )
+    if server:
+        _draw_server_times(ax, samples)
     ax.set_ylim(len(samples) + 0.5, 0.5)  # inverted: request #1 on top, like the terminal timeline
     if len(samples) <= MAX_TICK_LABELS:
         ax.set_yticks(rows, [f"#{n}" for n in rows])
@@ -150,6 +144,15 @@ def draw_timeline(
     ax.set_xlim(0, _right_edge([result]))
     name = title or result.url.split("//", 1)[-1]
     ax.set_title(f"{name}: {result.summary.wall_s * 1000:.0f} ms, {result.verdict}", fontsize=10, loc="left")
+
+
+def _draw_server_times(ax: Axes, samples: Sequence[Sample]) -> None:
+    """A line over each bar for the time the request spent inside the app, as the server timed it."""
+    inside = [(s.index + 1, s.server_start_s, s.server_time_s) for s in samples]
+    spans = [(row, start, start + time) for row, start, time in inside if start is not None and time is not None]
+    if spans:
+        rows, starts, ends = zip(*spans, strict=True)
+        ax.hlines(list(rows), list(starts), list(ends), color=SERVER_COLOR, linewidth=2)
 
 
 def _legend(

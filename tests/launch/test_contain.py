@@ -7,7 +7,7 @@ left the process group). "Nothing left" means: no live process carries the token
 Each test that starts exercise servers runs twice: with warm servers (forks of a warm host, the
 default) and with cold ones (`LAB_WARM_HOSTS=0`, fresh interpreters), and each run checks that its
 servers are of the kind it asked for. A warm fork's /proc environment is its host's, which the lab
-started with the token: the token is independent of the lab's own server marks (lab.launch.contain).
+started with the token: the token is independent of the lab's own server marks (lab.contain).
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from lab import contain
 from lab.client import httpx
 from lab.errors import ServerError
-from lab.launch import contain, warm
+from lab.launch import warm
 from lab.launch.forked import WarmServerProcess, server_process
 from lab.launch.process import ServerProcess
 from lab.launch.warm import WARM_ENV, shared_host, warm_supported

@@ -32,7 +32,9 @@ survives the lab's SIGKILL, and a daemon that left the process group with `setsi
 server. On Linux too, a daemon that clears its environment *and* outlives a SIGKILLed lab escapes
 (that takes a cgroup, which the lab does not require).
 
-This module imports nothing heavy: server processes call it before importing uvicorn or FastAPI.
+This module imports nothing heavy: server processes call it before importing uvicorn or FastAPI. It sits
+below both the launcher (`lab.launch`) and the server (`lab.server`): it is what the two sides of a
+server process agree on, with the environment variables that carry it and how a process's end is told.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "EXIT_ORPHANED",
+    "FORK_WORKERS_ENV",
     "MARK_ENV",
     "MARK_PLACEHOLDER",
     "PARENT_ENV",
@@ -64,7 +67,9 @@ __all__ = [
     "become_subreaper",
     "can_carry_marks",
     "carry_mark",
+    "clip",
     "die_with_parent",
+    "exit_status",
     "kill_tree",
     "members",
     "pool_worker",
@@ -78,6 +83,10 @@ PARENT_ENV = "LAB_PARENT_PID"  # the pid that started this process: if it is gon
 MARK_ENV = "LAB_SERVER_MARK"  # one value per server; every process it starts inherits it
 MARK_PLACEHOLDER = "0" * 32  # in a warm host's environment: each fork writes its own mark over it (uuid4().hex)
 EXIT_ORPHANED = 4  # the parent was gone before the child could ask the kernel to follow it
+# Set in every warm fork's environment: a server with uvicorn workers forks them from its warm state, FastAPI
+# and uvicorn imported, instead of spawning fresh interpreters that import it all again (~1.5 s each).
+FORK_WORKERS_ENV = "LAB_FORK_WORKERS"
+MESSAGE_LIMIT = 300  # characters of what a child said: a 1 MB print is not a message
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -358,3 +367,20 @@ class SubreaperHold:
             self._holders = max(0, self._holders - 1)
             if self._holders == 0:
                 _prctl(_PR_SET_CHILD_SUBREAPER, 0)
+
+
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut at `limit` characters, with an ellipsis saying that it was."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def exit_status(code: int | None) -> str:
+    """`exit code 3`, `killed by signal 11 (SIGSEGV)`: how a process ended, from its return code."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
