@@ -2,6 +2,7 @@
 
 theme.py      named styles (durations are written by `lab.durations`)
 burst.py      a burst's report and a comparison's (`lab burst`, `lab compare`)
+steady.py     `lab load`: its live view of the last seconds and its report
 demo.py       the demo's frame: lanes of bars, the lag meter, the scoreboard; SVG/HTML export
 course.py     exercise lists, check reports, hints
 classroom.py  `lab class report`: one row per exercise, how many pass, the misconceptions to teach again
