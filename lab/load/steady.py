@@ -245,9 +245,10 @@ class SteadyLoad:
         interval, cap, unyielded = 1.0 / self.plan.rate, self.plan.max_in_flight, 0
         for i in range(self.plan.sends):
             due = self.t0 + i * interval
-            delay = due - self.clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if due > self.clock():
+                # The loop's timers fire up to its clock resolution early: sleep until due, never send before.
+                while (delay := due - self.clock()) > 0:
+                    await asyncio.sleep(delay)
                 unyielded = 0
             elif (unyielded := unyielded + 1) >= YIELD_EVERY:  # behind: catch up, but let answers in
                 await asyncio.sleep(0)
