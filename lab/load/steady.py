@@ -246,8 +246,9 @@ class SteadyLoad:
         for i in range(self.plan.sends):
             due = self.t0 + i * interval
             if due > self.clock():
-                # The loop's timers fire up to its clock resolution early: sleep until due, never send before.
-                while (delay := due - self.clock()) > 0:
+                # uvloop's timers tick in whole milliseconds and can fire up to one early: sleep again until
+                # due, so no request leaves before its time. (A clock, not an event, is what is awaited here.)
+                while (delay := due - self.clock()) > 0:  # noqa: ASYNC110
                     await asyncio.sleep(delay)
                 unyielded = 0
             elif (unyielded := unyielded + 1) >= YIELD_EVERY:  # behind: catch up, but let answers in
