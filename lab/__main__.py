@@ -1,5 +1,5 @@
 """`python -m lab ...` is the `lab` command."""
 
-from lab.cli import app
+from lab.cli import main
 
-app(prog_name="lab")  # lab.cli.usage.LabGroup: one-line errors, the same exit codes
+main()

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -122,10 +123,21 @@ def test_checking_commands_start_the_warm_host_before_typer_parses(argv: list[st
         f"sys.argv = {argv!r}\n"
         "import lab.cli\n"
         "import lab.launch.warm as warm\n"
-        "print(json.dumps([warm._host is not None and warm._host.alive, 'pydantic' in sys.modules]))\n"
+        "imported = warm._host is not None\n"  # importing the CLI starts nothing: `main` does, explicitly
+        "lab.cli.start_warm_host_for(sys.argv)\n"
+        "print(json.dumps([imported, warm._host is not None and warm._host.alive, 'pydantic' in sys.modules]))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "LAB_WARM_HOSTS"}  # on by default
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
-    started, parsed = json.loads(out.stdout.splitlines()[-1])
+    imported, started, parsed = json.loads(out.stdout.splitlines()[-1])
+    assert imported is False
     assert started is starts
     assert parsed is False  # typer's argument adapters (pydantic) have not run yet: the host starts first
+
+
+def test_the_lab_script_and_python_m_lab_go_through_main() -> None:
+    """`main` is where the warm host starts: both ways of running `lab` must call it."""
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["lab"] == "lab.cli:main"
+    source = (Path(__file__).parents[1] / "lab" / "__main__.py").read_text()
+    assert "main()" in source and "app(" not in source

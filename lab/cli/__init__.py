@@ -28,7 +28,7 @@ import typer
 
 from lab.cli.usage import CONTEXT_SETTINGS, LabGroup, version
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
 
 app = typer.Typer(
     name="lab",
@@ -63,14 +63,14 @@ for group in GROUPS:
 SERVES_CHECKS = ("check", "run", "watch")  # the commands that start exercise servers
 
 
-def _start_early(argv: list[str]) -> None:
+def start_warm_host_for(argv: list[str]) -> None:
     """`lab check`, `lab run`, `lab watch`: start the warm server host before anything else.
 
-    The one place the host is started ahead of need. Before typer even parses the arguments (its
-    pydantic-based adapters, then rich and the checker, cost this process ~0.3-0.5 s), so that the host
-    imports FastAPI beside those imports rather than after them (lab.launch.warm). Read from `sys.argv`, as
-    typer will, at import: the `lab` script imports this module, then calls `app`. An `app([...])` call
-    from Python, or `check_exercise` itself, skips this: the host then starts with the first server.
+    The one place the host is started ahead of need, called by `main` before typer even parses the
+    arguments (its pydantic-based adapters, then rich and the checker, cost this process ~0.3-0.5 s), so
+    that the host imports FastAPI beside those imports rather than after them (lab.launch.warm). An
+    `app([...])` call from Python, or `check_exercise` itself, skips this: the host then starts with the
+    first server.
     """
     if len(argv) > 1 and argv[1] in SERVES_CHECKS and "--help" not in argv:
         from lab.launch.warm import prestart
@@ -78,4 +78,7 @@ def _start_early(argv: list[str]) -> None:
         prestart()
 
 
-_start_early(sys.argv)
+def main() -> None:
+    """The `lab` command and `python -m lab`: the warm host first where a command serves checks, then typer."""
+    start_warm_host_for(sys.argv)
+    app(prog_name="lab")  # lab.cli.usage.LabGroup: one-line errors, the same exit codes
