@@ -497,11 +497,7 @@ def _intra_op_race(m: Measurement) -> list[Check]:
 # What each "made once" counter is, and the lesson when requests make their own (see `lab.server.made`).
 MADE = {
     PROCESS_POOLS: ("process pool", "pools", "make one in the lifespan"),
-    HTTP_CLIENTS: (
-        "HTTP client",
-        "clients",
-        "each with its own pool and new connections; open one in the lifespan and share it",
-    ),
+    HTTP_CLIENTS: ("HTTP client", "clients", "open one in the lifespan and share it"),
 }
 
 
@@ -511,15 +507,16 @@ def _made_once(learner: Measurement, solution: Measurement, name: str) -> Check:
     A count, not a time: made per request, it is the number of requests whatever the machine's load.
     """
     made, allowed = learner.counters.get(name, 0), max(1, solution.counters.get(name, 0))
-    what, plural, fix = MADE.get(name, (name.replace("_", " "), "", "make it once, at start-up"))
+    what, plural, fix = MADE.get(name, (name.replace("_", " "), name.replace("_", " "), "make it once, at start-up"))
     if made <= allowed:
-        return Check(f"made:{name}", True, f"{made} {plural or what} made while requests were served")
-    started = f", {learner.counters.get(PROCESSES, 0)} interpreters started" if name == PROCESS_POOLS else ""
-    return Check(
-        f"made:{name}",
-        False,
-        f"a new {what} for each request: {made} {plural or what}{started}; {fix}",
-    )
+        return Check(f"made:{name}", True, f"{made} {plural} made while requests were served")
+    if name == PROCESS_POOLS:
+        cost = f", {learner.counters.get(PROCESSES, 0)} interpreters started"
+    elif name == HTTP_CLIENTS:
+        cost = ", each with its own pool and new connections"
+    else:
+        cost = ""
+    return Check(f"made:{name}", False, f"a new {what} for each request: {made} {plural}{cost}; {fix}")
 
 
 def _pids(m: Measurement, bound: int) -> Check:
