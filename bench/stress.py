@@ -82,21 +82,22 @@ def cases(catalog_root: Path, pattern: str) -> list[Case]:
 
 
 def margins(result: CheckResult) -> dict[str, float]:
-    """For each threshold of the exercise: how far the learner's value stayed on its side of it.
+    """For each threshold of the exercise: how far the learner's value stayed on the passing side of it.
 
-    A factor >= 1 means the value was on the side the verdict needed; the factor says by how much.
+    A factor >= 1 means the value was on the passing side, by that factor; under 1, past the bound.
     """
     if result.learner is None or result.solution is None:
         return {}
     expect, burst = result.exercise.expect, result.exercise.burst
     m, s = result.learner.measurement, result.solution.measurement
-    passed = {c.name.split(":")[0]: c.passed for c in result.checks}
+    judged = {c.name.split(":")[0] for c in result.checks}
     found: dict[str, float] = {}
     for name, value, bound, upper in _figures(expect, burst, m, s):
-        if value is None or bound is None or name not in passed or value <= 0 or bound <= 0:
+        if value is None or bound is None or name not in judged or value <= 0 or bound <= 0:
             continue
-        below = bound / value if upper else value / bound  # > 1: the value is on the passing side
-        found[name] = below if passed[name] else 1 / below
+        # > 1: the value is on the passing side; < 1: past its bound. (It was inverted for failed checks,
+        # so a crossed bound never showed, and a wrong fix's failures never counted.)
+        found[name] = bound / value if upper else value / bound
     return found
 
 
