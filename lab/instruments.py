@@ -25,7 +25,16 @@ from typing import Protocol
 import anyio.to_thread
 from threadpoolctl import ThreadpoolController
 
-from lab.protocol import BlockingSite, GaugeReading, RequestRecord, ServerStats, ThreadPool, UnawaitedCoroutine
+from lab.protocol import (
+    INTRA_OP_CHANGES,
+    INTRA_OP_IN_CALLS,
+    BlockingSite,
+    GaugeReading,
+    RequestRecord,
+    ServerStats,
+    ThreadPool,
+    UnawaitedCoroutine,
+)
 from lab.run_queue import run_queue_clock
 
 __all__ = [
@@ -70,6 +79,11 @@ class PeakGauge:
     def reset(self) -> None:
         with self._lock:
             self.peak = self.current
+
+    def note(self, value: int) -> None:
+        """A reading, not an entry: the peak keeps the highest value noted (a setting seen, not a count)."""
+        with self._lock:
+            self.peak = max(self.peak, value)
 
     @contextlib.contextmanager
     def track(self) -> Iterator[None]:
@@ -119,6 +133,7 @@ class Instruments:
         self.unawaited: dict[tuple[str, int, str], UnawaitedCoroutine] = {}  # (file, line, name) -> how often
         self.watchdog: BlockingFinder | None = None  # set while the server's watchdog runs (lab.server.watchdog)
         self.declared_pools: dict[str, ThreadPool] = {}  # pools threadpoolctl cannot see, by library
+        self._intra_op_last: int | None = None  # the native threads per call the last model call saw
         self.since = time.perf_counter()
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -130,6 +145,24 @@ class Instruments:
         """Report a native pool threadpoolctl cannot find (ONNX Runtime's own), as its owner configured it."""
         with self._lock:
             self.declared_pools[pool.library] = pool
+
+    def note_intra_op(self) -> None:
+        """Read the native (BLAS/OpenMP) threads per call now: at each model call's start and end.
+
+        The setting is process-wide and must hold for the whole burst. Read only after a burst, a
+        setting changed per request (`with threadpool_limits(...)` in a route: each exit restores the
+        default while other requests' calls still run) shows whichever value the last exit left. Read at
+        every call, it shows the race: the highest value a call ran with (gauge `INTRA_OP_IN_CALLS`) and
+        how often a reading differed from the one before it (counter `INTRA_OP_CHANGES`). Reading the
+        counts is microseconds (`native_thread_pools`): a model call takes tens of milliseconds.
+        """
+        threads = max((pool.threads for pool in native_thread_pools()), default=0)
+        self.gauge(INTRA_OP_IN_CALLS).note(threads)
+        with self._lock:
+            changed = self._intra_op_last is not None and threads != self._intra_op_last
+            self._intra_op_last = threads
+        if changed:
+            self.count(INTRA_OP_CHANGES)
 
     def gauge(self, name: str) -> PeakGauge:
         """The named peak gauge, created on first use."""

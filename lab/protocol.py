@@ -21,7 +21,12 @@ from lab.errors import ProtocolError
 
 __all__ = [
     "HANDLER_HEADER",
+    "HTTP_CLIENTS",
+    "INTRA_OP_CHANGES",
+    "INTRA_OP_IN_CALLS",
     "PID_HEADER",
+    "PROCESSES",
+    "PROCESS_POOLS",
     "PROCESS_TIME_HEADER",
     "RESET_PATH",
     "START_HEADER",
@@ -41,6 +46,13 @@ PROCESS_TIME_HEADER = "x-process-time"  # seconds from arriving to the first byt
 START_HEADER = "x-lab-start"  # perf_counter when the request arrived
 PID_HEADER = "x-lab-pid"  # which worker process answered
 HANDLER_HEADER = "x-lab-handler"  # "start,end" perf_counter of the handler functions, when any ran
+
+# Counters and gauges in `/lab/stats` that the judge reads by name (lab.course.grade).
+PROCESS_POOLS = "process_pools_made"  # ProcessPoolExecutors made while a request was in the app (lab.server.made)
+PROCESSES = "processes_started"  # multiprocessing processes (fork or spawn) started while a request was in the app
+HTTP_CLIENTS = "http_clients_made"  # httpx clients (sync or async) made while a request was in the app
+INTRA_OP_IN_CALLS = "intra_op_threads_in_calls"  # gauge: the most native threads per call a model call ran with
+INTRA_OP_CHANGES = "intra_op_changes"  # counter: how often that setting differed from the previous call's reading
 
 
 @dataclass(frozen=True)

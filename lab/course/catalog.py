@@ -68,6 +68,9 @@ class Expect:
     # only at 33, leaving a 2-core machine's fix (broken: 6) no room for a busy moment.
     gauge_past_executor: tuple[str, ...] = ()
     work_counters: tuple[str, ...] = ()  # completed-work counters that must reach the solution's count
+    # Things made while requests are served (`lab.server.made`: process pools, HTTP clients): at most once,
+    # or as often as the solution made them in the same run. Made per request, the count is the requests'.
+    made_once: tuple[str, ...] = ()
     max_tokens_peak: int | None = None
     max_intra_op_threads: int | None = None  # BLAS/OpenMP threads per call, in every worker (threadpoolctl)
     min_pids: int | None = None
@@ -261,10 +264,12 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
     ignore_keys = _get(table, "ignore_keys", list, where, default=[])
     work_counters = _get(table, "work_counters", list, where, default=[])
     past_executor = _get(table, "gauge_past_executor", list, where, default=[])
+    made_once = _get(table, "made_once", list, where, default=[])
     for key, names in (
         ("ignore_keys", ignore_keys),
         ("work_counters", work_counters),
         ("gauge_past_executor", past_executor),
+        ("made_once", made_once),
     ):
         if not all(isinstance(k, str) for k in names):
             raise CatalogError(f"{where}.{key}: must be a list of strings")
@@ -278,6 +283,7 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
         ignore_keys=tuple(ignore_keys),
         work_counters=tuple(work_counters),
         gauge_past_executor=tuple(past_executor),
+        made_once=tuple(made_once),
         all_ok=_get(table, "all_ok", bool, where, default=True),
     )
 

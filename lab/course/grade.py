@@ -15,7 +15,15 @@ from typing import Any
 from lab.course.catalog import BurstSpec, Expect
 from lab.durations import duration
 from lab.load.verdict import site_sentence
-from lab.protocol import BlockingSite, UnawaitedCoroutine
+from lab.protocol import (
+    HTTP_CLIENTS,
+    INTRA_OP_CHANGES,
+    INTRA_OP_IN_CALLS,
+    PROCESS_POOLS,
+    PROCESSES,
+    BlockingSite,
+    UnawaitedCoroutine,
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,20 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
 
     `cores`: the serving machine's, for bounds that depend on it (asyncio's default executor size).
     """
+    checks = _burst_checks(expect, burst, learner, solution)
+    if learner.has_stats:
+        checks += _count_checks(expect, burst, learner, solution, cores)
+    if expect.min_pids is not None:
+        checks.append(_pids(learner, expect.min_pids))
+    if expect.same_response:
+        checks.append(_same_response(learner, solution))
+    if not learner.has_stats:
+        checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
+    return Grade(all(c.passed for c in checks), checks)
+
+
+def _burst_checks(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement) -> list[Check]:
+    """How the burst went: answers, the loop, overlap, times, the probe."""
     checks: list[Check] = []
     if expect.all_ok:
         checks.append(_all_ok(learner))
@@ -101,26 +123,34 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
         checks.append(work)
     if learner.unawaited:
         checks.append(_unawaited(learner.unawaited))
+    return checks + _answer_checks(expect, burst, learner, solution)
+
+
+def _answer_checks(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement) -> list[Check]:
+    """How soon answers came: the probe sent mid-burst, the median response."""
+    checks = []
     if expect.max_probe_ms is not None and burst.probe is not None:
         checks.append(_probe(learner, solution, expect.max_probe_ms, burst.probe))
     if expect.max_p50_ms is not None:
         checks.append(_median(learner, expect.max_p50_ms))
-    if learner.has_stats:
-        checks += _counters(learner, expect)
-        checks += _work_done(learner, solution, expect.work_counters)
-        checks += _gauges(learner, expect)
-        checks += _past_executor(learner, expect.gauge_past_executor, burst, cores)
-        if expect.max_tokens_peak is not None:
-            checks.append(_tokens(learner, expect.max_tokens_peak))
-        if expect.max_intra_op_threads is not None:
-            checks.append(_intra_op(learner, expect.max_intra_op_threads))
-    if expect.min_pids is not None:
-        checks.append(_pids(learner, expect.min_pids))
-    if expect.same_response:
-        checks.append(_same_response(learner, solution))
-    if not learner.has_stats:
-        checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
-    return Grade(all(c.passed for c in checks), checks)
+    return checks
+
+
+def _count_checks(
+    expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement, cores: int
+) -> list[Check]:
+    """What the server counted about itself: counters, gauges, tokens, native threads, what requests made."""
+    checks = _counters(learner, expect)
+    checks += _work_done(learner, solution, expect.work_counters)
+    checks += _gauges(learner, expect)
+    checks += _past_executor(learner, expect.gauge_past_executor, burst, cores)
+    if expect.max_tokens_peak is not None:
+        checks.append(_tokens(learner, expect.max_tokens_peak))
+    if expect.max_intra_op_threads is not None:
+        checks.append(_intra_op(learner, expect.max_intra_op_threads))
+        checks += _intra_op_race(learner)
+    checks += [_made_once(learner, solution, name) for name in expect.made_once]
+    return checks
 
 
 BUSY_SHARE = 0.2  # a fifth of the burst waiting for a CPU: the machine, not the code, may have set its timing
@@ -421,16 +451,72 @@ def _tokens(m: Measurement, bound: int) -> Check:
 
 
 def _intra_op(m: Measurement, bound: int) -> Check:
-    if m.intra_op_threads == 0:
+    # After the burst, and at every model call's start and end (a setting changed per request shows there).
+    threads = max(m.intra_op_threads, m.gauge_peaks.get(INTRA_OP_IN_CALLS, 0))
+    if threads == 0:
         return Check("intra_op", False, "the server reported no BLAS/OpenMP thread pool: is the model still NumPy?")
-    if m.intra_op_threads <= bound:
-        return Check("intra_op", True, f"each model call runs at most {m.intra_op_threads} intra-op thread(s)")
+    if threads <= bound:
+        return Check("intra_op", True, f"each model call runs at most {threads} intra-op thread(s)")
     return Check(
         "intra_op",
         False,
-        f"each model call may start {m.intra_op_threads} intra-op threads (at most {bound} expected): times every "
+        f"each model call may start {threads} intra-op threads (at most {bound} expected): times every "
         "request thread, times every worker, that is more threads than cores; cap them once per worker, at start-up",
     )
+
+
+def _intra_op_race(m: Measurement) -> list[Check]:
+    """The setting must hold for the whole burst: read at every model call's start and end, and after the
+    burst, it never changed.
+
+    Set per request, it changes whichever way the calls interleave: a request's exit restores the
+    default while another's call runs (that call ends with a new setting), or, when the exits happen to
+    come in order, the last one leaves the default behind, after calls that all ran capped.
+    """
+    in_calls = m.gauge_peaks.get(INTRA_OP_IN_CALLS)
+    if in_calls is None:
+        return []  # no model call reported its threads (an older server, or a model that is not the lab's)
+    changes = m.counters.get(INTRA_OP_CHANGES, 0)
+    if changes:
+        seen = f"{changes} time(s) from one model call's reading to the next"
+    elif m.intra_op_threads and m.intra_op_threads != in_calls:
+        seen = f"the calls ran with {in_calls} thread(s) each, and {m.intra_op_threads} were left after the burst"
+    else:
+        return [Check("intra_op_race", True, "every model call ran with the same intra-op threads setting")]
+    return [
+        Check(
+            "intra_op_race",
+            False,
+            f"the intra-op threads setting changed while model calls ran ({seen}): the setting is process-wide, "
+            "so a limit set per request is undone by each request's exit while other requests' calls still run; "
+            "set it once per worker, at start-up",
+        )
+    ]
+
+
+# What each "made once" counter is, and the lesson when requests make their own (see `lab.server.made`).
+MADE = {
+    PROCESS_POOLS: ("process pool", "pools", "make one in the lifespan"),
+    HTTP_CLIENTS: ("HTTP client", "clients", "open one in the lifespan and share it"),
+}
+
+
+def _made_once(learner: Measurement, solution: Measurement, name: str) -> Check:
+    """Made while requests were served: at most once (a lazy first use), or as often as the solution.
+
+    A count, not a time: made per request, it is the number of requests whatever the machine's load.
+    """
+    made, allowed = learner.counters.get(name, 0), max(1, solution.counters.get(name, 0))
+    what, plural, fix = MADE.get(name, (name.replace("_", " "), name.replace("_", " "), "make it once, at start-up"))
+    if made <= allowed:
+        return Check(f"made:{name}", True, f"{made} {plural} made while requests were served")
+    if name == PROCESS_POOLS:
+        cost = f", {learner.counters.get(PROCESSES, 0)} interpreters started"
+    elif name == HTTP_CLIENTS:
+        cost = ", each with its own pool and new connections"
+    else:
+        cost = ""
+    return Check(f"made:{name}", False, f"a new {what} for each request: {made} {plural}{cost}; {fix}")
 
 
 def _pids(m: Measurement, bound: int) -> Check:
@@ -465,6 +551,10 @@ LABELS = {
     "jobs_in_flight": "background jobs running (`jobs_in_flight`)",
     "store_in_flight": "requests inside the feature store (`store_in_flight`)",
     "model_loads": "model loads",
+    PROCESS_POOLS: "process pools made while requests were served",
+    PROCESSES: "processes started while requests were served",
+    HTTP_CLIENTS: "HTTP clients made while requests were served",
+    INTRA_OP_CHANGES: "changes of the intra-op threads setting between model calls",
     "model_calls": "model calls",
     "batch_items": "rows predicted",
     "work_finished_after_timeout": "jobs that finished after their timeout",

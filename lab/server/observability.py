@@ -15,6 +15,7 @@ from lab.protocol import RESET_PATH, STATS_PATH
 from lab.server import metrics
 from lab.server.handlers import track_handlers
 from lab.server.limits import limit
+from lab.server.made import count_what_requests_make
 from lab.server.timing import TimingMiddleware
 
 router = APIRouter(tags=["lab"])
@@ -41,9 +42,12 @@ async def prometheus_metrics() -> Response:
 
 
 def instrument(app: FastAPI) -> FastAPI:
-    """Add body limits, the timing middleware and the lab's read-out routes to `app`, once."""
+    """Add body limits, the timing middleware and the lab's read-out routes to `app`, once; count what its
+    requests make (`lab.server.made`)."""
     if not isinstance(app, FastAPI):  # learners' files can define anything as `app`
         raise TypeError(f"expected a FastAPI app, got {type(app).__name__}")
+    # What requests make (pools, processes, clients) is counted from here on: the app's imports are done.
+    count_what_requests_make(INSTRUMENTS)
     if not getattr(app.state, "lab_instrumented", False):
         limit(app)  # a learner's app, too, answers oversized bodies and NaN with a 4xx, not a 500
         track_handlers(app, INSTRUMENTS)  # "in its handler" means its endpoint or a dependency is running

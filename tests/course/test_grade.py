@@ -270,3 +270,75 @@ def test_work_that_uses_little_cpu_per_request_waits_and_can_be_timed_beside_the
     assert work_computes(m(requests=20, cpu_s=None, min_handler_s=0.2))
     assert work_computes(m(requests=20, cpu_s=0.04, min_handler_s=None))
     assert work_computes(m(requests=0, ok=0, cpu_s=0.0, min_handler_s=None))
+
+
+# --- Counts instead of bounds (issue 22): what requests make, and a setting that must hold ---------
+
+
+def _made(expect: Expect, learner: dict[str, int], solution: dict[str, int]) -> Any:
+    judged = grade(expect, BURST, m(counters=learner), m(counters=solution))
+    return next(c for c in judged.checks if c.name.startswith("made:"))
+
+
+def test_a_process_pool_per_request_fails_by_its_count_in_the_lessons_words() -> None:
+    expect = Expect(made_once=("process_pools_made",))
+    per_request = _made(expect, {"process_pools_made": 8, "processes_started": 8}, {})
+    assert not per_request.passed
+    assert per_request.reason == (
+        "a new process pool for each request: 8 pools, 8 interpreters started; make one in the lifespan"
+    )
+    assert _made(expect, {}, {}).passed  # made in the lifespan: none while requests were served
+    assert _made(expect, {"process_pools_made": 1}, {}).passed  # made once, lazily, by the first request
+    assert not _made(expect, {"process_pools_made": 2}, {}).passed  # two: made again, not once
+    assert _made(expect, {"process_pools_made": 3}, {"process_pools_made": 3}).passed  # as often as the solution
+
+
+def test_an_http_client_per_request_fails_by_its_count() -> None:
+    check = _made(Expect(made_once=("http_clients_made",)), {"http_clients_made": 20}, {})
+    assert not check.passed
+    assert check.reason == (
+        "a new HTTP client for each request: 20 clients, each with its own pool and new connections; "
+        "open one in the lifespan and share it"
+    )
+
+
+def test_a_threads_setting_that_changes_while_calls_run_is_a_race() -> None:
+    expect = Expect(max_intra_op_threads=1)
+    steady = m(intra_op_threads=1, gauge_peaks={"intra_op_threads_in_calls": 1})
+    assert grade(expect, BURST, steady, FIXED).passed
+    raced = m(
+        intra_op_threads=1,  # what the last request's exit happened to leave: it passed on a busy machine
+        gauge_peaks={"intra_op_threads_in_calls": 2},
+        counters={"intra_op_changes": 5},
+    )
+    judged = grade(expect, BURST, raced, FIXED)
+    failed = {c.name: c.reason for c in judged.checks if not c.passed}
+    assert set(failed) == {"intra_op", "intra_op_race"}
+    assert "may start 2 intra-op threads" in failed["intra_op"]  # a call ran with 2, whatever was left after
+    assert failed["intra_op_race"].startswith(
+        "the intra-op threads setting changed while model calls ran "
+        "(5 time(s) from one model call's reading to the next)"
+    )
+    # The exits came in order: every call ran capped, and the last exit left the default behind.
+    in_order = m(intra_op_threads=2, gauge_peaks={"intra_op_threads_in_calls": 1})
+    failed = {c.name: c.reason for c in grade(expect, BURST, in_order, FIXED).checks if not c.passed}
+    assert "the calls ran with 1 thread(s) each, and 2 were left after the burst" in failed["intra_op_race"]
+    # Never capped at all: one steady setting, too high (the exercise as shipped) is not a race.
+    uncapped = m(intra_op_threads=2, gauge_peaks={"intra_op_threads_in_calls": 2})
+    assert [c.name for c in grade(expect, BURST, uncapped, FIXED).checks if not c.passed] == ["intra_op"]
+    # A server that read no call (no model call reported) is judged as before, without the race check.
+    assert [c.name for c in grade(expect, BURST, m(intra_op_threads=1), FIXED).checks if "race" in c.name] == []
+
+
+def test_the_checks_keep_their_order() -> None:
+    """Splitting `grade` changed no verdict and no order: the first reason is still the loudest."""
+    expect = Expect(
+        max_loop_lag_ms=50, min_overlap=0.8, max_wall_ratio=2, max_probe_ms=1000, max_p50_ms=100,
+        counters_equal={"model_loads": 1}, max_tokens_peak=10, max_intra_op_threads=1, min_pids=1,
+        made_once=("process_pools_made",),
+    )  # fmt: skip
+    names = [c.name for c in grade(expect, BURST, BROKEN, FIXED).checks]
+    assert names == [
+        "all_ok", "loop_lag", "overlap", "wall_ratio", "probe", "median", "counter:model_loads", "tokens",
+        "intra_op", "made:process_pools_made", "pids", "same_response",
+    ]  # fmt: skip
