@@ -218,6 +218,13 @@ def watch(
     course = _course()
     start = course.exercise(exercise)
     screen = console()
+    if poll is None:
+        from lab.course.watch import polling_reason
+
+        reason = polling_reason(start.path)
+        if reason is not None:
+            warn(f"{reason}: polling for saves instead (--no-poll to wait for events)")
+            poll = True
 
     def announce(item: Exercise) -> None:
         show(exercise_banner(item), on=screen)
