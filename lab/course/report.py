@@ -100,53 +100,65 @@ def junit_xml(rows: Sequence[Mapping[str, Any]], *, timestamp: str | None = None
         time=f"{total_time:.3f}",
     )
     for number, row in enumerate(rows):
-        exercise = str(row["exercise"])
-        lab_error = row.get("verdict") == "lab error"
-        failed = not row.get("passed") and not lab_error
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=exercise,
-            tests="1",
-            failures=str(int(failed)),
-            errors=str(int(lab_error)),
-            skipped="0",
-            time=f"{float(row.get('elapsed_s') or 0):.3f}",
-            id=str(number),
-            package="lab.exercises",
-        )
-        if timestamp is not None:
-            suite.set("timestamp", timestamp)
-        if hostname is not None:
-            suite.set("hostname", hostname)
-        checks = list(row.get("checks", []))
-        if checks:  # junit-10.xsd: <properties> holds at least one <property>
-            properties = ET.SubElement(suite, "properties")
-            for check in checks:
-                state = "passed" if check.get("passed") else "failed"
-                ET.SubElement(
-                    properties, "property", name=f"check.{check['name']}", value=f"{state}: {check.get('reason', '')}"
-                )
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            name=f"{exercise}: {row.get('title', '')}".rstrip(": "),
-            classname=f"lab.exercises.{exercise.replace('-', '_')}",
-            time=f"{float(row.get('elapsed_s') or 0):.3f}",
-        )
-        reasons = [str(r) for r in row.get("reasons", [])]
-        if failed or lab_error:
-            element = ET.SubElement(
-                case,
-                "error" if lab_error else "failure",
-                message=reasons[0] if reasons else str(row.get("verdict", "failed")),
-                type=", ".join(failed_checks(row)),
-            )
-            element.text = details(row)
-        elif reasons or checks:
-            ET.SubElement(case, "system-out").text = details(row)
+        _junit_suite(root, number, row, timestamp, hostname)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_properties(suite: ET.Element, checks: Sequence[Mapping[str, Any]]) -> None:
+    """Each named check as a property; none at all when there are no checks."""
+    if not checks:  # junit-10.xsd: <properties> holds at least one <property>
+        return
+    properties = ET.SubElement(suite, "properties")
+    for check in checks:
+        state = "passed" if check.get("passed") else "failed"
+        value = f"{state}: {check.get('reason', '')}"
+        ET.SubElement(properties, "property", name=f"check.{check['name']}", value=value)
+
+
+def _junit_suite(
+    root: ET.Element, number: int, row: Mapping[str, Any], timestamp: str | None, hostname: str | None
+) -> None:
+    """One exercise's <testsuite>: its checks as properties, one test case."""
+    exercise = str(row["exercise"])
+    lab_error = row.get("verdict") == "lab error"
+    failed = not row.get("passed") and not lab_error
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=exercise,
+        tests="1",
+        failures=str(int(failed)),
+        errors=str(int(lab_error)),
+        skipped="0",
+        time=f"{float(row.get('elapsed_s') or 0):.3f}",
+        id=str(number),
+        package="lab.exercises",
+    )
+    if timestamp is not None:
+        suite.set("timestamp", timestamp)
+    if hostname is not None:
+        suite.set("hostname", hostname)
+    checks = list(row.get("checks", []))
+    _junit_properties(suite, checks)
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        name=f"{exercise}: {row.get('title', '')}".rstrip(": "),
+        classname=f"lab.exercises.{exercise.replace('-', '_')}",
+        time=f"{float(row.get('elapsed_s') or 0):.3f}",
+    )
+    reasons = [str(r) for r in row.get("reasons", [])]
+    if failed or lab_error:
+        element = ET.SubElement(
+            case,
+            "error" if lab_error else "failure",
+            message=reasons[0] if reasons else str(row.get("verdict", "failed")),
+            type=", ".join(failed_checks(row)),
+        )
+        element.text = details(row)
+    elif reasons or checks:
+        ET.SubElement(case, "system-out").text = details(row)
 
 
 def gradescope_results(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -262,34 +274,37 @@ def read_results(data: Any) -> list[Outcome]:
         data = gradescope_results(rows)
     if not isinstance(data, Mapping) or not isinstance(data.get("tests"), list):
         raise ValueError('neither a Gradescope results.json (no "tests" list) nor `lab check --json` output')
-    outcomes = []
-    for test in data["tests"]:
-        if not isinstance(test, Mapping):
-            raise ValueError("a test is not an object")
-        raw_extra = test.get("extra_data")
-        extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
-        name = str(test.get("name", ""))
-        exercise = str(extra.get("exercise") or name.split(":")[0])
-        if not exercise:
-            raise ValueError("a test names no exercise")
-        status = test.get("status")
-        if status is None:  # the spec makes status optional: then a full score is a pass
-            status = "passed" if test.get("score") == test.get("max_score") else "failed"
-        passed = status == "passed"
-        reasons: list[tuple[str, str]] = []
-        if not passed:
-            checks = [c for c in extra.get("checks", []) if isinstance(c, Mapping) and not c.get("passed")]
-            said = [str(r) for r in extra.get("reasons", [])]
-            tags = [str(t) for t in test.get("tags", [])]
-            if checks:
-                reasons = [(str(c.get("name")), str(c.get("reason", ""))) for c in checks]
-            elif tags:
-                reasons = [(tag, said[0] if said else "") for tag in tags]
-            else:
-                reasons = [(str(extra.get("verdict") or "failed"), said[0] if said else "")]
-        title = name.split(":", 1)[1].strip() if ":" in name else ""
-        outcomes.append(Outcome(exercise, title, passed, tuple(reasons)))
-    return outcomes
+    return [_outcome(test) for test in data["tests"]]
+
+
+def _outcome(test: Any) -> Outcome:
+    """One test of a results.json as the exercise's outcome."""
+    if not isinstance(test, Mapping):
+        raise ValueError("a test is not an object")
+    raw_extra = test.get("extra_data")
+    extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
+    name = str(test.get("name", ""))
+    exercise = str(extra.get("exercise") or name.split(":")[0])
+    if not exercise:
+        raise ValueError("a test names no exercise")
+    status = test.get("status")
+    if status is None:  # the spec makes status optional: then a full score is a pass
+        status = "passed" if test.get("score") == test.get("max_score") else "failed"
+    passed = status == "passed"
+    title = name.split(":", 1)[1].strip() if ":" in name else ""
+    return Outcome(exercise, title, passed, () if passed else _failure_reasons(test, extra))
+
+
+def _failure_reasons(test: Mapping[str, Any], extra: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(check, reason) for a failed test: its failed checks, else its tags, else its verdict."""
+    checks = [c for c in extra.get("checks", []) if isinstance(c, Mapping) and not c.get("passed")]
+    said = [str(r) for r in extra.get("reasons", [])]
+    tags = [str(t) for t in test.get("tags", [])]
+    if checks:
+        return tuple((str(c.get("name")), str(c.get("reason", ""))) for c in checks)
+    if tags:
+        return tuple((tag, said[0] if said else "") for tag in tags)
+    return ((str(extra.get("verdict") or "failed"), said[0] if said else ""),)
 
 
 def class_summary(learners: Iterable[Sequence[Outcome]], skipped: Sequence[tuple[str, str]] = ()) -> ClassSummary:

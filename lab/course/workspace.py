@@ -106,21 +106,26 @@ def init_workspace(target: Path, source: Path | None = None) -> InitResult:
     if clash is not None:
         raise LabError(f"{target / clash} already exists: run `lab init NEW_FOLDER` to start beside it", usage=True)
     readme = README_BESIDE if (target / README).exists() else README
-    first = Path(next(name for name in files if name.endswith(".py"))).name
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        if not os.access(target, os.W_OK):
-            raise PermissionError(13, "Permission denied")
-        (target / EXERCISES_DIR).mkdir(exist_ok=True)
-        for name, shipped in files.items():
-            (target / name).write_bytes(shipped.read_bytes())
-        (target / readme).write_text(WORKSPACE_README.format(first=first), encoding="utf-8")
-        make_state_dir(target / STATE_DIR)
-        _save_manifest(target, {name: _digest_of(path) for name, path in files.items()})
+        _write_workspace(target, files, readme)
     except (OSError, ProgressError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise LabError(f"cannot create a lab workspace in {target}: {reason}", usage=True) from None
     return InitResult(target, (*files, readme, f"{STATE_DIR}/"))
+
+
+def _write_workspace(target: Path, files: dict[str, Path], readme: str) -> None:
+    """The exercise files, the README, `.lab/` and in it each file's hash as shipped (what `lab update` compares)."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not os.access(target, os.W_OK):
+        raise PermissionError(13, "Permission denied")
+    (target / EXERCISES_DIR).mkdir(exist_ok=True)
+    for name, shipped in files.items():
+        (target / name).write_bytes(shipped.read_bytes())
+    first = Path(next(name for name in files if name.endswith(".py"))).name
+    (target / readme).write_text(WORKSPACE_README.format(first=first), encoding="utf-8")
+    make_state_dir(target / STATE_DIR)
+    _save_manifest(target, {name: _digest_of(path) for name, path in files.items()})
 
 
 def plan_update(recorded: dict[str, str], current: dict[str, str | None], shipped: dict[str, str]) -> dict[str, Action]:
