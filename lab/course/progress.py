@@ -273,7 +273,7 @@ def record(store: ProgressStore, catalog: Catalog, exercise: Exercise, passed: b
     """
     with store.locked():
         progress = store.load()
-        progress.just_passed = exercise.id if passed else None
+        progress.just_passed = exercise.id if passed and move else None  # --all passes many: none "just" passed
         if passed:
             progress.done.add(exercise.id)
             if move or progress.current == exercise.id:

@@ -177,3 +177,21 @@ def test_a_failing_check_and_a_reset_unmark_done(tmp_path: Path, shipped: Path) 
     assert course.progress.done == {second.id}
     course.reset(second)
     assert course.progress.done == set()
+
+
+def test_a_bare_solution_means_the_exercise_that_just_passed(tmp_path: Path, shipped: Path) -> None:
+    """Issue 23, item 13: after a pass the learner is on the next exercise, and `lab solution` means the one passed."""
+    from lab.course.results import CheckResult
+
+    course = Course.open(init_workspace(tmp_path / "ws", shipped).root)
+    first, second, third = course.catalog.exercises[:3]
+
+    def check(exercise: object, ok: bool, *, move: bool = True) -> None:
+        course.record(CheckResult(exercise=exercise, learner_file=Path(), passed=ok, reasons=[]), move=move)  # type: ignore[arg-type]
+
+    check(first, True)
+    assert course.exercise(None) == second and course.solution_exercise(None) == first
+    check(second, False)  # something else was checked since: back to the current exercise
+    assert course.solution_exercise(None) == second
+    check(third, True, move=False)  # `lab check --all` passes many at once: none of them "just" passed
+    assert course.solution_exercise(None) == second
