@@ -34,7 +34,8 @@ app = typer.Typer(
     name="lab",
     cls=LabGroup,
     help="How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything.",
-    no_args_is_help=True,
+    # A bare `lab` runs the callback: inside a workspace, where the learner is; outside, the help (lab.cli.workspace).
+    invoke_without_command=True,
     context_settings=CONTEXT_SETTINGS,
     # Plain help: no rich import, no box around errors (LabGroup makes them one line); also faster.
     rich_markup_mode=None,
@@ -44,6 +45,7 @@ app = typer.Typer(
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     # A plain flag (bool, not `bool | None`): Typer coerces every other annotation through pydantic,
     # which every command would then import (~0.1 s) just to read a root option nobody gave.
     show_version: Annotated[
@@ -52,10 +54,14 @@ def root(
     ] = False,
 ) -> None:
     """How FastAPI runs `def` and `async def` code, and why `async def` + a blocking call freezes everything."""
+    if ctx.invoked_subcommand is None:
+        from lab.cli.workspace import where
+
+        where(ctx)
 
 
 # The modules of lab/cli/ with commands.
-GROUPS = ("serve", "burst", "load", "compare", "exercises", "demo", "classroom")
+GROUPS = ("serve", "burst", "load", "compare", "exercises", "workspace", "demo", "classroom")
 
 for group in GROUPS:
     app.add_typer(import_module(f"lab.cli.{group}").app)

@@ -74,6 +74,7 @@ def run(exercise: ExerciseArgument = None) -> None:
         fail(INTERRUPTED, EXIT_INTERRUPTED)
     course.record(result)
     show(walkthrough(result), on=screen)
+    _say_next(course, chosen, result.passed)
     if not result.passed:
         raise typer.Exit(1)
 
@@ -109,6 +110,8 @@ def check(
         print_json({"results": rows, "passed": passed, "total": len(rows)} if all_ else rows[0])
     elif all_:
         show(f"{passed} of {len(rows)} exercises pass.", on=screen)
+    else:
+        _say_next(course, chosen[0], rows[0]["passed"])
     if passed < len(rows):
         raise typer.Exit(1)
 
@@ -146,6 +149,15 @@ def _check_one(
     return result.to_json()
 
 
+def _say_next(course: Course, exercise: Exercise, passed: bool) -> None:
+    """After a single check that passed: where the learner was moved, so the move is never silent."""
+    if not passed:
+        return
+    following = course.progress.current
+    where = f"next: {following}" if following else "every exercise passes"
+    typer.echo(f"{where} (`lab solution` shows {exercise.id}'s reference solution)")
+
+
 @app.command()
 def hint(exercise: ExerciseArgument = None) -> None:
     """Show one more hint for an exercise each time you ask."""
@@ -156,7 +168,7 @@ def hint(exercise: ExerciseArgument = None) -> None:
     if not chosen.hints:
         typer.echo(f"{chosen.id} has no hints: {chosen.lesson}")
         return
-    show(hint_text(chosen, course.next_hint(chosen)))
+    show(hint_text(chosen, course.next_hint(chosen), passed=course.passed(chosen)))
 
 
 @app.command()
@@ -164,22 +176,21 @@ def solution(
     exercise: ExerciseArgument = None,
     force: Annotated[bool, typer.Option("--force", help="Show it even though you have not passed yet.")] = False,
 ) -> None:
-    """Show the solution of an exercise you have passed."""
+    """Show the solution of an exercise you have passed (default: the one that just passed, else the current one)."""
     course = _course()
-    chosen = course.exercise(exercise)
+    chosen = course.solution_exercise(exercise)
     text = course.solution(chosen, force=force)
+    screen = console()
+    if not screen.is_terminal:  # raw, never wrapped: `lab solution 1 --force > file.py` is the file itself
+        typer.echo(text, nl=False)
+        return
     from lab.view.course import solution_view
 
-    screen = console()
     show(solution_view(chosen.file, text, highlight=screen.is_terminal), on=screen)
 
 
 @app.command()
-def reset(
-    exercise: Annotated[
-        str, typer.Argument(help="The exercise to restore: 3, exercise-3, ...", autocompletion=complete_exercise)
-    ],
-) -> None:
+def reset(exercise: ExerciseArgument = None) -> None:
     """Restore an exercise file to its original text; your version is kept as a backup."""
     course = _course()
     chosen = course.exercise(exercise)
@@ -207,6 +218,13 @@ def watch(
     course = _course()
     start = course.exercise(exercise)
     screen = console()
+    if poll is None:
+        from lab.course.watch import polling_reason
+
+        reason = polling_reason(start.path)
+        if reason is not None:
+            warn(f"{reason}: polling for saves instead (--no-poll to wait for events)")
+            poll = True
 
     def announce(item: Exercise) -> None:
         show(exercise_banner(item), on=screen)

@@ -2,6 +2,7 @@
 
     catalog = load_catalog(root)        # the project folder: lab.course.course.find_root()
     exercise = catalog.resolve("3")     # "3", "exercise-3", "exercise_03_..." or the file's path
+    shipped_root()                      # the course as this lab ships it: the checkout's folders, or the wheel's
 
 The catalog is the contract between the exercises' authors and the checker: every key the checker
 reads is declared here, and a typo in `info.toml` stops with one line naming the entry and the key,
@@ -14,6 +15,7 @@ import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,10 @@ from lab.errors import CatalogError, UnknownExercise
 INFO_FILE = "info.toml"
 EXERCISES_DIR = "exercises"
 SOLUTIONS_DIR = "solutions"
+NOTEBOOKS_DIR = "notebooks"
 ROOT_ENV = "LAB_ROOT"  # overrides the search for the project root (lab.course.course.find_root)
+# Where the wheel carries the top-level exercises/, solutions/ and notebooks/ (pyproject's force-include).
+PACKAGE_COURSE = "_course"
 ID_PATTERN = re.compile(r"exercise-(\d+)")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -98,7 +103,9 @@ class Exercise:
 
     @property
     def solution_path(self) -> Path:
-        return self.root / SOLUTIONS_DIR / self.file
+        """The project's own `solutions/` file (a clone), else the one the lab ships (a `lab init` workspace)."""
+        local = self.root / SOLUTIONS_DIR / self.file
+        return local if local.is_file() else shipped_root() / SOLUTIONS_DIR / self.file
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,20 @@ class Catalog:
         return self.exercises[index + 1] if index + 1 < len(self.exercises) else None
 
 
+def shipped_root() -> Path:
+    """The folder holding the course as this lab ships it: `exercises/`, `solutions/`, `notebooks/`.
+
+    The one place course files are found. Run from a clone (or its editable install), the checkout's
+    top-level folders, which stay the single source; installed from a wheel, the copy it carries as
+    package data, built from those same folders (tests/course/test_workspace.py proves them identical).
+    """
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / EXERCISES_DIR / INFO_FILE).is_file() and (checkout / SOLUTIONS_DIR).is_dir():
+        return checkout
+    # pip and uv install a wheel unpacked, so the package data is a real folder that servers can be started from.
+    return Path(str(files("lab") / PACKAGE_COURSE))
+
+
 def _id_range(ids: list[str]) -> str:
     if len(ids) > 4:
         return f"{ids[0]} .. {ids[-1]} (or just the number)"
@@ -155,7 +176,7 @@ def load_catalog(root: Path) -> Catalog:
     try:
         data = tomllib.loads(info.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CatalogError(f"{info}: not found (run the lab from its project folder, or set {ROOT_ENV})") from None
+        raise CatalogError(f"{info}: not found (run `lab init` to make this folder a lab workspace)") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{info}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -22,28 +22,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.course.catalog import EXERCISES_DIR, INFO_FILE, ROOT_ENV, SOLUTIONS_DIR, Catalog, Exercise, load_catalog
-from lab.course.progress import Progress, ProgressStore, Workspace, current_exercise, record
+from lab.course.catalog import EXERCISES_DIR, INFO_FILE, ROOT_ENV, Catalog, Exercise, load_catalog
+from lab.course.progress import STATE_DIR, Progress, ProgressStore, Workspace, current_exercise, forget, record
 from lab.errors import LabError, ProgressError
 
 if TYPE_CHECKING:
     from lab.course.results import CheckResult
 
-__all__ = ["ALL_DONE", "Course", "find_root"]
+__all__ = ["ALL_DONE", "NO_WORKSPACE", "Course", "find_root", "workspace_root"]
 
 ALL_DONE = "every exercise is done: name one to revisit it, e.g. `lab check 1`"
+NO_WORKSPACE = "no lab workspace here: run `lab init`"
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The folder holding `exercises/` and `solutions/`: `$LAB_ROOT`, else upward from `start`, else the
-    folder the `lab` package lives in (an installed checkout run from elsewhere)."""
+    """The learner's workspace, found as git finds a repository: `$LAB_ROOT`, else `start` (the current
+    folder) or its nearest parent holding `.lab/` (a `lab init` workspace, or a clone used once) or
+    `exercises/info.toml` (a clone of the lab, a workspace as it is). None: `NO_WORKSPACE`, exit 2."""
+    root = workspace_root(start)
+    if root is None:
+        raise LabError(NO_WORKSPACE, usage=True)
+    return root
+
+
+def workspace_root(start: Path | None = None) -> Path | None:
+    """`find_root`, or None outside any workspace (a bare `lab` then shows the help)."""
     if os.environ.get(ROOT_ENV):
         return Path(os.environ[ROOT_ENV]).resolve()
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / EXERCISES_DIR / INFO_FILE).is_file() and (folder / SOLUTIONS_DIR).is_dir():
+        if (folder / STATE_DIR).is_dir() or (folder / EXERCISES_DIR / INFO_FILE).is_file():
             return folder
-    return Path(__file__).resolve().parents[2]
+    return None
 
 
 def _ignore(message: str) -> None:
@@ -79,6 +89,16 @@ class Course:
         if exercise is None:
             raise LabError(ALL_DONE, usage=True)
         return exercise
+
+    def solution_exercise(self, ref: str | None) -> Exercise:
+        """`lab solution`'s exercise: the one named, else the one that just passed, else the current one."""
+        if ref is None and self.progress.just_passed is not None:
+            return self.catalog.resolve(self.progress.just_passed)
+        return self.exercise(ref)
+
+    def passed(self, exercise: Exercise) -> bool:
+        """Whether the exercise's last check passed (`lab list`'s tick)."""
+        return exercise.id in self.progress.done
 
     def check(self, exercise: Exercise) -> CheckResult:
         """Run the learner's file and the solution under the exercise's burst, and judge."""
@@ -122,8 +142,15 @@ class Course:
             raise LabError(f"cannot read {exercise.solution_path}: {exc.strerror or exc}") from None
 
     def reset(self, exercise: Exercise) -> Path | None:
-        """Restore the exercise's original text; the learner's version is backed up first (its path, or None)."""
-        return Workspace(self.catalog.root).reset(exercise.path)
+        """Restore the exercise's original text; the learner's version is backed up first (its path, or None).
+
+        The original does not pass, so the exercise is no longer done."""
+        backup = Workspace(self.catalog.root).reset(exercise.path)
+        try:
+            self.progress = forget(self.store, exercise)
+        except ProgressError as exc:
+            self.warn(f"progress not saved: {exc}")
+        return backup
 
     def watch(
         self,

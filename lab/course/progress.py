@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lab.course.catalog import Catalog, Exercise
+from lab.course.catalog import EXERCISES_DIR, Catalog, Exercise, shipped_root
 from lab.errors import ProgressError
 
 try:
@@ -37,6 +37,7 @@ except ImportError:  # Windows: no advisory locks; concurrent `lab` commands may
 STATE_DIR = ".lab"
 PROGRESS_FILE = "progress.json"
 LOCK_FILE = "progress.lock"
+SHIPPED_FILE = "shipped.json"  # a `lab init` workspace: each file's hash as shipped (lab.course.workspace)
 FORMAT_VERSION = 1
 
 
@@ -45,6 +46,8 @@ class Progress:
     done: set[str] = field(default_factory=set)
     hints_shown: dict[str, int] = field(default_factory=dict)  # exercise id -> hint steps shown
     current: str | None = None
+    # The exercise whose check passed last, while nothing else was checked since: a bare `lab solution` means it.
+    just_passed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class Progress:
             "done": sorted(self.done),
             "hints_shown": dict(sorted(self.hints_shown.items())),
             "current": self.current,
+            "just_passed": self.just_passed,
         }
 
     @classmethod
@@ -66,7 +70,8 @@ class Progress:
             raise ValueError("`hints_shown` is not a table of counts")
         if current is not None and not isinstance(current, str):
             raise ValueError("`current` is not an id")
-        return cls(set(done), dict(hints), current)
+        just_passed = data.get("just_passed")  # absent in files an earlier lab wrote
+        return cls(set(done), dict(hints), current, just_passed if isinstance(just_passed, str) else None)
 
 
 class ProgressStore:
@@ -180,8 +185,15 @@ class Workspace:
         self.originals = root / STATE_DIR / "originals"
         self.backups = root / STATE_DIR / "backups"
 
+    @property
+    def made_by_init(self) -> bool:
+        """A `lab init` workspace: its originals are the lab's shipped files, whatever git says."""
+        return (self.dir / SHIPPED_FILE).is_file()
+
     def keep_originals(self, files: list[Path]) -> None:
         """On first sight, copy each exercise file: the fallback original outside a git checkout."""
+        if self.made_by_init:
+            return
         for file in files:
             copy = self.originals / file.name
             if file.is_file() and not copy.exists():
@@ -191,7 +203,14 @@ class Workspace:
                     shutil.copy2(file, copy)
 
     def original_text(self, file: Path) -> str:
-        """The exercise as committed (`git show HEAD:...`), else the copy kept at first run."""
+        """The exercise as the lab ships it (a `lab init` workspace: the learner may commit their own work),
+        else as committed (`git show HEAD:...`, a clone), else the copy kept at first run."""
+        if self.made_by_init:
+            shipped = shipped_root() / EXERCISES_DIR / file.name
+            try:
+                return shipped.read_text(encoding="utf-8")
+            except OSError:
+                raise ProgressError(f"no shipped copy of {file.name} in this lab ({shipped})") from None
         committed = _git_show(file)
         if committed is not None:
             return committed
@@ -247,19 +266,34 @@ def _git_show(file: Path) -> str | None:
 
 
 def record(store: ProgressStore, catalog: Catalog, exercise: Exercise, passed: bool, *, move: bool = True) -> Progress:
-    """Note a check: a pass marks the exercise done and makes the next open one current.
+    """Note a check: a pass marks the exercise done and makes the next open one current; a failure unmarks it.
 
-    `move=False` (`lab check --all`) records the pass but leaves "current" where the learner put it.
+    "Done" is what the exercise's last check said, so that `lab list` and `lab check --all` never disagree.
+    `move=False` (`lab check --all`) records the verdict but leaves "current" where the learner put it.
     """
     with store.locked():
         progress = store.load()
+        progress.just_passed = exercise.id if passed and move else None  # --all passes many: none "just" passed
         if passed:
             progress.done.add(exercise.id)
             if move or progress.current == exercise.id:
                 following = next_open(catalog, progress, after=exercise)
                 progress.current = following.id if following else None
-        elif move:
-            progress.current = exercise.id
+        else:
+            progress.done.discard(exercise.id)
+            if move:
+                progress.current = exercise.id
+        store.save(progress)
+    return progress
+
+
+def forget(store: ProgressStore, exercise: Exercise) -> Progress:
+    """`lab reset`: the restored original does not pass, so the exercise is no longer done."""
+    with store.locked():
+        progress = store.load()
+        progress.done.discard(exercise.id)
+        if progress.just_passed == exercise.id:
+            progress.just_passed = None
         store.save(progress)
     return progress
 

@@ -249,10 +249,29 @@ class ClassSummary:
         }
 
 
+def _lab_rows(data: Any) -> list[Mapping[str, Any]] | None:
+    """The rows of the lab's own `--json` report (`check --all`: {results: [...]}, a single check: one row),
+    or None when `data` is not one."""
+    rows: list[Mapping[str, Any]]
+    if isinstance(data, Mapping) and isinstance(data.get("results"), list):
+        rows = data["results"]
+    elif isinstance(data, Mapping) and "exercise" in data and "passed" in data:
+        rows = [data]
+    else:
+        return None
+    if not all(isinstance(row, Mapping) and isinstance(row.get("exercise"), str) for row in rows):
+        raise ValueError("a result names no exercise")
+    return rows
+
+
 def read_results(data: Any) -> list[Outcome]:
-    """The outcomes in one results.json written by `lab check --gradescope`; ValueError if it is not one."""
+    """The outcomes in one report: Gradescope's results.json written by `lab check --gradescope`, or the lab's
+    own `lab check [--all] --json` (read as the results.json it would have written); ValueError if neither."""
+    rows = _lab_rows(data)
+    if rows is not None:
+        data = gradescope_results(rows)
     if not isinstance(data, Mapping) or not isinstance(data.get("tests"), list):
-        raise ValueError('not a Gradescope results.json (no "tests" list)')
+        raise ValueError('neither a Gradescope results.json (no "tests" list) nor `lab check --json` output')
     return [_outcome(test) for test in data["tests"]]
 
 

@@ -5,11 +5,13 @@
 File events come from watchfiles (inotify and friends). Where they never arrive (some network and
 container file systems, WSL on Windows drives), the watch still wakes every second and compares the
 file's modification stamp itself, so a save is never missed; `poll=True` (or
-`WATCHFILES_FORCE_POLLING=1`) makes watchfiles poll too.
+`WATCHFILES_FORCE_POLLING=1`) makes watchfiles poll too, and `lab watch` chooses it by itself where the
+exercise lives on a file system known to send no events (`polling_reason`: WSL's drvfs and 9p, NFS, SMB, ...).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,38 @@ POLL_DELAY_MS = 300
 STAMP_CHECK_MS = 1000  # the fallback: how often the file's stamp is compared when no event arrives
 
 Stamp = tuple[int, int, int] | None
+
+# File systems whose changes never reach inotify (made on another machine, or by the Windows side of WSL).
+NO_EVENTS = frozenset(
+    {"9p", "drvfs", "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "vboxsf", "prl_fs", "fuse.vmhgfs-fuse"}
+)
+MOUNTS = Path("/proc/mounts")
+_OCTAL = re.compile(r"\\([0-7]{3})")  # how /proc/mounts writes a space, a tab, a backslash in a mount point
+
+
+def mount_type(path: Path, mounts: str) -> str | None:
+    """The file system type of the mount that holds `path` (the longest mount point above it), from the text
+    of /proc/mounts (octal escapes such as `\\040` for a space decoded); None when no line applies."""
+    best: tuple[int, str] | None = None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = Path(_OCTAL.sub(lambda match: chr(int(match[1], 8)), fields[1]))
+        if (path == point or point in path.parents) and (best is None or len(point.parts) > best[0]):
+            best = (len(point.parts), fields[2])
+    return None if best is None else best[1]
+
+
+def polling_reason(path: Path, mounts: Path = MOUNTS) -> str | None:
+    """Why saves to `path` must be polled for (its file system sends no change events), or None."""
+    try:
+        kind = mount_type(path.resolve(), mounts.read_text(encoding="utf-8", errors="replace"))
+    except OSError:  # no /proc (macOS): events work there
+        return None
+    if kind in NO_EVENTS:
+        return f"{path.parent} is on a {kind} file system, which sends no change events"
+    return None
 
 
 def watch_exercises(

@@ -43,7 +43,7 @@ def exercise_list(catalog: Catalog, progress: Progress) -> Table:
             title += Text("  ← current", style="yellow")
         table.add_row(mark, exercise.id, title, f"exercises/{exercise.file}")
     done = sum(1 for e in catalog.exercises if e.id in progress.done)
-    table.caption = f"{done} of {len(catalog.exercises)} done"
+    table.caption = f"{done} of {len(catalog.exercises)} pass (each at its last check)"
     return table
 
 
@@ -192,7 +192,7 @@ def _burst_line(exercise: Exercise) -> str:
     return f"Burst: {b.method} {b.path}, {how}" + "".join(f"; {e}" for e in extra)
 
 
-def hint_text(exercise: Exercise, shown: int) -> RenderableType:
+def hint_text(exercise: Exercise, shown: int, *, passed: bool = False) -> RenderableType:
     """The hints so far, newest last; a long hint wraps under its own first line, not under "hint 1/3"."""
     hints = Table.grid(padding=(0, 1))
     hints.add_column(style="cyan", no_wrap=True)
@@ -202,12 +202,12 @@ def hint_text(exercise: Exercise, shown: int) -> RenderableType:
         hints.add_row(f"  hint {number}/{len(exercise.hints)}:", Text(hint, style=style))
     parts: list[RenderableType] = [Text(f"{exercise.id}: {exercise.title}", style="bold"), hints]
     if shown >= len(exercise.hints):
-        parts.append(
-            Text(
-                f"That was the last hint. Pass `lab check {exercise.id}` to unlock `lab solution {exercise.id}`.",
-                style="dim",
-            )
+        unlock = (
+            f"`lab solution {exercise.id}` shows the reference solution: you passed it."
+            if passed
+            else f"Pass `lab check {exercise.id}` to unlock `lab solution {exercise.id}`."
         )
+        parts.append(Text(f"That was the last hint. {unlock}", style="dim"))
     return Group(*parts)
 
 

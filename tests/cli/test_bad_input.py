@@ -36,7 +36,7 @@ class Case:
 
 CASES = [
     Case("unknown-command", ["frobnicate"], USAGE, ["No such command", "frobnicate"]),
-    Case("missing-argument", ["reset"], USAGE, ["missing argument 'exercise'", "lab reset --help"]),
+    Case("missing-argument", ["class", "report"], USAGE, ["missing argument 'directory'", "lab class report --help"]),
     Case("unknown-option", ["list", "--frob"], USAGE, ["no such option", "--frob"]),
     Case("exercise-typo", ["run", "exercise3"], USAGE, ["no exercise 'exercise3'", "did you mean exercise-3?"]),
     Case("exercise-typo-number", ["check", "3x"], USAGE, ["no exercise '3x'", "did you mean exercise-3?"]),

@@ -58,7 +58,7 @@ def test_compare_starts_and_stops_its_own_server() -> None:
         (["burst", "http://127.0.0.1:8000/", "-n", "5", "-c", "9"], 2, "error: concurrency must be between 1 and 5"),
         (["burst", "http://127.0.0.1:8000/", "--json-body", "{nope"], 2, "error: --json-body is not valid JSON"),
         (["compare", "-s", "teleport"], 2, "error: invalid value for '-s' / '--scenario': 'teleport' is not one of"),
-        (["reset"], 2, "error: missing argument 'exercise' (see `lab reset --help`)"),
+        (["class", "report"], 2, "error: missing argument 'directory' (see `lab class report --help`)"),
         (["compare", "-n", "1"], 2, "error: requests must be between 2 and 1000"),
         (["compare", "--delay-ms", "-5"], 2, "error: delay must be between 1 and 10000 ms"),
     ],

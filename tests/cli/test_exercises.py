@@ -62,7 +62,7 @@ def test_list_json(project: Path) -> None:
 
 def test_list_table(project: Path) -> None:
     result = lab("list")
-    assert result.exit_code == 0 and "exercise-3" in result.stdout and "0 of 3 done" in result.stdout
+    assert result.exit_code == 0 and "exercise-3" in result.stdout and "0 of 3 pass" in result.stdout
 
 
 @pytest.mark.parametrize("command", ["check", "run", "hint", "solution", "reset"])

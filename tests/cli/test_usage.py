@@ -98,7 +98,7 @@ def test_help_imports_no_rich() -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["reset"], "missing argument 'exercise'"),
+        (["class", "report"], "missing argument 'directory'"),  # `lab reset` alone resets the current exercise
         (["burst"], "missing argument 'url'"),
         (["compare", "-n"], "option '-n' requires an argument"),
         (["frobnicate"], "no such command 'frobnicate'"),

@@ -43,9 +43,14 @@ def test_find_root_searches_upward_then_honours_the_environment(
     assert find_root(deep) == FIXTURE_ROOT.resolve()
 
 
-def test_find_root_falls_back_to_the_package_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_find_root_outside_any_workspace_says_run_lab_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LAB_ROOT", raising=False)
-    assert find_root(tmp_path) == PROJECT_ROOT
+    with pytest.raises(LabError, match=r"^no lab workspace here: run `lab init`$") as caught:
+        find_root(tmp_path)
+    assert caught.value.usage
+    (tmp_path / ".lab").mkdir()  # a `lab init` workspace is found by its state folder alone, as git finds `.git`
+    assert find_root(tmp_path / "deeper") == tmp_path.resolve()
+    assert find_root(PROJECT_ROOT / "lab" / "course") == PROJECT_ROOT  # a clone is a workspace as it is
 
 
 def test_open_finds_the_project_and_keeps_the_originals(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:

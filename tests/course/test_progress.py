@@ -47,6 +47,7 @@ def test_round_trip(tmp_path: Path) -> None:
         "done": ["exercise-1", "exercise-2"],
         "hints_shown": {"exercise-3": 2},
         "current": "exercise-3",
+        "just_passed": None,
     }
     assert store.load() == Progress({"exercise-1", "exercise-2"}, {"exercise-3": 2}, "exercise-3")
 
