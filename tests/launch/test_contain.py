@@ -362,3 +362,62 @@ def test_ctrl_c_on_lab_serve_prints_no_traceback(token: str, workers: int) -> No
     assert stderr.strip().splitlines()[-1] == "lab server stopped"
     assert proc.returncode == 0
     assert left_after(token, 10) == {}
+
+
+# 5. Ctrl-C at the worst moment of a server's start: where Python can raise it while the lab holds a lock.
+
+# A signal's handler runs between two bytecodes, and `Popen.poll()` takes its lock with `acquire(False)` a
+# bytecode before the `try` that releases it: a KeyboardInterrupt raised there leaves the lock held for good,
+# and `stop()` then waits for the child for ever. Timing cannot aim a signal at one bytecode; a trace function
+# can raise it exactly there, as the handler would: on the first line run inside `Popen` code with that lock held.
+INTERRUPT_WHILE_POPEN_LOCKED = """
+import subprocess, sys
+from lab.launch.process import ServerProcess
+
+fired = []
+
+def tracer(frame, event, arg):
+    if fired or frame.f_code.co_filename != subprocess.__file__:
+        return tracer
+    popen = frame.f_locals.get("self")
+    if event == "line" and isinstance(popen, subprocess.Popen) and popen._waitpid_lock.locked():
+        fired.append(frame.f_code.co_name)
+        raise KeyboardInterrupt
+    return tracer
+
+server = ServerProcess()
+sys.settrace(tracer)
+try:
+    server.start()
+except KeyboardInterrupt:
+    pass
+finally:
+    sys.settrace(None)
+server.stop()
+print(fired[0] if fired else "-", server.pid, flush=True)
+"""
+
+
+def test_ctrl_c_where_popen_holds_its_lock_does_not_hang_the_start(token: str) -> None:
+    """While it waits for a server to answer, `ServerProcess.start()` must not hold a lock that Ctrl-C can
+    leave held: it reads whether the child exited without `Popen.poll()`. (Before: `lab compare` interrupted
+    while starting hung in `stop()` now and then, and its test failed on a busy machine.)"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPT_WHILE_POPEN_LOCKED],
+        env={**os.environ, MARK_ENV: token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"start() interrupted inside Popen with its lock held: stop() waited for ever\n{err[-2000:]}")
+    assert proc.returncode == 0, err[-2000:]
+    where, pid = out.split()
+    # Interrupted there or not at all: either way stop() ended it, and nothing it started is left.
+    assert where in ("-", "_internal_poll", "_wait"), out
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
+    assert left_after(token, 10) == {}
