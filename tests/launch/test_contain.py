@@ -65,6 +65,15 @@ def marked(token: str, spare: frozenset[int] = frozenset()) -> dict[int, str]:
     return found
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) that process `pid` has used, by the kernel's count; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14 and 15: utime, stime
+
+
 def left_after(token: str, timeout_s: float, spare: frozenset[int] = frozenset()) -> dict[int, str]:
     """What still carries the token once `timeout_s` has passed (returns early when nothing does)."""
     deadline = time.monotonic() + timeout_s
@@ -196,9 +205,13 @@ def test_stop_kills_a_server_whose_loop_spins(token: str, server_kind: ServerKin
         with contextlib.suppress(httpx.HTTPError):  # it never answers: that is the point
             httpx.get(server.url + "/wait", timeout=3)
 
+    assert server.pid is not None
+    idle = cpu_s(server.pid)
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.5)  # the request is in, the loop spins
+    # The request is in and the loop spins: 1.5 s of CPU since, where an idle server spends 0.3 s in 10 s
+    # (measured). After a fixed sleep a busy machine could have left it unsent, and SIGTERM would then work.
+    wait_for(lambda: cpu_s(server.pid) - idle >= 1.5, 60, "the server's loop to spin")  # type: ignore[arg-type]
     began = time.monotonic()
     server.stop()
     took = time.monotonic() - began
