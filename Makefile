@@ -19,7 +19,7 @@ export COLUMNS ?= 100
 # JupyterLab refuses to run as root (containers) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: demo test serve lint bench stress notebooks install install-dev install-all onnx-model uv
+.PHONY: demo test serve lint bench stress stress-suite notebooks install install-dev install-all onnx-model uv
 
 uv: $(filter $(BOOTSTRAP)/bin/uv,$(UV))
 
@@ -73,6 +73,13 @@ bench: install
 # Every solution, correct and wrong alternative checked 10 times beside two CPU burners (about an hour).
 stress: install
 	$(RUN) python -m bench.stress
+
+# The whole test suite N times beside the same two CPU burners (about an hour at N=5): per run, what failed.
+# `make stress-suite N=1 PYTEST_ARGS="tests/test_safety.py -k interrupting"` runs a part of it.
+N ?= 5
+PYTEST_ARGS ?=
+stress-suite: install-all
+	$(RUN_DEV) python -m bench.stress_suite --runs $(N) -- $(PYTEST_ARGS)
 
 notebooks: uv
 	$(UV) sync --locked --compile-bytecode --no-dev --extra notebooks

@@ -176,6 +176,16 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _in_flight(base_url: str) -> int | None:
+    """Requests inside a lab server's app right now, by its own count (`/lab/stats` is not counted);
+    None if it does not answer. A signal sent once a command's request is in reaches the command
+    mid-burst, wherever the machine's load had it: a sleep before the signal can fall in its imports."""
+    try:
+        return int(httpx.get(f"{base_url}/lab/stats?records=false", timeout=2).json()["in_flight"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+
+
 @linux_only
 @pytest.mark.timeout(90)
 def test_lab_serve_prints_the_address_it_really_listens_on() -> None:
@@ -251,14 +261,13 @@ def test_interrupting_compare_or_demo_stops_its_server(
     server_pid = wait_for(lambda: _server_child(proc.pid), 60, "the command to start its server")
     try:
         if when == "mid-burst":
-            # Listening and answering: then the bursts are under way (the broken twin alone takes 10 s).
-            # (It also listens for its fake feature store, which has no /lab/stats.)
+            # A request of the bursts inside the server's app, by its own count (the broken twin alone takes
+            # 10 s). It also listens for its fake feature store, which has no /lab/stats.
             wait_for(
-                lambda: any(_answers(f"http://127.0.0.1:{port}/lab/stats") for _, port in listening(server_pid)),
+                lambda: any(_in_flight(f"http://127.0.0.1:{port}") for _, port in listening(server_pid)),
                 60,
-                "the server to answer",
+                "a request of the bursts to be in the server",
             )
-            time.sleep(0.5)
         proc.send_signal(sig)  # to the command alone, as the terminal does: the server has its own session
         _, stderr = proc.communicate(timeout=60)
         assert "Traceback" not in stderr, stderr[-2000:]
@@ -282,9 +291,10 @@ def _kill_leftover_group(pgid: int) -> None:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupting_a_burst_ends_it_quietly(lab_url: str, sig: signal.Signals) -> None:
+    _quiet(lab_url)
     proc = lab("burst", f"{lab_url}/sleep/async?delay_ms=5000", "-n", "5")
     try:
-        time.sleep(1.5)  # started, warming up or bursting: the handler takes 5 s
+        _wait_for_request(lab_url, proc)  # warming up or bursting: the handler takes 5 s
         proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -295,15 +305,28 @@ def test_interrupting_a_burst_ends_it_quietly(lab_url: str, sig: signal.Signals)
 
 @pytest.mark.timeout(60)
 def test_interrupting_compare_on_your_own_server_does_not_claim_to_stop_it(lab_url: str) -> None:
+    _quiet(lab_url)
     proc = lab("compare", "--url", lab_url, "-n", "4", "--delay-ms", "2500")
     try:
-        time.sleep(1.5)
+        _wait_for_request(lab_url, proc)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=30)
     finally:
         stop(proc)
     assert "interrupted" in stderr and "stopped" not in stderr, stderr
     assert _answers(f"{lab_url}/health"), "your own server is still yours"
+
+
+def _quiet(lab_url: str) -> None:
+    """The shared server has nothing in flight (an earlier test's client may have given up on a slow handler
+    that still runs): a request counted after this is the command's."""
+    wait_for(lambda: _in_flight(lab_url) == 0, 30, "the shared server to finish earlier requests")
+
+
+def _wait_for_request(lab_url: str, proc: subprocess.Popen[str]) -> None:
+    """Until the command's request is inside the server: past its imports, in the burst that Ctrl-C ends."""
+    wait_for(lambda: (_in_flight(lab_url) or 0) > 0 or proc.poll() is not None, 60, "the command's request")
+    assert proc.poll() is None, "the command ended before its request reached the server"
 
 
 # --- every load loop is bounded ------------------------------------------------------------------------------------

@@ -151,10 +151,10 @@ class ServerProcess:
         # verify=False: plain HTTP on loopback, and loading the CA bundle costs ~35 ms per start.
         with httpx.Client(timeout=1.0, verify=False, trust_env=False) as client:
             while time.monotonic() < deadline:
-                if not self.alive:
+                if self._proc is not None and exited(self._proc):
                     message = self.log_tail()
+                    self.stop()  # reaps it: the return code is known from here on
                     code = self._proc.returncode if self._proc is not None else None
-                    self.stop()
                     raise ServerError(
                         message or f"the server for {self.target} exited at start-up ({exit_status(code)})"
                     )
@@ -250,6 +250,24 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def exited(child: Child) -> bool:
+    """Whether `child` has ended, read without reaping it and without taking `Popen`'s lock.
+
+    For loops that Ctrl-C interrupts (waiting for a server to answer): `Popen.poll()` takes its lock with
+    `acquire(False)` and enters the `try` that releases it one bytecode later. A KeyboardInterrupt raised in
+    between (Ctrl-C, or SIGTERM turned into one) leaves the lock held for good, and `stop()`'s `wait()` then
+    waits for it for ever: the lab hangs where it should stop its server. `waitid(WNOWAIT)` holds nothing.
+    """
+    if not isinstance(child, subprocess.Popen) or not hasattr(os, "waitid"):
+        return child.poll() is not None  # a warm fork's poll reads its pidfd; Windows' Popen takes no lock
+    if child.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped meanwhile by a `poll()` elsewhere
+        return True
 
 
 def read_bounded(log: IO[bytes], head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES) -> str:

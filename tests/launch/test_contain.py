@@ -65,6 +65,15 @@ def marked(token: str, spare: frozenset[int] = frozenset()) -> dict[int, str]:
     return found
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) that process `pid` has used, by the kernel's count; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # fields 14 and 15: utime, stime
+
+
 def left_after(token: str, timeout_s: float, spare: frozenset[int] = frozenset()) -> dict[int, str]:
     """What still carries the token once `timeout_s` has passed (returns early when nothing does)."""
     deadline = time.monotonic() + timeout_s
@@ -196,9 +205,13 @@ def test_stop_kills_a_server_whose_loop_spins(token: str, server_kind: ServerKin
         with contextlib.suppress(httpx.HTTPError):  # it never answers: that is the point
             httpx.get(server.url + "/wait", timeout=3)
 
+    assert server.pid is not None
+    idle = cpu_s(server.pid)
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.5)  # the request is in, the loop spins
+    # The request is in and the loop spins: 1.5 s of CPU since, where an idle server spends 0.3 s in 10 s
+    # (measured). After a fixed sleep a busy machine could have left it unsent, and SIGTERM would then work.
+    wait_for(lambda: cpu_s(server.pid) - idle >= 1.5, 60, "the server's loop to spin")  # type: ignore[arg-type]
     began = time.monotonic()
     server.stop()
     took = time.monotonic() - began
@@ -361,4 +374,63 @@ def test_ctrl_c_on_lab_serve_prints_no_traceback(token: str, workers: int) -> No
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == "lab server stopped"
     assert proc.returncode == 0
+    assert left_after(token, 10) == {}
+
+
+# 5. Ctrl-C at the worst moment of a server's start: where Python can raise it while the lab holds a lock.
+
+# A signal's handler runs between two bytecodes, and `Popen.poll()` takes its lock with `acquire(False)` a
+# bytecode before the `try` that releases it: a KeyboardInterrupt raised there leaves the lock held for good,
+# and `stop()` then waits for the child for ever. Timing cannot aim a signal at one bytecode; a trace function
+# can raise it exactly there, as the handler would: on the first line run inside `Popen` code with that lock held.
+INTERRUPT_WHILE_POPEN_LOCKED = """
+import subprocess, sys
+from lab.launch.process import ServerProcess
+
+fired = []
+
+def tracer(frame, event, arg):
+    if fired or frame.f_code.co_filename != subprocess.__file__:
+        return tracer
+    popen = frame.f_locals.get("self")
+    if event == "line" and isinstance(popen, subprocess.Popen) and popen._waitpid_lock.locked():
+        fired.append(frame.f_code.co_name)
+        raise KeyboardInterrupt
+    return tracer
+
+server = ServerProcess()
+sys.settrace(tracer)
+try:
+    server.start()
+except KeyboardInterrupt:
+    pass
+finally:
+    sys.settrace(None)
+server.stop()
+print(fired[0] if fired else "-", server.pid, flush=True)
+"""
+
+
+def test_ctrl_c_where_popen_holds_its_lock_does_not_hang_the_start(token: str) -> None:
+    """While it waits for a server to answer, `ServerProcess.start()` must not hold a lock that Ctrl-C can
+    leave held: it reads whether the child exited without `Popen.poll()`. (Before: `lab compare` interrupted
+    while starting hung in `stop()` now and then, and its test failed on a busy machine.)"""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPT_WHILE_POPEN_LOCKED],
+        env={**os.environ, MARK_ENV: token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"start() interrupted inside Popen with its lock held: stop() waited for ever\n{err[-2000:]}")
+    assert proc.returncode == 0, err[-2000:]
+    where, pid = out.split()
+    # Interrupted there or not at all: either way stop() ended it, and nothing it started is left.
+    assert where in ("-", "_internal_poll", "_wait"), out
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]
     assert left_after(token, 10) == {}
