@@ -43,6 +43,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -384,3 +385,23 @@ def exit_status(code: int | None) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exit code {code}"
+
+
+def exited(child: Any) -> bool:
+    """Whether `child` (a `subprocess.Popen`, or anything with `poll()`) has ended, read without reaping it
+    and without taking `Popen`'s lock.
+
+    For loops that Ctrl-C interrupts (waiting for a server to answer, asking the warm host if it lives):
+    `Popen.poll()` takes its lock with `acquire(False)` and enters the `try` that releases it one bytecode
+    later. A KeyboardInterrupt raised in between (Ctrl-C, or SIGTERM turned into one) leaves the lock held
+    for good, and `stop()`'s `wait()` then waits for it for ever: the lab hangs where it should stop its
+    server. `waitid(WNOWAIT)` holds nothing.
+    """
+    if not isinstance(child, subprocess.Popen) or not hasattr(os, "waitid"):
+        return bool(child.poll() is not None)  # a warm fork's poll reads its pidfd; Windows' Popen takes no lock
+    if child.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped meanwhile by a `poll()` elsewhere
+        return True

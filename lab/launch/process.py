@@ -31,6 +31,7 @@ from lab.client import httpx
 from lab.contain import MESSAGE_LIMIT as MESSAGE_LIMIT
 from lab.contain import clip as clip
 from lab.contain import exit_status as exit_status
+from lab.contain import exited as exited
 from lab.errors import ServerError
 from lab.model import CALIBRATION_ENV, iterations_per_ms
 from lab.protocol import STATS_PATH
@@ -250,24 +251,6 @@ class ServerProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def exited(child: Child) -> bool:
-    """Whether `child` has ended, read without reaping it and without taking `Popen`'s lock.
-
-    For loops that Ctrl-C interrupts (waiting for a server to answer): `Popen.poll()` takes its lock with
-    `acquire(False)` and enters the `try` that releases it one bytecode later. A KeyboardInterrupt raised in
-    between (Ctrl-C, or SIGTERM turned into one) leaves the lock held for good, and `stop()`'s `wait()` then
-    waits for it for ever: the lab hangs where it should stop its server. `waitid(WNOWAIT)` holds nothing.
-    """
-    if not isinstance(child, subprocess.Popen) or not hasattr(os, "waitid"):
-        return child.poll() is not None  # a warm fork's poll reads its pidfd; Windows' Popen takes no lock
-    if child.returncode is not None:
-        return True
-    try:
-        return os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:  # reaped meanwhile by a `poll()` elsewhere
-        return True
 
 
 def read_bounded(log: IO[bytes], head: int = LOG_HEAD_BYTES, tail: int = LOG_TAIL_BYTES) -> str:

@@ -197,7 +197,7 @@ class WarmHost:
 
     @property
     def alive(self) -> bool:
-        return self._proc.poll() is None
+        return not contain.exited(self._proc)  # not Popen.poll(): a Ctrl-C inside it leaves its lock held
 
     def fork(self, argv: list[str], sock: socket.socket, log: IO[bytes], env: dict[str, str]) -> ForkedChild:
         """A new server: `lab.server.host.main(argv + ["--fd", N])` in a fork, on `sock`, writing to `log`.
