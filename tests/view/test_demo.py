@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import io
 import re
-
-import pytest
-from rich.console import Console, RenderableType
-from rich.text import Text
-
 from dataclasses import replace
 
+import pytest
 from rich.color import Color
+from rich.console import Console, RenderableType
+from rich.text import Text
 
 from lab.demo.model import LagReading, LaneView
 from lab.load.burst import BurstResult
@@ -24,13 +22,13 @@ from lab.view.demo import (
     PRINT,
     SCREEN,
     Palette,
-    legend,
     Row,
     bar,
     demo_frame,
     lag_meter,
     lane_panel,
     lane_rows,
+    legend,
     nice_axis,
     race,
     ruler,
@@ -243,9 +241,10 @@ def band_cells(renderable: RenderableType, palette: Palette = SCREEN) -> list[tu
     """Each line's text, and how many of its cells sit on the stall band's background."""
     console = Console(file=io.StringIO(), width=WIDTH, color_system="truecolor")
     band = Color.parse(palette.stall_style.removeprefix("on "))
+    lines = console.render_lines(renderable, pad=False)
     return [
-        ("".join(seg.text for seg in line), sum(len(seg.text) for seg in line if seg.style and seg.style.bgcolor == band))
-        for line in console.render_lines(renderable, pad=False)
+        ("".join(s.text for s in line), sum(len(s.text) for s in line if s.style and s.style.bgcolor == band))
+        for line in lines
     ]
 
 
