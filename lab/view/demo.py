@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -516,6 +517,18 @@ def export(renderable: RenderableType, path: Path, width: int = SAVE_WIDTH) -> N
     recorder = Console(record=True, file=io.StringIO(), width=width, force_terminal=True, color_system="truecolor")
     recorder.print(renderable)
     if path.suffix.lower() == ".svg":
-        recorder.save_svg(str(path), title="lab demo")
+        path.write_text(self_contained(recorder.export_svg(title="lab demo")), encoding="utf-8")
     else:
-        recorder.save_html(str(path))
+        path.write_text(recorder.export_html(), encoding="utf-8")
+
+
+_FONT_FACE = re.compile(r"\s*@font-face\s*\{[^}]*\}")
+_GENERATOR = re.compile(r"\s*<!--[^>]*https?://[^>]*-->")
+LOCAL_MONOSPACE = "'Fira Code', 'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
+
+
+def self_contained(svg: str) -> str:
+    """rich's SVG without what it fetches: its @font-face rules load Fira Code from a CDN, and a slide shown
+    offline (or behind a proxy) must need nothing from outside. The installed monospace fonts draw it."""
+    svg = _GENERATOR.sub("", _FONT_FACE.sub("", svg))
+    return svg.replace("font-family: Fira Code, monospace;", f"font-family: {LOCAL_MONOSPACE};")

@@ -119,7 +119,7 @@ def test_cli_prints_the_final_frame_only_when_not_a_terminal(lab_url: str) -> No
 @pytest.mark.parametrize("suffix", [".svg", ".html"])
 def test_save_exports_the_final_frame(lab_url: str, tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"demo{suffix}"
-    result = runner.invoke(app, ["demo", "--url", lab_url, "-n", "3", "--delay-ms", "50", "--save", str(path)])
+    result = runner.invoke(app, ["demo", "--url", lab_url, "-n", "4", "--delay-ms", "250", "--save", str(path)])
     assert result.exit_code == 0, result.output
     exported = path.read_text()
     assert exported.lstrip().startswith("<svg" if suffix == ".svg" else "<!DOCTYPE html>")
@@ -127,6 +127,18 @@ def test_save_exports_the_final_frame(lab_url: str, tmp_path: Path, suffix: str)
     for word in ("serialized", "concurrent", "speedup"):
         assert word in exported
     assert exported.count("answered") == 0, "only the final frame, not the live ones"
+    assert "not answering" in exported.replace("&#160;", " "), "the broken twin's one-second stall, as a band"
+    assert_self_contained(exported)
+
+
+def assert_self_contained(exported: str) -> None:
+    """A slide needs nothing from outside: no stylesheet, font, image or script fetched from a URL."""
+    loads = re.findall(
+        r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""", exported
+    )
+    assert loads == [], loads
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", exported))
+    assert urls <= {"http://www.w3.org/2000/svg"}, f"only the SVG namespace, which is a name, not a load: {urls}"
 
 
 def test_pause_asks_for_a_guess_and_shows_it_beside_the_answer(lab_url: str) -> None:
