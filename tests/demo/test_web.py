@@ -240,6 +240,8 @@ def test_a_replay_at_half_speed_takes_about_twice_as_long(lab_url: str, tab: Any
             times[speed] = time.perf_counter() - began
             assert tab.locator('.lane[data-variant="broken"] .bar.done').count() == 4, "every bar, replayed"
             assert f"held by {held}" in tab.inner_text('.lane[data-variant="broken"] .lagtext')
+            band = stall_band(tab, '.lane[data-variant="broken"]')
+            assert band and band["height"] == band["lane"] and "not answering" in band["label"], "replayed: the band"
     ratio = times[0.5] / times[1.0]
     assert 1.5 <= ratio <= 2.7, f"0.5x took {times[0.5]:.2f} s, 1x {times[1.0]:.2f} s"
 
