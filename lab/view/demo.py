@@ -65,6 +65,7 @@ class Palette:
     pending_style: str = "grey50"
     stall_style: str = "on #6b0d0d"  # the "server not answering" band, behind every row of the lane
     stall_label_style: str = "bold white on #c62828"
+    stall_text_style: str = "bold red"  # the label's words past a band too short to hold them
     code_style: str = "bold cyan"  # `code` in the lesson, shown without its backticks
 
 
@@ -79,6 +80,7 @@ PRINT = Palette(
     pending_style="#595959",
     stall_style="on #ffd0d0",  # light on the SVG's dark page and on white paper alike, the bars still read on it
     stall_label_style="bold white on #b71c1c",
+    stall_text_style="bold #d32f2f",
     code_style="bold",
 )
 
@@ -198,7 +200,10 @@ def stall_row(
         if len(label) > stop - begin:
             label = f" not answering {duration(end - start)} "
         at = max(0, min(begin, width - len(label)))  # past the right edge: ends at the edge instead
-        text = text[:at] + Text(label[: width - at], style=palette.stall_label_style) + text[at + len(label) :]
+        words = Text(label[: width - at], style=palette.stall_text_style)
+        # On the band's colour only over the band: a label wider than a short stall must not look like one.
+        words.stylize(palette.stall_label_style, max(0, begin - at), max(0, stop - at))
+        text = text[:at] + words + text[at + len(label) :]
     return text
 
 
@@ -347,12 +352,17 @@ def race(
     return grid
 
 
-def scoreboard(views: Sequence[LaneView]) -> Table:
+SCOREBOARD_CAPTION_WIDTH = 100  # narrower, a table with the threads leaves the caption to the lane's title
+
+
+def scoreboard(views: Sequence[LaneView], width: int | None = None) -> Table:
     """The final table: wall, speedup over the broken twin, verdict, and the server's own readings."""
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, title_justify="left")
     guessed = any(v.guess_s is not None for v in views)  # the column only when the room was asked
     threads = any(threads_peak(v) is not None for v in views)  # only when the server counts them (pool)
-    columns: tuple[str, ...] = ("variant", "handler", "wall", "speedup", "verdict", "in handler")
+    # Eight columns do not fit 80 of a terminal's: the caption, which each lane's title shows, goes first.
+    captioned = not threads or width is None or width >= SCOREBOARD_CAPTION_WIDTH
+    columns = ("variant",) + (("handler",) if captioned else ()) + ("wall", "speedup", "verdict", "in handler")
     columns += ("threads",) if threads else ()
     columns += ("max lag",) + (("guess",) if guessed else ())
     for column in columns:
@@ -361,7 +371,8 @@ def scoreboard(views: Sequence[LaneView]) -> Table:
     baseline = next((v.wall_s for v in views if v.variant == "broken" and v.wall_s), None)
     for view in views:
         if view.result is not None:
-            table.add_row(*_score_cells(view, view.result, baseline, guessed=guessed, threads=threads))
+            cells = _score_cells(view, view.result, baseline, guessed=guessed, threads=threads)
+            table.add_row(*(cells if captioned else cells[:1] + cells[2:]))
     return table
 
 
@@ -444,7 +455,7 @@ def demo_frame(
     if prompt is not None:
         parts.append(prompt)
     if any(v.result is not None for v in views):
-        parts.append(scoreboard(views))
+        parts.append(scoreboard(views, width))
     if takeaway is not None and all(v.result is not None for v in views):
         parts.append(lesson(takeaway, palette))
     return Group(*parts)
