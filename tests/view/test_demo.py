@@ -319,3 +319,11 @@ def test_the_scoreboard_shows_threads_beside_requests_in_their_handler() -> None
     assert header[-5:] == ["in", "handler", "threads", "max", "lag"], header
     assert row[-4:] == ["60", "6", "1", "ms"], row
     assert "threads" not in render(scoreboard(twins(4))), "only where the server counts them"
+    narrow = render(scoreboard([pool], width=80), width=80)
+    assert "threads" in narrow and "…" not in narrow and max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
+    narrow_header = next(line for line in narrow.splitlines() if "variant" in line).split()
+    assert narrow_header[:2] == ["variant", "wall"], "the caption left to the lane's title"
+    plain_header = next(
+        line for line in render(scoreboard(twins(4), width=80), width=80).splitlines() if "variant" in line
+    )
+    assert plain_header.split()[:2] == ["variant", "handler"], "without threads the caption fits"
