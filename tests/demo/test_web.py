@@ -183,7 +183,7 @@ def test_the_view_keeps_updating_while_the_server_is_stalled_for_a_second(lab_ur
     assert any("not answering" in r[3] for r in stalled), "the loop-lag meter raised the alarm"
     live_bands = [band for band, reading in zip(bands, readings, strict=True) if reading[1] == "0" and band]
     assert live_bands, f"a band while the server did not answer: {bands}"
-    assert all(b["height"] == b["lane"] and "not answering" in b["label"] for b in live_bands), live_bands
+    assert all(b["height"] == b["lane"] and "not answering" in b["label"] and b["inside"] for b in live_bands), bands
     widths = [b["width"] for b in live_bands]
     assert widths == sorted(widths) and widths[-1] > widths[0], f"the band grows with the stall: {widths}"
     # Two 1,000 ms handlers held the loop for most of the burst: the band spans most of the lane's time.
@@ -191,13 +191,16 @@ def test_the_view_keeps_updating_while_the_server_is_stalled_for_a_second(lab_ur
 
 
 def stall_band(tab: Any, lane: str) -> dict[str, Any] | None:
-    """The lane's first "server not answering" band: its size against the bars' box, its times and its label."""
+    """The lane's first "server not answering" band: its size against the bars' box, its times, its label and
+    whether the label is wholly inside the box."""
     return tab.evaluate(
         f"""() => {{
             const box = document.querySelector('{lane} .bars'), band = box.querySelector('.stall');
-            return band && {{height: band.getBoundingClientRect().height, lane: box.getBoundingClientRect().height,
+            const label = band && band.nextElementSibling, outer = box.getBoundingClientRect();
+            const inner = label && label.getBoundingClientRect();
+            return band && {{height: band.getBoundingClientRect().height, lane: outer.height,
                 width: band.getBoundingClientRect().width, start: +band.dataset.start, end: +band.dataset.end,
-                label: band.textContent}};
+                label: label.textContent, inside: inner.left >= outer.left - 0.5 && inner.right <= outer.right + 0.5}};
         }}"""
     )
 

@@ -113,15 +113,26 @@ function stalls(view) {
   return merged;
 }
 
+// Each band behind the bars (they keep their colours), its label above them; placeLabels puts the labels.
 function stallBands(view, axis) {
   return stalls(view)
     .map(([start, end]) => {
       const left = (100 * start) / axis, width = Math.max((100 * (end - start)) / axis, 0.8);
-      const side = left + width / 2 > 50 ? "right" : "left"; // the label grows into the lane, never out of it
-      return `<div class="stall" data-start="${start}" data-end="${end}" style="left:${left}%;width:${width}%">` +
-        `<span class="stall-label ${side}">server not answering ${duration(end - start)}</span></div>`;
+      return `<div class="stall" data-start="${start}" data-end="${end}" style="left:${left}%;width:${width}%"></div>` +
+        `<span class="stall-label">server not answering ${duration(end - start)}</span>`;
     })
     .join("");
+}
+
+// A label starts at its band and stays inside the lane: moved left when it would run past the right edge,
+// wrapped when it is wider than the lane.
+function placeLabels(box) {
+  const width = box.clientWidth;
+  for (const label of box.querySelectorAll(".stall-label")) {
+    const band = label.previousElementSibling;
+    label.style.maxWidth = `${width}px`;
+    label.style.left = `${Math.max(0, Math.min(band.offsetLeft + 4, width - label.offsetWidth))}px`;
+  }
 }
 
 function phaseSpans(phases, axis) {
@@ -159,6 +170,7 @@ function drawBars(section, view, axis) {
     }
   }
   box.innerHTML = html + stallBands(view, axis);
+  placeLabels(box);
 }
 
 function drawLag(section, view) {
