@@ -255,6 +255,7 @@ function drawScoreboard(views) {
   $("scoreboard").querySelector("th.guess").hidden = !guessed;
   const threads = views.some((v) => threadsPeak(v) !== null); // only where the server counts them (pool)
   $("scoreboard").querySelector("th.threads").hidden = !threads;
+  $("scoreboard").classList.toggle("with-threads", threads);
   $("scoreboard").querySelector("tbody").innerHTML = done
     .map((v) => {
       const speedup = broken && v.wall_s > 0 ? `${(broken.wall_s / v.wall_s).toFixed(1)}×` : "-";
