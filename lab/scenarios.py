@@ -22,6 +22,7 @@ __all__ = [
     "MAX_DELAY_MS",
     "ONNX_EXTRA",
     "SCENARIOS",
+    "THREADS_GAUGE",
     "VARIANTS",
     "Extra",
     "Playbook",
@@ -29,6 +30,9 @@ __all__ = [
     "gil_enabled",
 ]
 
+# The pool twins count the threads running their blocking call at once in this `/lab/stats` gauge:
+# every request is in its handler at once, and the threads beside them show the waves' cause.
+THREADS_GAUGE = "threads_running"
 MAX_DELAY_MS = 10_000  # no request can hold a server for long
 MAX_CPU_MS = 5_000
 VARIANTS = ("sync", "async", "broken")
@@ -178,15 +182,16 @@ SCENARIOS: dict[str, Scenario] = {
             "/pool/{variant}",
             "thread-pool limits: which pool, and how many threads",
             "`asyncio.to_thread` looks right but uses asyncio's default executor, min(32, cores + 4) threads, not "
-            "AnyIO's pool of 40 tokens that `def` handlers use: a large burst runs in small waves. Above 40 requests "
-            "even `def` handlers wait for a token, and each `def` route takes a token twice (once to run, once to "
-            "validate its response), so {n} requests answer in groups rather than in clean waves of 40. A limiter "
-            "sized for your load removes the waves.",
+            "AnyIO's pool of 40 tokens that `def` handlers use: all {n} requests are in their handler at once, each "
+            "awaiting a thread, while only that many threads run, so the burst answers in small waves. Above 40 "
+            "requests even `def` handlers wait for a token, and each `def` route takes a token twice (once to run, "
+            "once to validate its response), so {n} requests answer in groups rather than in clean waves of 40. "
+            "`anyio.to_thread.run_sync` with a limiter sized for your load, made once, removes the waves.",
             Playbook(  # above AnyIO's 40 tokens even `def` runs in waves: two of them at 60
                 60,
                 200,
                 ("broken", "sync", "async"),
-                {"broken": "asyncio.to_thread", "sync": "def: 40 tokens", "async": "to_thread + wide limiter"},
+                {"broken": "asyncio.to_thread", "sync": "def: 40 tokens", "async": "anyio.to_thread + wide limiter"},
             ),
         ),
         Scenario(

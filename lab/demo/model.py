@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from lab.protocol import ServerStats
     from lab.scenarios import Scenario
 
-__all__ = ["Lane", "LagReading", "LaneView", "RaceView", "blocking_text"]
+__all__ = ["STALL_JOIN_S", "STATS_POLL_S", "Lane", "LagReading", "LaneView", "RaceView", "blocking_text"]
+
+STATS_POLL_S = 0.15  # the runner asks for the heartbeat this long after each answer: a few readings a second
+STALL_JOIN_S = 1.5 * STATS_POLL_S  # two "not answering" spans closer than this are one stall (see LaneView.stalls)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,26 @@ class LaneView:
         """How far along the time axis this lane reaches so far."""
         ends = [s.end_s for s in self.samples]
         return max([self.elapsed_s, *ends]) if ends or self.state == "running" else 0.0
+
+    def stalls(self, at_least_s: float) -> list[tuple[float, float]]:
+        """When the server did not answer, as (start, end) seconds on the lane's axis, for the band the views draw.
+
+        Each stats request that waited `at_least_s` or more spans its send to its answer (the one still out
+        spans its send to now). Spans less than a poll's gap apart are one stall: between an answer and the
+        next request nobody asked, and a loop still blocked must not read as a stripe of short stalls."""
+        spans = [(r.at_s - r.waited_s, r.at_s) for r in self.lag if r.waited_s >= at_least_s]
+        if self.stats_waiting_s is not None and self.stats_waiting_s >= at_least_s:
+            spans.append((self.elapsed_s - self.stats_waiting_s, self.elapsed_s))
+        end = self.extent_s  # an answer read just after the last response is still this burst's stall
+        merged: list[tuple[float, float]] = []
+        for start, stop in sorted((max(0.0, a), min(b, end) if end > 0 else b) for a, b in spans):
+            if stop <= start:
+                continue
+            if merged and start - merged[-1][1] <= STALL_JOIN_S:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+            else:
+                merged.append((start, stop))
+        return merged
 
     @property
     def held_by(self) -> str | None:

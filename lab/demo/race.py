@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.client import httpx
 from lab.demo.keyboard import read_keyboard_line
-from lab.demo.model import LagReading, Lane, RaceView, blocking_text
+from lab.demo.model import STATS_POLL_S, LagReading, Lane, RaceView, blocking_text
 from lab.demo.plan import DemoPlan, parse_seconds
 from lab.durations import duration
 from lab.errors import DemoError, LabError
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Demo"]
 
-STATS_POLL_S = 0.15  # a few heartbeat readings a second
+STATS_GRACE_S = 2.0  # how long the last stats request may take once the burst is over
 STATS_TIMEOUT_S = 30.0  # a waiting stats request is the lesson; the meter shows the wait as it grows
 MAX_STATS_POLLS = 2_000
 GUESS_TRIES = 3
@@ -110,7 +110,7 @@ class Demo:
         stacked = width // lanes < MIN_PANEL_WIDTH
         asking = self.pause or self.step
         chrome = 2 + 1 + (3 if asking else 0) + (lanes + 3)  # heading, legend, question, scoreboard
-        per_lane = 4 + (1 if self.pause else 0)  # borders, ruler, lag meter, the guess
+        per_lane = 5 + (1 if self.pause else 0)  # borders, the stall band's label, ruler, lag meter, the guess
         space = self.console.height - chrome - per_lane * (lanes if stacked else 1)
         return max(3, min(MAX_ROWS, space // (lanes if stacked else 1)))
 
@@ -179,9 +179,11 @@ class Demo:
             )
         finally:
             stop.set()
-            watcher.cancel()  # a stats request still waiting on a blocked server is abandoned
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            # The stats request still out was sent during the burst; with every response back the loop is
+            # free, so its answer comes at once and marks where the stall ended. A server still blocked
+            # after STATS_GRACE_S is abandoned (wait_for cancels the request).
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(watcher, STATS_GRACE_S)
         lane.finish(result)
 
     async def _reset_stats(self) -> None:

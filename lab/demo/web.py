@@ -37,10 +37,11 @@ from fastapi import Body, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from lab.demo.model import RaceView, blocking_text
+from lab.demo.model import STALL_JOIN_S, RaceView, blocking_text
 from lab.demo.record import LANE_GAP_S, race_delta, race_json
 from lab.launch.process import DEFAULT_HOST, ThreadServer
 from lab.protocol import ServerStats
+from lab.scenarios import THREADS_GAUGE
 from lab.view.demo import LAG_BAD_S, LAG_FULL_S, NOT_ANSWERING_S
 
 if TYPE_CHECKING:
@@ -59,8 +60,9 @@ def page() -> str:
     html = (assets / "index.html").read_text(encoding="utf-8")
     css = (assets / "style.css").read_text(encoding="utf-8")
     script = (assets / "app.js").read_text(encoding="utf-8")
-    constants = {"LANE_GAP_S": LANE_GAP_S, "NOT_ANSWERING_S": NOT_ANSWERING_S, "LAG_FULL_S": LAG_FULL_S}
-    constants["LAG_BAD_S"] = LAG_BAD_S
+    constants: dict[str, float | str] = {"LANE_GAP_S": LANE_GAP_S, "NOT_ANSWERING_S": NOT_ANSWERING_S}
+    constants |= {"LAG_FULL_S": LAG_FULL_S, "LAG_BAD_S": LAG_BAD_S, "STALL_JOIN_S": STALL_JOIN_S}
+    constants["THREADS_GAUGE"] = THREADS_GAUGE
     script = script.replace("/*CONSTANTS*/ {}", json.dumps(constants), 1)
     return html.replace("/*STYLE*/", css).replace("/*SCRIPT*/", script)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.verdict import site_text
+from lab.scenarios import THREADS_GAUGE
 from lab.view.theme import verdict_style
 
 if TYPE_CHECKING:
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
     from lab.protocol import ServerStats
     from lab.scenarios import Scenario
 
-QUEUED = "░"  # sent, its handler not running yet: waiting for the loop, a thread token, its body (or no answer yet)
+QUEUED = "░"  # sent, its handler not running yet: waiting for the loop, a thread token, its body
+PENDING = "·"  # no answer yet: in flight, its phases unknown until it comes back (never drawn like queued)
 HANDLED = "█"  # its endpoint or a dependency running, as the server recorded it
 ANSWERING = "▒"  # its handler returned; the response is validated and sent (a `def` route takes a token again)
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -58,14 +61,27 @@ class Palette:
     queued_style: str = "yellow"
     answering: str = ANSWERING
     answering_style: str = "cyan"
-    pending: str = QUEUED
+    pending: str = PENDING
     pending_style: str = "grey50"
+    stall_style: str = "on #6b0d0d"  # the "server not answering" band, behind every row of the lane
+    stall_label_style: str = "bold white on #c62828"
+    stall_text_style: str = "bold red"  # the label's words past a band too short to hold them
+    code_style: str = "bold cyan"  # `code` in the lesson, shown without its backticks
 
 
 SCREEN = Palette()
 # Okabe-Ito blue for answering (colour-blind safe, 5:1 on white); pending cells appear only mid-race.
 PRINT = Palette(
-    queued="▓", queued_style="#b35900", answering="▒", answering_style="#0072b2", pending="░", pending_style="#595959"
+    queued="▓",
+    queued_style="#b35900",
+    answering="▒",
+    answering_style="#0072b2",
+    pending="░",
+    pending_style="#595959",
+    stall_style="on #ffd0d0",  # light on the SVG's dark page and on white paper alike, the bars still read on it
+    stall_label_style="bold white on #b71c1c",
+    stall_text_style="bold #d32f2f",
+    code_style="bold",
 )
 
 
@@ -129,12 +145,16 @@ def _arrived_row(samples: Sequence[Sample]) -> Row:
     )
 
 
+def _column(seconds: float, axis_s: float, width: int) -> int:
+    scale = width / axis_s if axis_s > 0 else 0.0
+    return min(width, max(0, round(seconds * scale)))
+
+
 def bar(row: Row, axis_s: float, width: int, palette: Palette = SCREEN) -> Text:
     """`width` characters for `axis_s` seconds: spaces, then queued, then handled."""
-    scale = width / axis_s if axis_s > 0 else 0.0
 
     def column(seconds: float) -> int:
-        return min(width, max(0, round(seconds * scale)))
+        return _column(seconds, axis_s, width)
 
     begin, end = column(row.start_s), max(column(row.start_s) + 1, column(row.end_s))
     end = min(end, width)
@@ -150,6 +170,43 @@ def bar(row: Row, axis_s: float, width: int, palette: Palette = SCREEN) -> Text:
     return text
 
 
+def stall_columns(spans: Sequence[tuple[float, float]], axis_s: float, width: int) -> list[tuple[int, int]]:
+    """Each stall's columns on a bar `width` wide: at least one, so a short stall still shows."""
+    columns = []
+    for start, end in spans:
+        begin = min(_column(start, axis_s, width), width - 1)
+        columns.append((begin, max(begin + 1, _column(end, axis_s, width))))
+    return columns
+
+
+def banded(text: Text, bands: Sequence[tuple[int, int]], width: int, palette: Palette = SCREEN) -> Text:
+    """`text` (a bar, the ruler) with the stalls' band behind it: padded to `width`, so the band is whole."""
+    if not bands:
+        return text
+    text = text.copy()
+    text.append(" " * max(0, width - len(text)))
+    for begin, end in bands:
+        text.stylize(palette.stall_style, begin, end)
+    return text
+
+
+def stall_row(
+    spans: Sequence[tuple[float, float]], bands: Sequence[tuple[int, int]], width: int, palette: Palette = SCREEN
+) -> Text:
+    """The band's own row, above the bars: what it means and how long it lasted, inside it where it fits."""
+    text = banded(Text(" " * width), bands, width, palette)
+    for (start, end), (begin, stop) in zip(spans, bands, strict=True):
+        label = f" server not answering {duration(end - start)} "
+        if len(label) > stop - begin:
+            label = f" not answering {duration(end - start)} "
+        at = max(0, min(begin, width - len(label)))  # past the right edge: ends at the edge instead
+        words = Text(label[: width - at], style=palette.stall_text_style)
+        # On the band's colour only over the band: a label wider than a short stall must not look like one.
+        words.stylize(palette.stall_label_style, max(0, begin - at), max(0, stop - at))
+        text = text[:at] + words + text[at + len(label) :]
+    return text
+
+
 def ruler(axis_s: float, width: int) -> Text:
     """The time axis under the bars: 0, the middle and the end."""
     cells = [" "] * width
@@ -160,6 +217,17 @@ def ruler(axis_s: float, width: int) -> Text:
             start = width - len(label)
         cells[start : start + len(label)] = list(label)
     return Text("".join(cells), style="dim")
+
+
+def _sparks(readings: Sequence[LagReading]) -> Text:
+    # A reading's height is the longer of the heartbeat's lateness and the wait for the reading itself:
+    # after a stall the heartbeat is on time again, but the request that waited the stall out says how long.
+    sparks = Text()
+    for reading in readings:
+        late = max(reading.lag_s, reading.waited_s)
+        level = min(len(SPARKS) - 1, round(late / LAG_FULL_S * (len(SPARKS) - 1)))
+        sparks.append(SPARKS[level], style="red" if late >= LAG_BAD_S else "green")
+    return sparks
 
 
 def lag_meter(view: LaneView, width: int) -> Text:
@@ -176,14 +244,6 @@ def lag_meter(view: LaneView, width: int) -> Text:
     if view.lag:
         return text + _lag_now(view.lag)
     return text + Text(" …", style="dim") if view.state == "running" else text
-
-
-def _sparks(readings: Sequence[LagReading]) -> Text:
-    sparks = Text()
-    for reading in readings:
-        level = min(len(SPARKS) - 1, round(reading.lag_s / LAG_FULL_S * (len(SPARKS) - 1)))
-        sparks.append(SPARKS[level], style="red" if reading.lag_s >= LAG_BAD_S else "green")
-    return sparks
 
 
 def _worst_over_burst(server: ServerStats, lag: Sequence[LagReading]) -> Text:
@@ -229,13 +289,17 @@ def lane_panel(view: LaneView, axis_s: float, bar_width: int, max_rows: int, pal
     grid.add_column(justify="right", width=LABEL_WIDTH - 1, style="dim", no_wrap=True)
     grid.add_column(width=bar_width, no_wrap=True)
     grid.add_column(justify="right", width=LATENCY_WIDTH - 1, style="dim", no_wrap=True)
+    spans = view.stalls(NOT_ANSWERING_S)
+    bands = stall_columns(spans, axis_s, bar_width)
+    if spans:  # the lesson itself, across the whole lane: the server answered nobody for this long
+        grid.add_row("", stall_row(spans, bands, bar_width, palette), "")
     for row in lane_rows(view, max_rows):
         latency = "…" if not row.done else duration(row.latency_s) if row.ok else "error"
-        grid.add_row(row.label, bar(row, axis_s, bar_width, palette), latency)
+        grid.add_row(row.label, banded(bar(row, axis_s, bar_width, palette), bands, bar_width, palette), latency)
     if view.state in ("waiting", "warming"):
         note = "warming up…" if view.state == "warming" else f"{view.requests} requests, ready"
         grid.add_row("", Text(note, style="dim"), "")
-    grid.add_row("", ruler(axis_s, bar_width), "")
+    grid.add_row("", ruler(axis_s, bar_width), "")  # unbanded: its dim figures must stay legible
     parts: list[RenderableType] = [grid, lag_meter(view, bar_width + LABEL_WIDTH)]
     guess = guess_text(view)
     if guess is not None:
@@ -288,24 +352,40 @@ def race(
     return grid
 
 
-def scoreboard(views: Sequence[LaneView]) -> Table:
+SCOREBOARD_CAPTION_WIDTH = 100  # narrower, a table with the threads leaves the caption to the lane's title
+
+
+def scoreboard(views: Sequence[LaneView], width: int | None = None) -> Table:
     """The final table: wall, speedup over the broken twin, verdict, and the server's own readings."""
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, title_justify="left")
     guessed = any(v.guess_s is not None for v in views)  # the column only when the room was asked
-    columns = ("variant", "handler", "wall", "speedup", "verdict", "overlap", "max lag") + (
-        ("guess",) if guessed else ()
-    )
+    threads = any(threads_peak(v) is not None for v in views)  # only when the server counts them (pool)
+    # Eight columns do not fit 80 of a terminal's: the caption, which each lane's title shows, goes first.
+    captioned = not threads or width is None or width >= SCOREBOARD_CAPTION_WIDTH
+    columns = ("variant",) + (("handler",) if captioned else ()) + ("wall", "speedup", "verdict", "in handler")
+    columns += ("threads",) if threads else ()
+    columns += ("max lag",) + (("guess",) if guessed else ())
     for column in columns:
         left = column in ("variant", "handler", "verdict")
         table.add_column(column, justify="left" if left else "right", no_wrap=column != "handler")
     baseline = next((v.wall_s for v in views if v.variant == "broken" and v.wall_s), None)
     for view in views:
         if view.result is not None:
-            table.add_row(*_score_cells(view, view.result, baseline, guessed=guessed))
+            cells = _score_cells(view, view.result, baseline, guessed=guessed, threads=threads)
+            table.add_row(*(cells if captioned else cells[:1] + cells[2:]))
     return table
 
 
-def _score_cells(view: LaneView, result: BurstResult, baseline: float | None, *, guessed: bool) -> list[RenderableType]:
+def threads_peak(view: LaneView) -> int | None:
+    """The most threads running the blocking call at once, when the server counted them (None: it did not)."""
+    server = None if view.result is None else view.result.server
+    gauge = None if server is None else server.gauges.get(THREADS_GAUGE)
+    return gauge.peak if gauge is not None and gauge.peak else None
+
+
+def _score_cells(
+    view: LaneView, result: BurstResult, baseline: float | None, *, guessed: bool, threads: bool
+) -> list[RenderableType]:
     server = result.server
     wall = result.summary.wall_s
     speedup = "-" if baseline is None or wall <= 0 else f"{baseline / wall:.1f}×"
@@ -316,8 +396,11 @@ def _score_cells(view: LaneView, result: BurstResult, baseline: float | None, *,
         speedup,
         Text(str(result.verdict), style=verdict_style(result.verdict.kind)),
         "-" if server is None else str(server.peak_in_handler or server.peak_in_flight),
-        duration(None if server is None else server.loop_lag_max_s),
     ]
+    if threads:
+        peak = threads_peak(view)
+        cells.append("-" if peak is None else str(peak))
+    cells.append(duration(None if server is None else server.loop_lag_max_s))
     if guessed:
         cells.append("-" if view.guess_s is None else duration(view.guess_s))
     return cells
@@ -333,8 +416,18 @@ def legend(palette: Palette = SCREEN) -> Text:
         (palette.answering, palette.answering_style),
         (" answering   ", "dim"),
         (palette.pending, palette.pending_style),
-        (" no answer yet", "dim"),
+        (" no answer yet   ", "dim"),
+        ("  ", palette.stall_style),
+        (" server not answering", "dim"),
     )
+
+
+def lesson(takeaway: str, palette: Palette = SCREEN) -> Text:
+    """The "Why", its `code` set as code rather than shown with backticks."""
+    text = Text.assemble(("Why: ", "bold"))
+    for number, part in enumerate(takeaway.split("`")):
+        text.append(part, style=palette.code_style if number % 2 else "")
+    return text
 
 
 def prompt_panel(question: str, typed: str) -> Panel:
@@ -362,9 +455,9 @@ def demo_frame(
     if prompt is not None:
         parts.append(prompt)
     if any(v.result is not None for v in views):
-        parts.append(scoreboard(views))
+        parts.append(scoreboard(views, width))
     if takeaway is not None and all(v.result is not None for v in views):
-        parts.append(Text.assemble(("Why: ", "bold"), takeaway))
+        parts.append(lesson(takeaway, palette))
     return Group(*parts)
 
 
@@ -435,6 +528,18 @@ def export(renderable: RenderableType, path: Path, width: int = SAVE_WIDTH) -> N
     recorder = Console(record=True, file=io.StringIO(), width=width, force_terminal=True, color_system="truecolor")
     recorder.print(renderable)
     if path.suffix.lower() == ".svg":
-        recorder.save_svg(str(path), title="lab demo")
+        path.write_text(self_contained(recorder.export_svg(title="lab demo")), encoding="utf-8")
     else:
-        recorder.save_html(str(path))
+        path.write_text(recorder.export_html(), encoding="utf-8")
+
+
+_FONT_FACE = re.compile(r"\s*@font-face\s*\{[^}]*\}")
+_GENERATOR = re.compile(r"\s*<!--[^>]*https?://[^>]*-->")
+LOCAL_MONOSPACE = "'Fira Code', 'DejaVu Sans Mono', Menlo, Consolas, 'Liberation Mono', monospace"
+
+
+def self_contained(svg: str) -> str:
+    """rich's SVG without what it fetches: its @font-face rules load Fira Code from a CDN, and a slide shown
+    offline (or behind a proxy) must need nothing from outside. The installed monospace fonts draw it."""
+    svg = _GENERATOR.sub("", _FONT_FACE.sub("", svg))
+    return svg.replace("font-family: Fira Code, monospace;", f"font-family: {LOCAL_MONOSPACE};")

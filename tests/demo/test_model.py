@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lab.demo.model import LagReading, Lane, RaceView
 from lab.demo.plan import plan
 from lab.demo.record import race_delta, race_json, read_race
@@ -124,3 +126,20 @@ def test_the_model_and_the_record_are_pure() -> None:
     assert out.strip() == "[]", f"rich imported by the pure side: {out}"
     for module in ("model.py", "record.py"):
         assert not {m for m in imports(LAB / "demo" / module) if m.startswith(("lab.view", "rich"))}, module
+
+
+def test_a_stall_spans_each_unanswered_stats_request_and_the_gaps_between_polls() -> None:
+    from lab.demo.model import LaneView
+
+    lag = (
+        LagReading(0.0, 0.0, 0.0, 0.004),  # answered at once: the loop was free
+        LagReading(0.5, 0.0, 0.4, 0.45),  # sent at 0.05, answered at 0.5
+        LagReading(1.1, 0.0, 0.5, 0.45),  # the next poll, 0.15 s later, waited again: the same stall
+        LagReading(2.0, 0.0, 0.5, 0.004),
+    )
+    done = LaneView("broken", "x", 1, "done", lag=lag, samples=(Sample(0, 0.0, 1.05, 200, None, 0.0, 1.0),))
+    assert done.stalls(0.05) == [pytest.approx((0.05, 1.05))], "one stall, ended where the burst did"
+    # Live: the request still out has waited 0.3 s by now; it is a stall of its own past a poll's gap.
+    running = LaneView("broken", "x", 1, "running", elapsed_s=2.5, lag=lag, stats_waiting_s=0.3)
+    assert running.stalls(0.05) == [pytest.approx((0.05, 1.1)), pytest.approx((2.2, 2.5))]
+    assert LaneView("async", "x", 1, "running", elapsed_s=0.1, lag=lag[:1]).stalls(0.05) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 import signal
 import socket
@@ -27,6 +28,7 @@ from lab.demo.plan import check_save_path, parse_seconds, plan
 from lab.demo.race import Demo
 from lab.errors import DemoError
 from lab.launch.process import ThreadServer
+from lab.scenarios import THREADS_GAUGE
 from lab.view.demo import HANDLED
 
 runner = CliRunner()
@@ -90,6 +92,22 @@ def test_every_scenario_runs_with_its_twins(lab_url: str, scenario: str) -> None
     assert all(r.summary.ok == 3 for r in comparison.variants.values())
 
 
+def test_the_pool_race_shows_the_threads_beside_the_requests_in_their_handler(lab_url: str) -> None:
+    threads = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor
+    requests = threads + 6  # more than it has threads: the rest wait in their handler for one
+    demo = Demo(plan("pool", requests=requests, delay_ms=100), lab_url, quiet_console())
+    comparison = demo.run()
+    broken = comparison.variants["broken"].server
+    assert broken is not None and broken.peak_in_handler == requests
+    assert broken.gauges[THREADS_GAUGE].peak == threads, "the server counted the threads running the wait"
+    text = render(demo.final_frame(120), width=120)
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("variant"))
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("broken") and "ms" in line)
+    assert "in handler" in header and "threads" in header
+    assert f" {requests} " in row and f" {threads} " in row, row
+    assert "async · anyio.to_thread + wide limiter" in text, "the fix's label names what its code calls"
+
+
 def test_notebooks_await_the_demo_and_display_the_final_frame(lab_url: str) -> None:
     demo = Demo(plan("sleep", requests=2, delay_ms=20), lab_url, quiet_console())
     comparison = asyncio.run(demo.arun())  # a notebook cell: `await demo.arun()`
@@ -119,7 +137,7 @@ def test_cli_prints_the_final_frame_only_when_not_a_terminal(lab_url: str) -> No
 @pytest.mark.parametrize("suffix", [".svg", ".html"])
 def test_save_exports_the_final_frame(lab_url: str, tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"demo{suffix}"
-    result = runner.invoke(app, ["demo", "--url", lab_url, "-n", "3", "--delay-ms", "50", "--save", str(path)])
+    result = runner.invoke(app, ["demo", "--url", lab_url, "-n", "4", "--delay-ms", "250", "--save", str(path)])
     assert result.exit_code == 0, result.output
     exported = path.read_text()
     assert exported.lstrip().startswith("<svg" if suffix == ".svg" else "<!DOCTYPE html>")
@@ -127,6 +145,19 @@ def test_save_exports_the_final_frame(lab_url: str, tmp_path: Path, suffix: str)
     for word in ("serialized", "concurrent", "speedup"):
         assert word in exported
     assert exported.count("answered") == 0, "only the final frame, not the live ones"
+    assert "not answering" in exported.replace("&#160;", " "), "the broken twin's one-second stall, as a band"
+    assert_self_contained(exported, lab_url)
+
+
+def assert_self_contained(exported: str, named: str) -> None:
+    """A slide needs nothing from outside: no stylesheet, font, image or script fetched from a URL (the
+    server the user named is on the slide as text)."""
+    loads = re.findall(
+        r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""", exported
+    )
+    assert loads == [], loads
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", exported))
+    assert urls <= {"http://www.w3.org/2000/svg", named}, f"only the SVG namespace (a name) and the server: {urls}"
 
 
 def test_pause_asks_for_a_guess_and_shows_it_beside_the_answer(lab_url: str) -> None:

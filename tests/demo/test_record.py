@@ -19,7 +19,7 @@ from lab.demo.record import FORMAT, phases, race_json, read_race
 from lab.demo.replay import Replay, check_speed
 from lab.errors import DemoError
 from lab.load.measure import Sample
-from lab.view.demo import PRINT, lines_of
+from lab.view.demo import NOT_ANSWERING_S, PRINT, SAVE_WIDTH, export, lines_of
 
 runner = CliRunner()
 
@@ -79,18 +79,29 @@ def test_a_replay_shows_the_race_as_it_went(saved: dict[str, object]) -> None:
 
 def test_a_stats_request_waiting_on_the_blocked_loop_replays_as_the_alarm(saved: dict[str, object]) -> None:
     race = read_race(saved)
-    # (a reading sent during the warm-up, before the burst clock started, is stamped at 0: not this one)
-    # (nor one whose wait ran past the burst's end: the replay shows the lane as done from then on)
+    # The middle of the wait must fall inside the burst: the replay shows the lane running only then. A request
+    # sent during the warm-up and answered in the burst counts (its send is before 0 on the lane's clock: the
+    # stall it waited out began before the burst's first request); one answered before the burst is stamped 0.
     wall = race.lanes[0].wall_s
-    waits = [
-        r
-        for r in race.lanes[0].lag
-        if r.waited_s >= 0.02 and r.at_s - r.waited_s > 0.02 and r.at_s - r.waited_s / 2 < wall
-    ]
+    waits = [r for r in race.lanes[0].lag if r.waited_s >= 0.02 and 0.02 < r.at_s - r.waited_s / 2 < wall]
     assert waits, "against the broken twin a stats request waited for the handler holding the loop"
     reading = max(waits, key=lambda r: r.waited_s)
     view = race.views_at(reading.at_s - reading.waited_s / 2)[0]
     assert view.stats_waiting_s == pytest.approx(reading.waited_s / 2, abs=0.01), (reading, race.lanes[0].lag, wall)
+
+
+def test_a_replay_draws_the_stall_as_a_band_and_exports_it(saved: dict[str, object], tmp_path: Path) -> None:
+    race = read_race(saved)
+    broken = race.lanes[0]
+    (start, end), *_ = broken.stalls(NOT_ANSWERING_S)
+    assert end - start >= 0.2, "five 100 ms handlers held the loop: most of the burst is one stall"
+    middle = race.views_at((start + end) / 2)[0]
+    assert middle.state == "running" and middle.stalls(NOT_ANSWERING_S), "the band grows as the replay plays"
+    svg = tmp_path / "replay.svg"
+    export(Replay(race, quiet()).final_frame(SAVE_WIDTH, None, PRINT), svg)
+    exported = svg.read_text().replace("&#160;", " ")
+    assert "not answering" in exported
+    assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", exported), "nothing fetched from outside"
 
 
 @pytest.mark.parametrize(

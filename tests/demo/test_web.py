@@ -155,7 +155,7 @@ def test_the_view_keeps_updating_while_the_server_is_stalled_for_a_second(lab_ur
         tab.goto(url)
         lane = '.lane[data-variant="broken"]'
         tab.wait_for_function(f"document.querySelector('{lane}')?.dataset.state === 'running'", timeout=30_000)
-        readings = []
+        readings, bands = [], []
         for _ in range(8):  # the first answer needs a whole second of blocked loop
             readings.append(
                 tab.evaluate(
@@ -164,8 +164,14 @@ def test_the_view_keeps_updating_while_the_server_is_stalled_for_a_second(lab_ur
                         document.querySelector('{lane} .lagtext').textContent]"""
                 )
             )
+            bands.append(stall_band(tab, lane))
             time.sleep(0.08)
+        if os.environ.get("LAB_SCREENSHOTS"):
+            tab.screenshot(path=str(Path(os.environ["LAB_SCREENSHOTS"]) / "lab-web-stall-live.png"), full_page=True)
         tab.wait_for_function(ALL_DONE, timeout=30_000)
+        final = stall_band(tab, lane)
+        if os.environ.get("LAB_SCREENSHOTS"):
+            tab.screenshot(path=str(Path(os.environ["LAB_SCREENSHOTS"]) / "lab-web-stall-done.png"), full_page=True)
     stalled = [r for r in readings if r[1] == "0"]
     if os.environ.get("LAB_SCREENSHOTS"):
         print("stall readings (updates, answered, elapsed, lag text):", readings)
@@ -175,6 +181,28 @@ def test_the_view_keeps_updating_while_the_server_is_stalled_for_a_second(lab_ur
     assert updates >= len(stalled), f"events kept coming while the server was stalled: {readings}"
     assert elapsed == sorted(elapsed) and len(set(elapsed)) >= len(stalled) - 1, "the clock on the page moved"
     assert any("not answering" in r[3] for r in stalled), "the loop-lag meter raised the alarm"
+    live_bands = [band for band, reading in zip(bands, readings, strict=True) if reading[1] == "0" and band]
+    assert live_bands, f"a band while the server did not answer: {bands}"
+    assert all(b["height"] == b["lane"] and "not answering" in b["label"] and b["inside"] for b in live_bands), bands
+    widths = [b["width"] for b in live_bands]
+    assert widths == sorted(widths) and widths[-1] > widths[0], f"the band grows with the stall: {widths}"
+    # Two 1,000 ms handlers held the loop for most of the burst: the band spans most of the lane's time.
+    assert final and final["height"] == final["lane"] and final["end"] - final["start"] >= 1.0, final
+
+
+def stall_band(tab: Any, lane: str) -> dict[str, Any] | None:
+    """The lane's first "server not answering" band: its size against the bars' box, its times, its label and
+    whether the label is wholly inside the box."""
+    return tab.evaluate(
+        f"""() => {{
+            const box = document.querySelector('{lane} .bars'), band = box.querySelector('.stall');
+            const label = band && band.nextElementSibling, outer = box.getBoundingClientRect();
+            const inner = label && label.getBoundingClientRect();
+            return band && {{height: band.getBoundingClientRect().height, lane: outer.height,
+                width: band.getBoundingClientRect().width, start: +band.dataset.start, end: +band.dataset.end,
+                label: label.textContent, inside: inner.left >= outer.left - 0.5 && inner.right <= outer.right + 0.5}};
+        }}"""
+    )
 
 
 @needs_chromium
@@ -215,6 +243,8 @@ def test_a_replay_at_half_speed_takes_about_twice_as_long(lab_url: str, tab: Any
             times[speed] = time.perf_counter() - began
             assert tab.locator('.lane[data-variant="broken"] .bar.done').count() == 4, "every bar, replayed"
             assert f"held by {held}" in tab.inner_text('.lane[data-variant="broken"] .lagtext')
+            band = stall_band(tab, '.lane[data-variant="broken"]')
+            assert band and band["height"] == band["lane"] and "not answering" in band["label"], "replayed: the band"
     ratio = times[0.5] / times[1.0]
     assert 1.5 <= ratio <= 2.7, f"0.5x took {times[0.5]:.2f} s, 1x {times[1.0]:.2f} s"
 
@@ -243,3 +273,48 @@ def test_cli_web_prints_the_address_waits_for_the_page_and_stays_up(lab_url: str
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "serialized" in out
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [800, 1024])
+def test_the_pool_race_fits_the_width_shows_threads_and_its_length(lab_url: str, browser: Any, width: int) -> None:
+    threads = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor
+    requests = threads + 6  # more requests than it has threads: they wait in their handler for one
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        with live(lab_url, plan("pool", requests=requests, delay_ms=100)) as (url, _):
+            tab.goto(url)
+            tab.wait_for_function(ALL_DONE, timeout=60_000)
+            tab.wait_for_selector("#player:not([hidden])")
+            if os.environ.get("LAB_SCREENSHOTS"):
+                shot = Path(os.environ["LAB_SCREENSHOTS"]) / f"lab-web-pool-{width}.png"
+                tab.screenshot(path=str(shot), full_page=True)
+            page_width = tab.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            header = tab.eval_on_selector_all(
+                "#scoreboard th", "ths => ths.filter(t => !t.hidden).map(t => t.textContent)"
+            )
+            row = tab.eval_on_selector(
+                '#scoreboard tr[data-variant="broken"]', "r => [...r.cells].map(c => c.textContent)"
+            )
+            fix = tab.eval_on_selector(
+                '#scoreboard tr[data-variant="async"]', "r => [...r.cells].map(c => c.textContent)"
+            )
+            why = tab.eval_on_selector("#why", "p => [p.textContent, p.querySelectorAll('code').length]")
+            position = tab.inner_text("#position")
+            swatches = tab.eval_on_selector_all(
+                ".legend .swatch",
+                "ss => ss.map(s => getComputedStyle(s).backgroundImage + getComputedStyle(s).backgroundColor)",
+            )
+    finally:
+        context.close()
+    assert errors == [], errors
+    assert page_width[0] <= page_width[1], f"no sideways scrolling at {width} px: {page_width}"
+    in_handler, running = int(row[header.index("in handler")]), int(row[header.index("threads")])
+    assert in_handler == requests and running == threads, f"every request in its handler, {threads} threads: {row}"
+    assert fix[header.index("handler")].startswith("anyio.to_thread"), f"the label says what the code calls: {fix}"
+    assert "`" not in why[0] and why[1] >= 3, f"the lesson's code set as code: {why}"
+    assert re.fullmatch(r"([\d,]+ ms|[\d.]+ s) / \1", position) and not position.startswith("0 ms"), position
+    assert len(set(swatches)) == len(swatches), "every legend swatch drawn its own way"

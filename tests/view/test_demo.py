@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 
 import pytest
+from rich.color import Color
 from rich.console import Console, RenderableType
 from rich.text import Text
 
@@ -13,15 +15,20 @@ from lab.demo.model import LagReading, LaneView
 from lab.load.burst import BurstResult
 from lab.load.measure import Sample, summarize
 from lab.load.verdict import Verdict
-from lab.protocol import ServerStats
+from lab.protocol import GaugeReading, ServerStats
+from lab.scenarios import THREADS_GAUGE
 from lab.view.demo import (
     HANDLED,
+    PRINT,
+    SCREEN,
+    Palette,
     Row,
     bar,
     demo_frame,
     lag_meter,
     lane_panel,
     lane_rows,
+    legend,
     nice_axis,
     race,
     ruler,
@@ -144,7 +151,7 @@ def test_large_bursts_are_drawn_in_groups_of_arrivals() -> None:
         (Row("#1", 0.0, 0.0, 0.5, True), "█████     "),
         (Row("#2", 0.0, 0.3, 0.5, True), "░░░██     "),
         (Row("#3", 0.0, None, 0.5, True), "█████     "),  # no server stamp: all handled
-        (Row("#4", 0.0, None, 0.5, False), "░░░░░     "),  # in flight
+        (Row("#4", 0.0, None, 0.5, False), "·····     "),  # in flight: never drawn like queued
         (Row("#5", 0.0, 0.0, 0.01, True), "█         "),  # never invisible
         (Row("#6", 0.0, 0.9, 2.0, True), "░░░░░░░░░█"),  # clipped to the axis
     ],
@@ -228,3 +235,95 @@ def test_a_bar_draws_queued_in_handler_and_answering_from_the_servers_stamps() -
     older = Sample(0, 0.0, 1.0, 200, None, 0.1, 0.9)
     (row,) = lane_rows(LaneView("sync", "def", 1, "done", samples=(older,)), max_rows=10)
     assert bar(row, axis_s=1.0, width=10).plain == "░█████████"
+
+
+def band_cells(renderable: RenderableType, palette: Palette = SCREEN) -> list[tuple[str, int]]:
+    """Each line's text, and how many of its cells sit on the stall band's background."""
+    console = Console(file=io.StringIO(), width=WIDTH, color_system="truecolor")
+    band = Color.parse(palette.stall_style.removeprefix("on "))
+    lines = console.render_lines(renderable, pad=False)
+    return [
+        ("".join(s.text for s in line), sum(len(s.text) for s in line if s.style and s.style.bgcolor == band))
+        for line in lines
+    ]
+
+
+def bar_band_cells(renderable: RenderableType, palette: Palette = SCREEN) -> dict[str, int]:
+    """Band cells of each bar row, by its label."""
+    cells = {}
+    for text, count in band_cells(renderable, palette):
+        label = re.search(r"#\d+", text)
+        if label:
+            cells[label.group()] = count
+    return cells
+
+
+def stalled(waited_s: float) -> LaneView:
+    """The broken twin, its stats request sent at 50 ms and answered at 1,000 ms after `waited_s`."""
+    view = done("broken", serialized(10), "serialized", 1)
+    return replace(view, lag=(LagReading(0.0, 0.0, 0.0, 0.003), LagReading(1.0, 0.0005, 1.0, waited_s)))
+
+
+@pytest.mark.parametrize("palette", [SCREEN, PRINT])
+def test_a_stall_is_a_band_across_every_row_of_the_lane_with_its_length(palette: Palette) -> None:
+    panel = lane_panel(stalled(0.95), 1.2, 50, 25, palette)
+    text = render(panel)
+    assert "server not answering 950 ms" in text.splitlines()[1], "named, above the bars"
+    cells = bar_band_cells(panel, palette)
+    # 0.05 s to 1.0 s of a 1.2 s axis on 50 columns: 40 columns, behind each of the ten rows alike.
+    assert len(cells) == 10 and set(cells.values()) == {40}, cells
+    healthy = lane_panel(stalled(0.003), 1.2, 50, 25, palette)
+    assert "not answering" not in render(healthy) and set(bar_band_cells(healthy, palette).values()) == {0}
+
+
+def test_the_band_grows_with_the_wait_while_the_server_does_not_answer() -> None:
+    running = LaneView("broken", "x", 10, "running", elapsed_s=0.6, stats_waiting_s=0.5)
+    lines = band_cells(lane_panel(running, 1.2, 50, 25))
+    assert "not answering 500 ms" in lines[1][0], "too narrow for the long label: the short one"
+    # From the request's send (0.1 s) to now (0.6 s) of a 1.2 s axis on 50 columns, behind every bar so far.
+    dotted = [count for text, count in lines if "·" * 10 in text]
+    assert len(dotted) == 10 and set(dotted) == {21}, lines
+
+
+def test_the_sparkline_rises_with_a_stall_the_heartbeat_no_longer_shows() -> None:
+    # After the stall the heartbeat is on time again (0.5 ms); the reading itself waited 950 ms.
+    meter = lag_meter(replace(stalled(0.95), result=None, state="running", elapsed_s=1.0), 40).plain
+    assert meter.startswith("loop lag ▁█ "), meter
+
+
+@pytest.mark.parametrize("palette", [SCREEN, PRINT])
+def test_the_legend_draws_each_state_with_its_own_glyph(palette: Palette) -> None:
+    glyphs = (palette.queued, HANDLED, palette.answering, palette.pending)
+    assert len(set(glyphs)) == 4, glyphs
+    text = legend(palette).plain
+    for glyph, words in zip(glyphs, ("queued", "in its handler", "answering", "no answer yet"), strict=True):
+        assert f"{glyph} {words}" in text
+    assert "server not answering" in text
+
+
+def test_the_lesson_sets_code_as_code_without_backticks() -> None:
+    views = twins(4)
+    frame = demo_frame(render_heading(), views, width=WIDTH, max_rows=25, takeaway="calls `time.sleep` in `async def`")
+    assert "Why: calls time.sleep in async def" in render(frame)
+
+
+def test_the_scoreboard_shows_threads_beside_requests_in_their_handler() -> None:
+    # The pool's broken twin: 60 requests in their handler at once, awaiting 6 of asyncio's threads.
+    view = done("broken", serialized(10), "waves", 60)
+    assert view.result is not None and view.result.server is not None
+    server = replace(view.result.server, peak_in_handler=60, gauges={THREADS_GAUGE: GaugeReading(0, 6)})
+    pool = replace(view, result=replace(view.result, server=server))
+    text = render(scoreboard([pool]))
+    header = next(line for line in text.splitlines() if "variant" in line).split()
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("broken")).split()
+    assert header[-5:] == ["in", "handler", "threads", "max", "lag"], header
+    assert row[-4:] == ["60", "6", "1", "ms"], row
+    assert "threads" not in render(scoreboard(twins(4))), "only where the server counts them"
+    narrow = render(scoreboard([pool], width=80), width=80)
+    assert "threads" in narrow and "…" not in narrow and max(len(line.rstrip()) for line in narrow.splitlines()) <= 80
+    narrow_header = next(line for line in narrow.splitlines() if "variant" in line).split()
+    assert narrow_header[:2] == ["variant", "wall"], "the caption left to the lane's title"
+    plain_header = next(
+        line for line in render(scoreboard(twins(4), width=80), width=80).splitlines() if "variant" in line
+    )
+    assert plain_header.split()[:2] == ["variant", "handler"], "without threads the caption fits"

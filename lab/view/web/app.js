@@ -4,7 +4,7 @@
 "use strict";
 
 // The terminal's own thresholds, written in by lab.demo.web.page(): the page never disagrees with it.
-const { LANE_GAP_S, NOT_ANSWERING_S, LAG_FULL_S, LAG_BAD_S } = /*CONSTANTS*/ {};
+const { LANE_GAP_S, NOT_ANSWERING_S, LAG_FULL_S, LAG_BAD_S, STALL_JOIN_S, THREADS_GAUGE } = /*CONSTANTS*/ {};
 const MANTISSAS = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8];
 const PHASES = ["queued", "in_handler", "answering", "in_server", "answered", "waiting"];
 
@@ -94,6 +94,47 @@ function extent(view) {
   return Math.max(view.state === "running" ? view.elapsed_s : 0, ...ends, 0);
 }
 
+// When the server did not answer (lab.demo.model.LaneView.stalls): each stats request that waited, from its send
+// to its answer, the one still out to now, joined across a poll's gap, ended where the burst did.
+function stalls(view) {
+  const spans = view.stats.filter((r) => r.waited_s >= NOT_ANSWERING_S).map((r) => [r.at_s - r.waited_s, r.at_s]);
+  if (view.state === "running" && view.stats_waiting_s != null && view.stats_waiting_s >= NOT_ANSWERING_S) {
+    spans.push([view.elapsed_s - view.stats_waiting_s, view.elapsed_s]);
+  }
+  const end = extent(view);
+  const merged = [];
+  const clamped = spans.map(([a, b]) => [Math.max(0, a), end > 0 ? Math.min(b, end) : b]).sort((x, y) => x[0] - y[0]);
+  for (const [start, stop] of clamped) {
+    if (stop <= start) continue;
+    const last = merged[merged.length - 1];
+    if (last && start - last[1] <= STALL_JOIN_S) last[1] = Math.max(last[1], stop);
+    else merged.push([start, stop]);
+  }
+  return merged;
+}
+
+// Each band behind the bars (they keep their colours), its label above them; placeLabels puts the labels.
+function stallBands(view, axis) {
+  return stalls(view)
+    .map(([start, end]) => {
+      const left = (100 * start) / axis, width = Math.max((100 * (end - start)) / axis, 0.8);
+      return `<div class="stall" data-start="${start}" data-end="${end}" style="left:${left}%;width:${width}%"></div>` +
+        `<span class="stall-label">server not answering ${duration(end - start)}</span>`;
+    })
+    .join("");
+}
+
+// A label starts at its band and stays inside the lane: moved left when it would run past the right edge,
+// wrapped when it is wider than the lane.
+function placeLabels(box) {
+  const width = box.clientWidth;
+  for (const label of box.querySelectorAll(".stall-label")) {
+    const band = label.previousElementSibling;
+    label.style.maxWidth = `${width}px`;
+    label.style.left = `${Math.max(0, Math.min(band.offsetLeft + 4, width - label.offsetWidth))}px`;
+  }
+}
+
 function phaseSpans(phases, axis) {
   return phases
     .filter((p) => PHASES.includes(p.name) && p.end_s >= p.start_s)
@@ -128,7 +169,8 @@ function drawBars(section, view, axis) {
       html += `<div class="bar pending" style="top:${i * step}%;height:${height}"><span class="ph pending" style="left:0;width:${width}%"></span></div>`;
     }
   }
-  box.innerHTML = html;
+  box.innerHTML = html + stallBands(view, axis);
+  placeLabels(box);
 }
 
 function drawLag(section, view) {
@@ -143,8 +185,11 @@ function drawLag(section, view) {
   spark.innerHTML = view.stats
     .slice(-40)
     .map((r) => {
-      const h = Math.max(2, Math.min(28, (28 * r.lag_s) / LAG_FULL_S));
-      return `<i class="${r.lag_s >= LAG_BAD_S ? "bad" : ""}" style="height:${h}px"></i>`;
+      // The longer of the heartbeat's lateness and the reading's own wait: after a stall the heartbeat is on
+      // time again, and only the request that waited it out says how long it was (as in the terminal).
+      const late = Math.max(r.lag_s, r.waited_s);
+      const h = Math.max(2, Math.min(28, (28 * late) / LAG_FULL_S));
+      return `<i class="${late >= LAG_BAD_S ? "bad" : ""}" style="height:${h}px"></i>`;
     })
     .join("");
   if (view.state === "running" && view.stats_waiting_s !== null && view.stats_waiting_s >= NOT_ANSWERING_S) {
@@ -207,20 +252,35 @@ function drawScoreboard(views) {
   $("scoreboard").hidden = done.length === 0;
   const broken = done.find((v) => v.variant === "broken");
   const guessed = views.some((v) => v.guess_s !== null && v.guess_s !== undefined); // as the terminal: only when asked
-  $("scoreboard").querySelector("th:last-child").hidden = !guessed;
+  $("scoreboard").querySelector("th.guess").hidden = !guessed;
+  const threads = views.some((v) => threadsPeak(v) !== null); // only where the server counts them (pool)
+  $("scoreboard").querySelector("th.threads").hidden = !threads;
+  $("scoreboard").classList.toggle("with-threads", threads);
   $("scoreboard").querySelector("tbody").innerHTML = done
     .map((v) => {
       const speedup = broken && v.wall_s > 0 ? `${(broken.wall_s / v.wall_s).toFixed(1)}×` : "-";
       const server = v.server || {};
       const cells = [v.variant, v.caption, duration(v.wall_s), speedup, `<span class="${v.verdict.kind}">${verdictText(v.verdict)}</span>`,
-        server.peak_in_handler || server.peak_in_flight || "-", duration(server.loop_lag_max_s)];
+        server.peak_in_handler || server.peak_in_flight || "-"];
+      if (threads) cells.push(threadsPeak(v) ?? "-");
+      cells.push(duration(server.loop_lag_max_s));
       if (guessed) cells.push(v.guess_s == null ? "-" : duration(v.guess_s));
       return `<tr data-variant="${v.variant}">${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`;
     })
     .join("");
   const allDone = views.length > 0 && done.length === views.length;
   $("why").hidden = !(allDone && record.takeaway);
-  if (allDone && record.takeaway) $("why").innerHTML = `<b>Why:</b> ${escapeHtml(record.takeaway)}`;
+  if (allDone && record.takeaway) $("why").innerHTML = `<b>Why:</b> ${withCode(escapeHtml(record.takeaway))}`;
+}
+
+function threadsPeak(view) {
+  const gauge = ((view.server || {}).gauges || {})[THREADS_GAUGE];
+  return gauge && gauge.peak ? gauge.peak : null;
+}
+
+// The lesson's `code` set as code, as the terminal does, instead of showing its backticks.
+function withCode(html) {
+  return html.replace(/`([^`]+)`/g, "<code>$1</code>");
 }
 
 function escapeHtml(text) {
@@ -262,7 +322,12 @@ function apply(update) {
   live.done = update.done;
   showQuestion(update.question);
   if (live.mode === "live") render(liveViews());
-  if (live.done) $("player").hidden = false; // the race the room just saw can be replayed, slower
+  if (live.done && $("player").hidden) {
+    // The race the room just saw can be replayed, slower: the scrubber at its end, saying how long it was.
+    player.pos = replayDuration();
+    showPosition(player.pos);
+    $("player").hidden = false;
+  }
 }
 
 function showQuestion(question) {
@@ -319,11 +384,15 @@ function pause() {
   $("play").textContent = "▶ play";
 }
 
-function tick() {
-  const t = position();
+function showPosition(t) {
   $("scrub").max = String(replayDuration());
   $("scrub").value = String(t);
   $("position").textContent = `${duration(t)} / ${duration(replayDuration())}`;
+}
+
+function tick() {
+  const t = position();
+  showPosition(t);
   render(viewsAt(t));
   if (!player.playing) return;
   if (t >= replayDuration()) {
