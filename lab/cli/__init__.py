@@ -6,6 +6,7 @@ load.py       `lab load URL`: steady open-loop traffic, latency from each schedu
 compare.py    `lab compare`: the same burst at a scenario's sync, async and broken twins
 demo.py       `lab demo`: the live race, in the terminal or a browser, live or replayed
 exercises.py  the exercise commands: list, run, check, hint, solution, reset, watch
+workspace.py  `lab init [DIR]`, `lab update`, and what a bare `lab` says inside a workspace
 classroom.py  `lab class report DIR`: many learners' results summed up for the instructor
 output.py     how every command ends and prints: one line on stderr, exit 2 (usage) or 1 (failure)
 usage.py      the conventions every command shares: `-h`, `--version`, `LabGroup` (every `LabError` one line), choices

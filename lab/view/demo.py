@@ -362,10 +362,7 @@ def scoreboard(views: Sequence[LaneView], width: int | None = None) -> Table:
     threads = any(threads_peak(v) is not None for v in views)  # only when the server counts them (pool)
     # Eight columns do not fit 80 of a terminal's: the caption, which each lane's title shows, goes first.
     captioned = not threads or width is None or width >= SCOREBOARD_CAPTION_WIDTH
-    columns = ("variant",) + (("handler",) if captioned else ()) + ("wall", "speedup", "verdict", "in handler")
-    columns += ("threads",) if threads else ()
-    columns += ("max lag",) + (("guess",) if guessed else ())
-    for column in columns:
+    for column in _scoreboard_columns(captioned=captioned, threads=threads, guessed=guessed):
         left = column in ("variant", "handler", "verdict")
         table.add_column(column, justify="left" if left else "right", no_wrap=column != "handler")
     baseline = next((v.wall_s for v in views if v.variant == "broken" and v.wall_s), None)
@@ -374,6 +371,12 @@ def scoreboard(views: Sequence[LaneView], width: int | None = None) -> Table:
             cells = _score_cells(view, view.result, baseline, guessed=guessed, threads=threads)
             table.add_row(*(cells if captioned else cells[:1] + cells[2:]))
     return table
+
+
+def _scoreboard_columns(*, captioned: bool, threads: bool, guessed: bool) -> tuple[str, ...]:
+    columns = ("variant",) + (("handler",) if captioned else ()) + ("wall", "speedup", "verdict", "in handler")
+    columns += ("threads",) if threads else ()
+    return columns + ("max lag",) + (("guess",) if guessed else ())
 
 
 def threads_peak(view: LaneView) -> int | None:
