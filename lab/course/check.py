@@ -16,7 +16,7 @@ Each burst goes through the lab's one burst procedure, `lab.load.burst.fire_burs
 `/lab/stats` rather than on the endpoint (as `lab burst` does): a warm-up request to the endpoint would load
 a lazily-loaded model before the burst and hide exactly the race exercise 6 is about, so the endpoint sees
 exactly the requests in the catalog. Around the firing, this module adds what only a check measures: a probe
-sent mid-burst, and the threads and CPU time of the server's process group.
+sent mid-burst, and the threads, CPU time and run-queue wait of the server's process group.
 """
 
 from __future__ import annotations
