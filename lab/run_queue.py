@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["RunQueueClock", "run_queue_clock", "waited_for_cpu_s"]
+__all__ = ["RunQueueClock", "run_queue_clock", "threads_waited_for_cpu_s", "waited_for_cpu_s"]
 
 
 class RunQueueClock:
@@ -48,6 +48,27 @@ def waited_for_cpu_s(pid: int) -> float | None:
             return _waited_s(file.read())
     except (OSError, IndexError, ValueError):
         return None
+
+
+def threads_waited_for_cpu_s(pid: int) -> float | None:
+    """Seconds all of process `pid`'s live threads have spent runnable, waiting for a CPU, so far (a thread
+    that has exited takes its count with it); None where Linux's schedstat is missing, or the process is gone.
+
+    A thread that computes is either on a CPU or waiting for one: its CPU time plus this wait is its
+    whole time, however busy the machine. A thread that waits (a sleep, a socket) is neither.
+    """
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    waited_s = 0.0
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as file:
+                waited_s += _waited_s(file.read())
+        except (OSError, IndexError, ValueError):  # the thread ended meanwhile
+            continue
+    return waited_s
 
 
 def _waited_s(schedstat: bytes) -> float:

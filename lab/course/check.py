@@ -16,7 +16,7 @@ Each burst goes through the lab's one burst procedure, `lab.load.burst.fire_burs
 `/lab/stats` rather than on the endpoint (as `lab burst` does): a warm-up request to the endpoint would load
 a lazily-loaded model before the burst and hide exactly the race exercise 6 is about, so the endpoint sees
 exactly the requests in the catalog. Around the firing, this module adds what only a check measures: a probe
-sent mid-burst, and the threads and CPU time of the server's process group.
+sent mid-burst, and the threads, CPU time and run-queue wait of the server's process group.
 """
 
 from __future__ import annotations
@@ -273,6 +273,7 @@ class _Firing:
     bodies: Counter[str] = field(default_factory=Counter)
     probe_s: float | None = None
     cpu_s: float | None = None
+    cpu_waited_s: float | None = None  # see Measurement
     cpu_wait_share: float | None = None  # see Measurement
     threads_before: int = 0
     threads_after: int = 0
@@ -376,16 +377,24 @@ async def _burst(
 
     @contextlib.asynccontextmanager
     async def around() -> AsyncIterator[None]:
-        firing.threads_before, cpu_before = group_usage(server.pid) if server.pid is not None else (0, 0.0)
+        firing.threads_before, cpu_before, waited_before = _usage(server)
         probing = asyncio.create_task(probe(spec.probe, shot.deadline_s)) if spec.probe is not None else None
         yield
         if probing is not None:
             await probing
-        firing.threads_after, cpu_after = group_usage(server.pid) if server.pid is not None else (0, 0.0)
+        firing.threads_after, cpu_after, waited_after = _usage(server)
         firing.cpu_s = cpu_after - cpu_before if server.pid is not None else None
+        if waited_before is not None and waited_after is not None:
+            # A thread that ended during the burst takes its count away with it: never below nothing.
+            firing.cpu_waited_s = max(0.0, waited_after - waited_before)
 
     fired = await fire_burst(client, shot, around=around, on_start=lambda _t0: released.set(), on_response=keep)
     firing.samples, firing.stats, firing.cpu_wait_share = fired.samples, fired.server, fired.cpu_wait_share
+
+
+def _usage(server: ServerProcess) -> tuple[int, float, float | None]:
+    """The server's process group's threads, CPU seconds and run-queue wait so far (`group_usage`)."""
+    return group_usage(server.pid) if server.pid is not None else (0, 0.0, None)
 
 
 def _loop_pids(server: ServerProcess, workers: int) -> list[int]:
@@ -441,6 +450,7 @@ def _client_side(spec: BurstSpec, summary: Summary, firing: _Firing) -> dict[str
         "p50_s": summary.latency.p50 if summary.latency else None,
         "min_handler_s": min(handled) if handled else None,
         "cpu_s": firing.cpu_s,
+        "cpu_waited_s": firing.cpu_waited_s,
         "cpu_wait_share": firing.cpu_wait_share,
     }
 

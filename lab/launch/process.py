@@ -281,19 +281,26 @@ def group_processes(pgid: int) -> list[psutil.Process]:
     return found
 
 
-def group_usage(pgid: int) -> tuple[int, float]:
-    """The threads of a process group's processes, and the CPU seconds (user and system) they have used,
-    with what their exited children used: a pool's processes, uvicorn's workers."""
+def group_usage(pgid: int) -> tuple[int, float, float | None]:
+    """The threads of a process group's processes, the CPU seconds (user and system) they have used, with
+    what their exited children used (a pool's processes, uvicorn's workers), and the seconds their live
+    threads have spent runnable but waiting for a CPU (`lab.run_queue`; None where Linux keeps no count)."""
     import psutil
 
-    threads, cpu_s = 0, 0.0
+    from lab.run_queue import threads_waited_for_cpu_s
+
+    threads, cpu_s, waited_s = 0, 0.0, 0.0
+    counted = False  # no process's threads had a count: not Linux
     for process in group_processes(pgid):
         with contextlib.suppress(psutil.Error):  # gone meanwhile
             with process.oneshot():
                 threads += process.num_threads()
                 times = process.cpu_times()
             cpu_s += times.user + times.system + times.children_user + times.children_system
-    return threads, cpu_s
+            waited = threads_waited_for_cpu_s(process.pid)
+            counted = counted or waited is not None
+            waited_s += waited or 0.0
+    return threads, cpu_s, waited_s if counted else None
 
 
 def _wait_gone(process: psutil.Process, timeout_s: float) -> None:

@@ -191,6 +191,8 @@ def test_work_that_computes_is_timed_alone_before_the_learners_burst(
     assert events == ["burst", "burst done", "solo", "solo done", "burst", "burst done"]
     assert result.solution is not None and result.solution.measurement.cpu_s is not None
     assert result.solution.measurement.cpu_s >= 0.3  # 4 x 100 ms of CPU, read from the server's processes
+    if os.path.exists("/proc/thread-self/schedstat"):  # Linux: the time queued for a CPU, read alike
+        assert result.solution.measurement.cpu_waited_s is not None
     assert_nothing_left(result)
 
 
