@@ -155,16 +155,16 @@ def grade_traffic(expect: Expect, traffic: TrafficSpec, learner: Measurement, so
 def kubelet_checks(expect: Expect, traffic: TrafficSpec, m: Measurement) -> list[Check]:
     """The kubelet's verdicts, each in its own check: restarts, liveness failures, readiness cycles."""
     wanted = [
-        (expect.max_restarts, _restarts),
-        (expect.max_liveness_failures, _liveness_failures),
-        (expect.readiness_cycles, _readiness_cycles),
+        ("restarts", expect.max_restarts, _restarts),
+        ("liveness", expect.max_liveness_failures, _liveness_failures),
+        ("readiness", expect.readiness_cycles, _readiness_cycles),
     ]
     checks = []
-    for bound, judge in wanted:
+    for name, bound, judge in wanted:
         if bound is None:
             continue
         if m.kubelet is None:
-            checks.append(Check(judge.__name__.lstrip("_").split("_")[0], False, "no probe ran: nothing to judge"))
+            checks.append(Check(name, False, "no probe ran: nothing to judge"))
         else:
             checks.append(judge(m, m.kubelet, bound, traffic))
     return checks
@@ -218,7 +218,10 @@ def _liveness_failures(m: Measurement, report: KubeletReport, bound: int, traffi
     if not probes:
         return Check("liveness", False, "no liveness probe was sent: nothing to judge")
     if len(failed) <= bound:
-        return Check("liveness", True, f"liveness never failed more than allowed: {len(failed)} of {probes} probes")
+        held = (
+            "liveness never failed" if not failed else f"liveness failed {len(failed)} times (at most {bound} allowed)"
+        )
+        return Check("liveness", True, f"{held}: {probes} probes under the traffic")
     cause = _probe_cause(m, report, "liveness", traffic)
     return Check(
         "liveness",
@@ -254,8 +257,8 @@ def _readiness_cycles(m: Measurement, report: KubeletReport, wanted: int, traffi
         )
     cycles = readiness_cycles(report)
     if cycles >= wanted:
-        back = [d.text for d in report.decisions if d.action == "ready"]
-        return Check("readiness", True, f"readiness answered 503 under the load and 200 after it: {back[0]}")
+        back = next(d.text for d in report.decisions if d.action == "ready").removeprefix("readiness: ")
+        return Check("readiness", True, f"readiness answered 503 under the load and 200 after it: {back}")
     if not counts.get("status"):
         saturated = (
             f", even while all {m.tokens_total} thread tokens were borrowed"
