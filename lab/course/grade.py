@@ -184,6 +184,12 @@ def _probe_cause(m: Measurement, report: KubeletReport, kind: str, traffic: Traf
         if statuses:
             return f"{path} answered {', '.join(statuses)}"
         return f"{path} got no answer at all (refused, or the connection failed)"
+    return _timeout_cause(m, kind, traffic)
+
+
+def _timeout_cause(m: Measurement, kind: str, traffic: TrafficSpec) -> str:
+    """Why a probe's route did not answer in time: a thread-token queue, a blocked loop, or just slow."""
+    path = _probe_path(traffic, kind)
     spec = next((s for s in traffic.probes if s.kind == kind), None)
     limit = f"its {spec.timeout_s:g} s" if spec is not None else "its"
     if m.tokens_total and m.tokens_peak >= m.tokens_total:
@@ -248,7 +254,7 @@ def _readiness_cycles(m: Measurement, report: KubeletReport, wanted: int, traffi
         return Check("readiness", False, "no readiness probe was sent: nothing to judge")
     timeouts = [a for a in report.attempts if a.kind == "readiness" and a.outcome == "timeout"]
     if timeouts:
-        cause = _probe_cause(m, report, "readiness", traffic)
+        cause = _timeout_cause(m, "readiness", traffic)
         return Check(
             "readiness",
             False,

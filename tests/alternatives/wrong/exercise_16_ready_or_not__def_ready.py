@@ -7,10 +7,12 @@ of rotation for the wrong reason, and cannot tell it from a dead one.
 Fails on: readiness
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
 from lab.model import load_model
@@ -19,7 +21,14 @@ from lab.workloads import remote_model_call
 
 MODEL = load_model()
 
-app = FastAPI(title="Exercise 16: def ready")
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.limiter = anyio.to_thread.current_default_thread_limiter()  # the loop's limiter, kept for later
+    yield
+
+
+app = FastAPI(title="Exercise 16: def ready", lifespan=lifespan)
 
 
 @app.get("/health")
@@ -28,8 +37,8 @@ async def health() -> Health:
 
 
 @app.get("/ready", response_model=Health)
-def ready() -> Health | JSONResponse:
-    limiter = anyio.to_thread.current_default_thread_limiter()  # from a worker thread: the same limiter
+def ready(request: Request) -> Health | JSONResponse:
+    limiter = request.app.state.limiter
     if limiter.borrowed_tokens >= limiter.total_tokens:
         return JSONResponse({"status": "saturated", "model_version": MODEL.version}, status_code=503)
     return Health(status="ready", model_version=MODEL.version)
