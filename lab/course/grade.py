@@ -89,6 +89,22 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
 
     `cores`: the serving machine's, for bounds that depend on it (asyncio's default executor size).
     """
+    checks = _burst_checks(expect, burst, learner, solution)
+    if learner.has_stats:
+        checks += _server_counts(expect, learner, solution)
+        checks += _past_executor(learner, expect.gauge_past_executor, burst, cores)
+        if expect.max_tokens_peak is not None:
+            checks.append(_tokens(learner, expect.max_tokens_peak))
+        if expect.max_intra_op_threads is not None:
+            checks.append(_intra_op(learner, expect.max_intra_op_threads))
+    if expect.min_pids is not None:
+        checks.append(_pids(learner, expect.min_pids))
+    checks += _answers(expect, learner, solution)
+    return Grade(all(c.passed for c in checks), checks)
+
+
+def _burst_checks(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement) -> list[Check]:
+    """A burst's own checks: every answer, the loop, the overlap, the times, the work, the mid-burst probe."""
     checks: list[Check] = []
     if expect.all_ok:
         checks.append(_all_ok(learner))
@@ -108,22 +124,24 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
         checks.append(_probe(learner, solution, expect.max_probe_ms, burst.probe))
     if expect.max_p50_ms is not None:
         checks.append(_median(learner, expect.max_p50_ms))
-    if learner.has_stats:
-        checks += _counters(learner, expect)
-        checks += _work_done(learner, solution, expect.work_counters)
-        checks += _gauges(learner, expect)
-        checks += _past_executor(learner, expect.gauge_past_executor, burst, cores)
-        if expect.max_tokens_peak is not None:
-            checks.append(_tokens(learner, expect.max_tokens_peak))
-        if expect.max_intra_op_threads is not None:
-            checks.append(_intra_op(learner, expect.max_intra_op_threads))
-    if expect.min_pids is not None:
-        checks.append(_pids(learner, expect.min_pids))
-    if expect.same_response:
-        checks.append(_same_response(learner, solution))
+    return checks
+
+
+def _server_counts(expect: Expect, learner: Measurement, solution: Measurement) -> list[Check]:
+    """What the server counted: counters, completed work against the solution's, gauges' peaks."""
+    return [
+        *_counters(learner, expect),
+        *_work_done(learner, solution, expect.work_counters),
+        *_gauges(learner, expect),
+    ]
+
+
+def _answers(expect: Expect, learner: Measurement, solution: Measurement) -> list[Check]:
+    """The responses against the solution's, and a server that could not say what it measured."""
+    checks = [_same_response(learner, solution)] if expect.same_response else []
     if not learner.has_stats:
         checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
-    return Grade(all(c.passed for c in checks), checks)
+    return checks
 
 
 def grade_traffic(expect: Expect, traffic: TrafficSpec, learner: Measurement, solution: Measurement) -> Grade:
@@ -140,15 +158,10 @@ def grade_traffic(expect: Expect, traffic: TrafficSpec, learner: Measurement, so
     if learner.has_stats:
         if expect.max_loop_lag_ms is not None:
             checks.append(_loop_lag(learner, expect.max_loop_lag_ms))
-        checks += _counters(learner, expect)
-        checks += _work_done(learner, solution, expect.work_counters)
-        checks += _gauges(learner, expect)
+        checks += _server_counts(expect, learner, solution)
     if learner.unawaited:
         checks.append(_unawaited(learner.unawaited))
-    if expect.same_response:
-        checks.append(_same_response(learner, solution))
-    if not learner.has_stats:
-        checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
+    checks += _answers(expect, learner, solution)
     return Grade(all(c.passed for c in checks), checks)
 
 

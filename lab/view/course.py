@@ -183,6 +183,10 @@ def walkthrough(result: CheckResult) -> RenderableType:
 
 
 def _burst_line(exercise: Exercise) -> str:
+    t = exercise.traffic
+    if t is not None:  # steady traffic with the kubelet's probes beside it
+        probes = "; ".join(spec.describe() for spec in t.probes)
+        return f"Traffic: {t.method} {t.path}, {t.rate:g} requests/s for {t.duration_s:g} s; probes: {probes}"
     b = exercise.burst
     how = f"for {b.sustained_s:g} s, {b.concurrency or b.requests} at a time" if b.sustained_s else ""
     how = how or (f"{b.requests} requests, {b.concurrency} at a time" if b.concurrency else f"{b.requests} at once")
