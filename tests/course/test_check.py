@@ -376,7 +376,10 @@ def test_steady_traffic_and_probes_judge_the_kubelets_counts(tmp_path: Path) -> 
     assert learner.kubelet is not None and learner.kubelet.restarts >= 1
     assert solution.kubelet is not None and solution.kubelet.restarts == 0
     assert learner.requests == solution.requests == 20 and learner.counters["work_done"] >= 20
-    assert result.to_json()["learner"]["requests"] == 20
+    reported = result.to_json()
+    assert reported["learner"]["requests"] == 20 and reported["learner"]["kubelet"]["restarts"] >= 1
+    assert reported["solution"]["kubelet"]["restarts"] == 0
+    assert reported["learner"]["kubelet"]["decisions"][0]["action"] == "restart"
     assert_nothing_left(result)
     fixed = check_exercise(exercise, exercise.solution_path)
     assert fixed.passed, fixed.reasons
