@@ -1,7 +1,8 @@
 """The course: the exercise catalog, checking a learner's file against the solution, hints and progress.
 
 catalog.py   `exercises/info.toml` -> `Exercise` objects
-check.py     run the learner's file and the solution under the same burst (orchestration)
+check.py     run the learner's file and the solution under the same burst, or the same steady traffic (orchestration)
+traffic.py   one server under an exercise's steady traffic with the kubelet's probes beside it
 course.py    the course a command is handed: catalog, progress store, current exercise, project root
 results.py   what a check produces: both runs, the faults found, the verdict
 faults.py    what went wrong in the learner's process: did not load, raised, hung, crashed, leaked

@@ -19,7 +19,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from lab.errors import CatalogError, UnknownExercise
+from lab.errors import CatalogError, LabError, UnknownExercise
+from lab.load.probes import ProbeSpec, parse_probes
 
 INFO_FILE = "info.toml"
 EXERCISES_DIR = "exercises"
@@ -53,6 +54,30 @@ class BurstSpec:
 
 
 @dataclass(frozen=True)
+class TrafficSpec:
+    """Steady traffic with the kubelet's probes beside it, identically at the learner's server and the solution's.
+
+    The probes start `before_s` ahead of the traffic (a pod is in the Service's endpoints before the traffic
+    comes), the traffic runs at `rate` for `duration_s`, open loop, and the probes go on for `after_s` once the
+    last request is back, so a pod that left rotation under the load can come back.
+    """
+
+    path: str
+    probes: tuple[ProbeSpec, ...]
+    method: str = "GET"
+    json: Any = None
+    rate: float = 50.0  # requests a second
+    duration_s: float = 3.0
+    before_s: float = 1.0
+    after_s: float = 2.0
+    timeout_s: float = 10.0  # per request, in total
+
+    @property
+    def requests(self) -> int:
+        return round(self.rate * self.duration_s)
+
+
+@dataclass(frozen=True)
 class Expect:
     """The signature to earn. Every field is optional (None: not checked); all set ones must hold."""
 
@@ -82,6 +107,10 @@ class Expect:
     same_response: bool = True
     ignore_keys: tuple[str, ...] = ()
     all_ok: bool = True
+    # Steady traffic with probes (`[exercise.traffic]`): what the kubelet decided, counted.
+    max_restarts: int | None = None  # liveness (or startup) failing `failures` times in a row: a restart
+    max_liveness_failures: int | None = None  # liveness attempts that did not pass, at all
+    readiness_cycles: int | None = None  # left the Service's endpoints by answering not-ready, and came back
 
 
 @dataclass(frozen=True)
@@ -92,9 +121,10 @@ class Exercise:
     file: str
     lesson: str
     hints: tuple[str, ...]
-    burst: BurstSpec
+    burst: BurstSpec  # with `traffic`: its path, method and body, for what every exercise has (the server's start)
     expect: Expect
     root: Path
+    traffic: TrafficSpec | None = None  # steady traffic and probes instead of a burst
 
     @property
     def path(self) -> Path:
@@ -208,7 +238,7 @@ def parse_catalog(data: dict[str, Any], root: Path, source: str = INFO_FILE) -> 
     return Catalog(root, tuple(exercises))
 
 
-_EXERCISE_KEYS = {"id", "title", "file", "lesson", "hints", "burst", "expect"}
+_EXERCISE_KEYS = {"id", "title", "file", "lesson", "hints", "burst", "traffic", "expect"}
 _BURST_KEYS = {"method", "path", "requests", "concurrency", "json", "probe", "with_store", "workers", "sustained_s"}
 _EXPECT_KEYS = set(Expect.__dataclass_fields__)
 
@@ -225,6 +255,7 @@ def _parse_exercise(entry: dict[str, Any], root: Path, where: str) -> Exercise:
     hints = _get(entry, "hints", list, where, default=[])
     if not all(isinstance(h, str) for h in hints):
         raise CatalogError(f"{where}: hints must be a list of strings")
+    traffic, burst = _parse_load(entry, where)
     return Exercise(
         id=ex_id,
         number=int(match.group(1)),
@@ -232,10 +263,56 @@ def _parse_exercise(entry: dict[str, Any], root: Path, where: str) -> Exercise:
         file=file,
         lesson=_get(entry, "lesson", str, where, default=""),
         hints=tuple(hints),
-        burst=_parse_burst(_get(entry, "burst", dict, where), f"{where}: burst"),
+        burst=burst,
         expect=_parse_expect(_get(entry, "expect", dict, where, default={}), f"{where}: expect"),
         root=root,
+        traffic=traffic,
     )
+
+
+def _parse_load(entry: dict[str, Any], where: str) -> tuple[TrafficSpec | None, BurstSpec]:
+    """`[exercise.burst]` or `[exercise.traffic]`, exactly one; traffic stands in for the burst's path and body."""
+    if "traffic" in entry and "burst" in entry:
+        raise CatalogError(f"{where}: give [exercise.burst] or [exercise.traffic], not both")
+    if "traffic" not in entry:
+        return None, _parse_burst(_get(entry, "burst", dict, where), f"{where}: burst")
+    traffic = _parse_traffic(_get(entry, "traffic", dict, where), f"{where}: traffic")
+    return traffic, BurstSpec(path=traffic.path, method=traffic.method, json=traffic.json)
+
+
+_TRAFFIC_KEYS = {"method", "path", "json", "rate", "duration_s", "before_s", "after_s", "timeout_s", "probes"}
+# Bounds that keep a check short and the machine able to keep the schedule (`lab load` allows far more).
+_TRAFFIC_BOUNDS = {
+    "rate": (1, 500),
+    "duration_s": (0.5, 30),
+    "before_s": (0, 10),
+    "after_s": (0, 30),
+    "timeout_s": (1, 30),
+}
+
+
+def _parse_traffic(table: dict[str, Any], where: str) -> TrafficSpec:
+    _check_keys(table, _TRAFFIC_KEYS, where)
+    method = _get(table, "method", str, where, default="GET").upper()
+    if method not in HTTP_METHODS:
+        raise CatalogError(f"{where}.method: expected one of {', '.join(HTTP_METHODS)}, got {method!r}")
+    path = _get(table, "path", str, where)
+    if not path.startswith("/"):
+        raise CatalogError(f"{where}.path: must start with '/', got {path!r}")
+    numbers: dict[str, float] = {}
+    for key, (low, high) in _TRAFFIC_BOUNDS.items():
+        value = _get(table, key, (int, float), where, default=getattr(TrafficSpec, key))
+        if not low <= value <= high:
+            raise CatalogError(f"{where}.{key}: between {low} and {high}, got {value}")
+        numbers[key] = float(value)
+    texts = _get(table, "probes", list, where)
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise CatalogError(f'{where}.probes: a list of probe specs, e.g. ["liveness=/health,period=1s"]')
+    try:
+        probes = parse_probes(texts)
+    except LabError as exc:
+        raise CatalogError(f"{where}.probes: {exc}") from None
+    return TrafficSpec(path, probes, method, table.get("json"), **numbers)
 
 
 def _parse_burst(table: dict[str, Any], where: str) -> BurstSpec:
@@ -282,6 +359,7 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
             raise CatalogError(f"{where}.{key}: values must be whole numbers, got {value}")
         counts[key] = value
+    kubelet = {key: _count(table, key, where) for key in ("max_restarts", "max_liveness_failures", "readiness_cycles")}
     ignore_keys = _get(table, "ignore_keys", list, where, default=[])
     work_counters = _get(table, "work_counters", list, where, default=[])
     past_executor = _get(table, "gauge_past_executor", list, where, default=[])
@@ -306,6 +384,7 @@ def _parse_expect(table: dict[str, Any], where: str) -> Expect:
         gauge_past_executor=tuple(past_executor),
         made_once=tuple(made_once),
         all_ok=_get(table, "all_ok", bool, where, default=True),
+        **kubelet,
     )
 
 
@@ -328,6 +407,14 @@ def _get(table: dict[str, Any], key: str, kind: Any, where: str, default: Any = 
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
         raise CatalogError(f"{where}.{key}: expected {names}, got {value!r}")
+    return value
+
+
+def _count(table: dict[str, Any], key: str, where: str) -> Any:
+    """A whole number of events, 0 included (`max_restarts = 0`), or None when the key is absent."""
+    value = _get(table, key, int, where, default=None)
+    if value is not None and not 0 <= value <= 1000:
+        raise CatalogError(f"{where}.{key}: between 0 and 1000, got {value}")
     return value
 
 

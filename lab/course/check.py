@@ -36,17 +36,26 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lab.client import BurstClient, Reply, burst_client, httpx, preload_burst_client
-from lab.course.catalog import BurstSpec, Exercise
+from lab.course.catalog import BurstSpec, Exercise, TrafficSpec
 from lab.course.faults import FAULTHANDLER_ENV, diagnose, start_error
-from lab.course.grade import Grade, Measurement, canonical, grade, too_busy_to_judge, work_computes
+from lab.course.grade import (
+    Grade,
+    Measurement,
+    canonical,
+    grade,
+    grade_traffic,
+    too_busy_to_judge,
+    work_computes,
+)
 from lab.course.lint import Finding, lint_file
 from lab.course.results import CheckResult, Fault, Run
+from lab.course.traffic import Probed, drive
 from lab.errors import CheckError
 from lab.launch.forked import server_process
 from lab.launch.process import ServerProcess, group_usage
 from lab.load.burst import Shot, fire_burst
 from lab.load.fire import request, run
-from lab.load.measure import Sample, Summary, summarize
+from lab.load.measure import Sample, Summary, latency_stats, summarize
 from lab.load.stats import open_connections
 from lab.protocol import ServerStats, ServerTimes
 
@@ -94,9 +103,7 @@ def check_exercise(exercise: Exercise, learner_file: Path | None = None, *, lint
                     fault=load_fault,
                     pids=check.pids,
                 )
-            solution, reference = check.measure_solution()
-            learner, fault, judged = check.judge_learner(solution, reference)
-            solution = reference.result()
+            solution, learner, fault, judged = check.measure()
         finally:
             check.stop()  # nothing is left to measure: no graceful shutdown, the whole process group goes at once
     reasons = judged.reasons if fault is None else [fault.message, *[c.reason for c in judged.checks if not c.passed]]
@@ -154,6 +161,28 @@ class _Check:
         if learner_error is None and solution_error is not None:
             raise CheckError(f"{self.exercise.id}: the solution did not start: {solution_error}")
         return learner_error
+
+    def measure(self) -> tuple[Run, Run, Fault | None, Grade]:
+        """Both runs (solution, learner), what went wrong in the learner's, and the verdict."""
+        if self.exercise.traffic is not None:
+            return self.under_traffic(self.exercise.traffic)
+        solution, reference = self.measure_solution()
+        learner, fault, judged = self.judge_learner(solution, reference)
+        return reference.result(), learner, fault, judged
+
+    def under_traffic(self, traffic: TrafficSpec) -> tuple[Run, Run, Fault | None, Grade]:
+        """The steady path: the solution, then the learner, under the same traffic and probes. Judged on counts
+        (restarts, failed probes, rotation, calls made), so a busy machine is never a reason to measure again."""
+        exercise = self.exercise
+        solution = _probed_run(self.solution_server, exercise, traffic)
+        self.solution_server.stop(grace_s=0)  # nothing more to measure on it: the learner's run gets the cores
+        if exercise.expect.all_ok and solution.measurement.ok < solution.measurement.requests:
+            problems = {**solution.measurement.status_counts, **solution.measurement.errors}
+            raise CheckError(f"{exercise.id}: the solution itself failed under the traffic ({problems}): a lab bug")
+        learner = _probed_run(self.learner_server, exercise, traffic)
+        fault = diagnose(self.learner_server, learner, self.learner_file, solution)
+        judged = grade_traffic(exercise.expect, traffic, learner.measurement, solution.measurement)
+        return solution, learner, fault, judged
 
     def measure_solution(self) -> tuple[Run, Future[Run]]:
         """The solution's burst, and (in `Future`) the same run with one request alone timed, after which
@@ -479,3 +508,66 @@ def _in_folder(reported: str, folder: Path) -> bool:
         return Path(reported).resolve().is_relative_to(folder)
     except OSError:
         return False
+
+
+# `lab load`'s error kinds, in the words the fault finder reads (a request that timed out: a hang).
+_STEADY_ERRORS = {"timeout": "Timeout", "refused": "ConnectError", "reset": "RemoteProtocolError", "other": "Error"}
+
+
+def _probed_run(server: ServerProcess, exercise: Exercise, traffic: TrafficSpec) -> Run:
+    """One server under the steady traffic and the probes, as a `Run` the fault finder and the judge read."""
+    probed = drive(server.url, traffic, pid=server.pid)
+    samples = _steady_samples(probed)
+    summary = _steady_summary(probed, samples)
+    bodies: Counter[str] = Counter()
+    if probed.body is not None and 200 <= probed.body.status_code < 300:
+        _keep_body(bodies, probed.body, exercise.expect.ignore_keys)
+    client: dict[str, Any] = {
+        "requests": summary.requests,
+        "ok": summary.ok,
+        "wall_s": summary.wall_s,
+        "status_counts": summary.status_counts,
+        "errors": summary.errors,
+        "bodies": dict(bodies),
+        "p50_s": summary.latency.p50 if summary.latency else None,
+        "cpu_s": probed.cpu_s,
+        "kubelet": probed.kubelet,
+    }
+    stats = probed.load.server
+    file = Path(server.target)
+    server_side: dict[str, Any] = {"has_stats": False}
+    if stats is not None:
+        server_side = _server_side(exercise.burst, stats, file)
+    measurement = Measurement(**client, **server_side)
+    return Run(
+        file, samples, summary, measurement, stats, traffic.timeout_s, probed.threads_before, probed.threads_after
+    )
+
+
+def _steady_samples(probed: Probed) -> list[Sample]:
+    """The load's kept requests (all of them, up to its sample's size) as samples: for the timelines."""
+    samples = []
+    for index, kept in enumerate(probed.load.sample):
+        status = int(kept.outcome) if kept.outcome.isdigit() else None
+        error = None if status is not None else _STEADY_ERRORS.get(kept.outcome, kept.outcome)
+        samples.append(Sample(index, kept.due_s, kept.due_s + kept.latency_s, status, error))
+    return samples
+
+
+def _steady_summary(probed: Probed, samples: list[Sample]) -> Summary:
+    """Counts from the load's own report (every request), latencies from its sample."""
+    report = probed.load.report
+    statuses = {kind.removeprefix("status_"): n for kind, n in report.errors.items() if kind.startswith("status_")}
+    ok = report.answered - sum(statuses.values())
+    errors = {_STEADY_ERRORS.get(kind, kind): n for kind, n in report.errors.items() if not kind.startswith("status_")}
+    wall_s = probed.load.wall_s
+    return Summary(
+        requests=report.sent,
+        wall_s=wall_s,
+        ok=ok,
+        latency=latency_stats([s.latency_s for s in samples if s.status is not None]),
+        status_counts={"2xx": ok, **statuses} if ok else statuses,
+        errors=errors,
+        requests_per_s=ok / wall_s if wall_s > 0 else 0.0,
+        pids=0,
+    )

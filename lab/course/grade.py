@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.course.catalog import BurstSpec, Expect
+from lab.course.catalog import BurstSpec, Expect, TrafficSpec
 from lab.durations import duration
+from lab.load.kubelet import KubeletReport, clock_text
 from lab.load.verdict import site_sentence
 from lab.protocol import (
     HTTP_CLIENTS,
@@ -59,6 +60,8 @@ class Measurement:
     # The largest share of the burst that the client's or a server's event-loop thread spent runnable but
     # waiting for a CPU (the OS's own count; None where it keeps none): how busy the machine was.
     cpu_wait_share: float | None = None
+    # Under steady traffic with probes: what the kubelet's model decided (None: a burst, no probes).
+    kubelet: KubeletReport | None = None
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,7 @@ def grade(expect: Expect, burst: BurstSpec, learner: Measurement, solution: Meas
         checks += _count_checks(expect, burst, learner, solution, cores)
     if expect.min_pids is not None:
         checks.append(_pids(learner, expect.min_pids))
-    if expect.same_response:
-        checks.append(_same_response(learner, solution))
-    if not learner.has_stats:
-        checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
+    checks += _answers(expect, learner, solution)
     return Grade(all(c.passed for c in checks), checks)
 
 
@@ -143,9 +143,7 @@ def _count_checks(
     expect: Expect, burst: BurstSpec, learner: Measurement, solution: Measurement, cores: int
 ) -> list[Check]:
     """What the server counted about itself: counters, gauges, tokens, native threads, what requests made."""
-    checks = _counters(learner, expect)
-    checks += _work_done(learner, solution, expect.work_counters)
-    checks += _gauges(learner, expect)
+    checks = _server_counts(expect, learner, solution)
     checks += _past_executor(learner, expect.gauge_past_executor, burst, cores)
     if expect.max_tokens_peak is not None:
         checks.append(_tokens(learner, expect.max_tokens_peak))
@@ -154,6 +152,177 @@ def _count_checks(
         checks += _intra_op_race(learner)
     checks += [_made_once(learner, solution, name) for name in expect.made_once]
     return checks
+
+
+def _server_counts(expect: Expect, learner: Measurement, solution: Measurement) -> list[Check]:
+    """What the server counted: counters, completed work against the solution's, gauges' peaks."""
+    return [
+        *_counters(learner, expect),
+        *_work_done(learner, solution, expect.work_counters),
+        *_gauges(learner, expect),
+    ]
+
+
+def _answers(expect: Expect, learner: Measurement, solution: Measurement) -> list[Check]:
+    """The responses against the solution's, and a server that could not say what it measured."""
+    checks = [_same_response(learner, solution)] if expect.same_response else []
+    if not learner.has_stats:
+        checks.append(Check("stats", False, "the server could not report what it measured (it was stuck or gone)"))
+    return checks
+
+
+def grade_traffic(expect: Expect, traffic: TrafficSpec, learner: Measurement, solution: Measurement) -> Grade:
+    """Judge a run under steady traffic with probes: what the kubelet decided, then the work and the answers.
+
+    Counts only (restarts, failed probes, times in and out of rotation, calls made), never a time: a busy
+    machine slows every answer, but turns neither a passing probe into three failures in a row nor the
+    reverse unless the code itself waits.
+    """
+    checks: list[Check] = []
+    if expect.all_ok:
+        checks.append(_all_ok(learner))
+    checks += kubelet_checks(expect, traffic, learner)
+    if learner.has_stats:
+        if expect.max_loop_lag_ms is not None:
+            checks.append(_loop_lag(learner, expect.max_loop_lag_ms))
+        checks += _server_counts(expect, learner, solution)
+    if learner.unawaited:
+        checks.append(_unawaited(learner.unawaited))
+    checks += _answers(expect, learner, solution)
+    return Grade(all(c.passed for c in checks), checks)
+
+
+def kubelet_checks(expect: Expect, traffic: TrafficSpec, m: Measurement) -> list[Check]:
+    """The kubelet's verdicts, each in its own check: restarts, liveness failures, readiness cycles."""
+    wanted = [
+        ("restarts", expect.max_restarts, _restarts),
+        ("liveness", expect.max_liveness_failures, _liveness_failures),
+        ("readiness", expect.readiness_cycles, _readiness_cycles),
+    ]
+    checks = []
+    for name, bound, judge in wanted:
+        if bound is None:
+            continue
+        if m.kubelet is None:
+            checks.append(Check(name, False, "no probe ran: nothing to judge"))
+        else:
+            checks.append(judge(m, m.kubelet, bound, traffic))
+    return checks
+
+
+def _probe_path(traffic: TrafficSpec, kind: str) -> str:
+    return next((spec.path for spec in traffic.probes if spec.kind == kind), f"the {kind} probe")
+
+
+def _probe_cause(m: Measurement, report: KubeletReport, kind: str, traffic: TrafficSpec) -> str:
+    """Why the probes of `kind` failed, from what the server measured: a token queue, a blocked loop, a status."""
+    path = _probe_path(traffic, kind)
+    failed = [a for a in report.attempts if a.kind == kind and a.outcome != "ok"]
+    timeouts = sum(1 for a in failed if a.outcome == "timeout")
+    if failed and timeouts * 2 < len(failed):
+        statuses = sorted({str(a.status) for a in failed if a.status is not None})
+        if statuses:
+            return f"{path} answered {', '.join(statuses)}"
+        return f"{path} got no answer at all (refused, or the connection failed)"
+    return _timeout_cause(m, kind, traffic)
+
+
+def _timeout_cause(m: Measurement, kind: str, traffic: TrafficSpec) -> str:
+    """Why a probe's route did not answer in time: a thread-token queue, a blocked loop, or just slow."""
+    path = _probe_path(traffic, kind)
+    spec = next((s for s in traffic.probes if s.kind == kind), None)
+    limit = f"its {spec.timeout_s:g} s" if spec is not None else "its"
+    if m.tokens_total and m.tokens_peak >= m.tokens_total:
+        return (
+            f"{path} did not answer within {limit} timeout while all {m.tokens_total} of AnyIO's thread tokens "
+            "were borrowed by the traffic: a `def` route (or a `def` dependency) waits for a token in the same queue; "
+            "a probe's route must be `async def` and block nothing"
+        )
+    if spec is not None and m.loop_lag_max_s >= spec.timeout_s / 2:
+        return (
+            f"{path} did not answer within {limit} timeout: the event loop was blocked for "
+            f"{duration(m.loop_lag_max_s)}, and while it is blocked no route answers, `async def` or not"
+        )
+    return f"{path} did not answer within {limit} timeout"
+
+
+def _restarts(m: Measurement, report: KubeletReport, bound: int, traffic: TrafficSpec) -> Check:
+    live = report.counts.get("liveness", {})
+    probes = sum(live.values())
+    if report.restarts <= bound:
+        passed = f"liveness passed {live.get('ok', 0)} of {probes} probes" if probes else "no liveness probe failed"
+        return Check("restarts", True, f"{report.restarts} restarts: {passed} under the traffic")
+    first = next(d for d in report.decisions if d.action == "restart")
+    total = f" ({report.restarts} restarts in all)" if report.restarts > 1 else ""
+    cause = _probe_cause(m, report, first.kind, traffic)
+    return Check("restarts", False, f"{first.text}{total}; {cause}")
+
+
+def _liveness_failures(m: Measurement, report: KubeletReport, bound: int, traffic: TrafficSpec) -> Check:
+    failed = [a for a in report.attempts if a.kind == "liveness" and a.outcome != "ok"]
+    probes = sum(report.counts.get("liveness", {}).values())
+    if not probes:
+        return Check("liveness", False, "no liveness probe was sent: nothing to judge")
+    if len(failed) <= bound:
+        held = (
+            "liveness never failed" if not failed else f"liveness failed {len(failed)} times (at most {bound} allowed)"
+        )
+        return Check("liveness", True, f"{held}: {probes} probes under the traffic")
+    cause = _probe_cause(m, report, "liveness", traffic)
+    return Check(
+        "liveness",
+        False,
+        f"liveness failed {len(failed)} of {probes} probes, the first at {clock_text(failed[0].sent_at_s)}: {cause}",
+    )
+
+
+def readiness_cycles(report: KubeletReport) -> int:
+    """How often the pod left the Service's endpoints and came back (a readiness decision, then its return)."""
+    cycles, out = 0, False
+    for decision in report.decisions:
+        if decision.action == "unready":
+            out = True
+        elif decision.action == "ready" and out:
+            cycles, out = cycles + 1, False
+    return cycles
+
+
+def _readiness_cycles(m: Measurement, report: KubeletReport, wanted: int, traffic: TrafficSpec) -> Check:
+    counts = report.counts.get("readiness", {})
+    probes, path = sum(counts.values()), _probe_path(traffic, "readiness")
+    if not probes:
+        return Check("readiness", False, "no readiness probe was sent: nothing to judge")
+    timeouts = [a for a in report.attempts if a.kind == "readiness" and a.outcome == "timeout"]
+    if timeouts:
+        cause = _timeout_cause(m, "readiness", traffic)
+        return Check(
+            "readiness",
+            False,
+            f"readiness timed out {len(timeouts)} times, the first at {clock_text(timeouts[0].sent_at_s)}: {cause}. "
+            "A pod that cannot answer looks dead, not busy: /ready must answer at once, 503 while saturated",
+        )
+    cycles = readiness_cycles(report)
+    if cycles >= wanted:
+        back = next(d.text for d in report.decisions if d.action == "ready").removeprefix("readiness: ")
+        return Check("readiness", True, f"readiness answered 503 under the load and 200 after it: {back}")
+    if not counts.get("status"):
+        saturated = (
+            f", even while all {m.tokens_total} thread tokens were borrowed"
+            if m.tokens_total and m.tokens_peak >= m.tokens_total
+            else ""
+        )
+        return Check(
+            "readiness",
+            False,
+            f"{path} passed all {probes} readiness probes{saturated}: the Service kept sending traffic to a saturated "
+            "pod; answer 503 while every token is borrowed (or the queue is past its bound)",
+        )
+    return Check(
+        "readiness",
+        False,
+        f"readiness took the pod out of the Service's endpoints but it came back {cycles} of {wanted} times: "
+        f"{path} kept answering not-ready after the traffic stopped",
+    )
 
 
 BUSY_SHARE = 0.2  # a fifth of the burst waiting for a CPU: the machine, not the code, may have set its timing

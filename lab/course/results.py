@@ -116,4 +116,6 @@ def _run_json(run: Run | None) -> dict[str, Any] | None:
         "probe_s": None if m.probe_s is None else round(m.probe_s, 6),
         "status_counts": m.status_counts,
         "errors": m.errors,
+        # Under steady traffic with probes: the kubelet's decisions and counts (its every attempt stays out).
+        "kubelet": None if m.kubelet is None else m.kubelet.to_json()["kubelet"],
     }

@@ -7,7 +7,7 @@ the learner and the solution, so the picture compares honestly.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
@@ -25,6 +25,7 @@ from lab.view.burst import timeline
 
 if TYPE_CHECKING:
     from lab.course.lint import Finding  # annotations only: lint imports lab.workloads (asyncio, anyio)
+    from lab.load.kubelet import KubeletReport
 
 RUNTIME_MIN_STALL_S = 0.1
 MAX_TIMELINE_ROWS = 20  # beyond this a timeline stops being a picture (evenly spaced rows stand for the rest)
@@ -115,9 +116,29 @@ def comparison_table(learner: Run | None, solution: Run | None) -> Table:
         names = sorted({n for r in (learner, solution) if r for n in getattr(r.measurement, kind)})
         for name in names:
             rows.append((name.replace("_", " "), _named(learner, kind, name), _named(solution, kind, name)))
+    if any(r is not None and r.measurement.kubelet is not None for r in (learner, solution)):
+        rows += [(label, read(learner), read(solution)) for label, read in _KUBELET_ROWS]
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def _kubelet_row(read: Callable[[KubeletReport], str]) -> Callable[[Run | None], str]:
+    """A row of what the kubelet decided (steady traffic with probes): `-` for a run without probes."""
+    return lambda run: "-" if run is None or run.measurement.kubelet is None else read(run.measurement.kubelet)
+
+
+def _failed_probes(report: KubeletReport, kind: str) -> str:
+    counts = report.counts.get(kind)
+    return "-" if counts is None else f"{sum(counts.values()) - counts['ok']} of {sum(counts.values())}"
+
+
+_KUBELET_ROWS = [
+    ("kubelet restarts", _kubelet_row(lambda k: str(k.restarts))),
+    ("liveness failed", _kubelet_row(lambda k: _failed_probes(k, "liveness"))),
+    ("readiness failed", _kubelet_row(lambda k: _failed_probes(k, "readiness"))),
+    ("out of rotation", _kubelet_row(lambda k: duration(k.out_of_rotation_s))),
+]
 
 
 def _named(run: Run | None, kind: str, name: str) -> str:
@@ -183,6 +204,10 @@ def walkthrough(result: CheckResult) -> RenderableType:
 
 
 def _burst_line(exercise: Exercise) -> str:
+    t = exercise.traffic
+    if t is not None:  # steady traffic with the kubelet's probes beside it
+        probes = "; ".join(spec.describe() for spec in t.probes)
+        return f"Traffic: {t.method} {t.path}, {t.rate:g} requests/s for {t.duration_s:g} s; probes: {probes}"
     b = exercise.burst
     how = f"for {b.sustained_s:g} s, {b.concurrency or b.requests} at a time" if b.sustained_s else ""
     how = how or (f"{b.requests} requests, {b.concurrency} at a time" if b.concurrency else f"{b.requests} at once")

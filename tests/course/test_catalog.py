@@ -123,7 +123,45 @@ BAD = [
     ("counter-float", _with("expect.counters_max", {"x": 1.5}), ["counters_max", "whole numbers"]),
     ("hints-not-strings", _with("hints", [1]), ["hints must be a list of strings"]),
     ("sustained-too-long", _with("burst.sustained_s", 100), ["sustained_s", "between 0 and 30"]),
+    ("burst-and-traffic", _with("traffic", {"path": "/x", "probes": ["liveness=/h"]}), ["not both"]),
+    ("restarts-negative", _with("expect.max_restarts", -1), ["max_restarts", "between 0 and 1000"]),
+    ("cycles-float", _with("expect.readiness_cycles", 1.5), ["readiness_cycles", "expected int"]),
 ]
+
+
+def _traffic(**traffic: Any) -> dict[str, Any]:
+    """VALID with the first entry's burst replaced by steady traffic with probes."""
+    data = _with("burst", DELETE)
+    data["exercise"][0]["traffic"] = {"path": "/predict", "probes": ["liveness=/health,period=1s"], **traffic}
+    return data
+
+
+BAD += [
+    ("traffic-no-probes", _traffic(probes=[]), ["traffic.probes", "a list of probe specs"]),
+    ("traffic-bad-probe", _traffic(probes=["liveness=health"]), ["traffic.probes", "must start with /"]),
+    ("traffic-unknown-probe-key", _traffic(probes=["liveness=/h,perod=1s"]), ["traffic.probes", "unknown key"]),
+    ("traffic-two-liveness", _traffic(probes=["liveness=/a", "liveness=/b"]), ["traffic.probes", "two liveness"]),
+    ("traffic-rate-zero", _traffic(rate=0), ["traffic.rate", "between 1 and 500"]),
+    ("traffic-too-long", _traffic(duration_s=60), ["traffic.duration_s", "between 0.5 and 30"]),
+    ("traffic-unknown-key", _traffic(rps=5), ["traffic", "unknown key 'rps'"]),
+    ("traffic-path-no-slash", _traffic(path="predict"), ["traffic.path", "must start with '/'"]),
+]
+
+
+def test_steady_traffic_with_probes_stands_in_for_the_burst() -> None:
+    data = _traffic(method="post", rate=160, duration_s=3, json={"a": 1}, probes=["readiness=/ready,failures=2"])
+    data["exercise"][0]["expect"] = {"max_restarts": 0, "readiness_cycles": 1, "max_liveness_failures": 0}
+    exercise = parse_catalog(data, Path("/p")).exercises[0]
+    traffic = exercise.traffic
+    assert traffic is not None and traffic.method == "POST" and traffic.requests == 480
+    assert (traffic.before_s, traffic.after_s, traffic.timeout_s) == (1.0, 2.0, 10.0)  # the defaults
+    (probe,) = traffic.probes
+    assert (probe.kind, probe.path, probe.failures, probe.period_s) == ("readiness", "/ready", 2, 10.0)
+    # What every exercise has, for the server's start and the views: the traffic's request.
+    assert (exercise.burst.path, exercise.burst.method, exercise.burst.json) == ("/predict", "POST", {"a": 1})
+    expect = exercise.expect
+    assert (expect.max_restarts, expect.readiness_cycles, expect.max_liveness_failures) == (0, 1, 0)
+    assert parse_catalog(VALID, Path("/p")).exercises[0].traffic is None
 
 
 @pytest.mark.parametrize(("data", "words"), [pytest.param(d, w, id=i) for i, d, w in BAD])

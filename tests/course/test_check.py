@@ -315,3 +315,74 @@ def test_no_process_of_ours_is_left(sleepy: Exercise) -> None:
             # Only exercise servers count: the session's shared lab server (conftest) is meant to live on.
             if fields[1] == mine and fields[0] != "Z" and b"lab.server.app:app" not in cmdline:
                 assert b"lab.server.host" not in cmdline
+
+
+PROBED_CATALOG = """
+[[exercise]]
+id = "exercise-1"
+title = "Fixture: a health check that blocks the loop"
+file = "exercise_01_probed.py"
+lesson = "Liveness needs a free event loop."
+hints = []
+
+[exercise.traffic]
+path = "/work"
+rate = 20
+duration_s = 1
+before_s = 0.5
+after_s = 0.5
+probes = ["liveness=/health,period=250ms,timeout=300ms,failures=2"]
+
+[exercise.expect]
+max_restarts = 0
+work_counters = ["work_done"]
+"""
+
+PROBED = """\
+import time
+from fastapi import FastAPI
+from lab.instruments import INSTRUMENTS
+
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> str:
+    {health}
+    return "ok"
+
+
+@app.get("/work")
+async def work() -> int:
+    INSTRUMENTS.count("work_done")
+    return 1
+"""
+
+
+def test_steady_traffic_and_probes_judge_the_kubelets_counts(tmp_path: Path) -> None:
+    # The learner's /health holds the event loop for 1 s: every probe (300 ms timeout) times out, and two in
+    # a row restart the pod in the kubelet's model. The solution's answers at once: no restart.
+    for folder, health in (("exercises", "time.sleep(1.0)  # blocks the loop"), ("solutions", "pass")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "exercise_01_probed.py").write_text(PROBED.format(health=health))
+    (tmp_path / "exercises" / "info.toml").write_text(PROBED_CATALOG)
+    exercise = load_catalog(tmp_path).resolve("1")
+    result = check_exercise(exercise)
+    assert not result.passed and result.fault is None, result.reasons
+    (restart,) = [c for c in result.checks if c.name == "restarts"]
+    assert "liveness failed 2 times in a row at 00:0" in restart.reason
+    assert "the kubelet restarts the container (restart 1)" in restart.reason
+    assert "the event loop was blocked for" in restart.reason
+    assert result.learner is not None and result.solution is not None
+    learner, solution = result.learner.measurement, result.solution.measurement
+    assert learner.kubelet is not None and learner.kubelet.restarts >= 1
+    assert solution.kubelet is not None and solution.kubelet.restarts == 0
+    assert learner.requests == solution.requests == 20 and learner.counters["work_done"] >= 20
+    reported = result.to_json()
+    assert reported["learner"]["requests"] == 20 and reported["learner"]["kubelet"]["restarts"] >= 1
+    assert reported["solution"]["kubelet"]["restarts"] == 0
+    assert reported["learner"]["kubelet"]["decisions"][0]["action"] == "restart"
+    assert_nothing_left(result)
+    fixed = check_exercise(exercise, exercise.solution_path)
+    assert fixed.passed, fixed.reasons
+    assert_nothing_left(fixed)

@@ -52,8 +52,8 @@ def _explain(result: CheckResult) -> str:
 # --- The catalog and the files agree -------------------------------------------------------------
 
 
-def test_catalog_has_the_fourteen_exercises_in_order() -> None:
-    assert [e.id for e in CATALOG.exercises] == [f"exercise-{n}" for n in range(1, 15)]
+def test_catalog_has_the_sixteen_exercises_in_order() -> None:
+    assert [e.id for e in CATALOG.exercises] == [f"exercise-{n}" for n in range(1, 17)]
     assert [e.file for e in CATALOG.exercises] == sorted(e.file for e in CATALOG.exercises)
     files = sorted(e.file for e in CATALOG.exercises)
     assert sorted(p.name for p in (ROOT / "exercises").glob("*.py")) == files
@@ -89,8 +89,25 @@ def test_every_expectation_can_be_judged(exercise: Exercise) -> None:
         expect.gauge_peak_min or None,
         expect.gauge_past_executor or None,
         expect.max_intra_op_threads,
+        # Under steady traffic, only with the probes that can judge them.
+        expect.max_restarts if exercise.traffic and exercise.traffic.probes else None,
+        expect.readiness_cycles if exercise.traffic and exercise.traffic.probes else None,
     ]
     assert any(value is not None for value in judged)
+
+
+@pytest.mark.parametrize("exercise", [e for e in CATALOG.exercises if e.traffic], ids=lambda e: e.id)
+def test_probed_exercises_probe_what_they_judge(exercise: Exercise) -> None:
+    """A restart needs a liveness probe, a readiness cycle a readiness probe, and the probes must outlast
+    the traffic long enough to see three failures in a row and a return."""
+    assert exercise.traffic is not None
+    kinds = {spec.kind: spec for spec in exercise.traffic.probes}
+    expect = exercise.expect
+    if expect.max_restarts is not None or expect.max_liveness_failures is not None:
+        assert "liveness" in kinds
+    if expect.readiness_cycles is not None:
+        assert "readiness" in kinds
+        assert exercise.traffic.after_s >= 2 * kinds["readiness"].period_s  # time to come back
 
 
 # --- Both ways, against real servers ---------------------------------------------------------------

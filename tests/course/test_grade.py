@@ -7,8 +7,20 @@ from typing import Any
 
 import pytest
 
-from lab.course.catalog import BurstSpec, Expect
-from lab.course.grade import COMPUTES_SHARE, Measurement, canonical, grade, too_busy_to_judge, work_computes
+from lab.course.catalog import BurstSpec, Expect, TrafficSpec
+from lab.course.grade import (
+    COMPUTES_SHARE,
+    Check,
+    Measurement,
+    canonical,
+    grade,
+    grade_traffic,
+    readiness_cycles,
+    too_busy_to_judge,
+    work_computes,
+)
+from lab.load.kubelet import Attempt, KubeletReport, replay
+from lab.load.probes import parse_probe
 
 BODY = canonical({"prediction": 0.8, "model_version": "1.0"})
 BURST = BurstSpec(path="/predict", requests=20, probe="/health")
@@ -373,3 +385,72 @@ def test_the_checks_keep_their_order() -> None:
         "all_ok", "loop_lag", "overlap", "wall_ratio", "probe", "median", "counter:model_loads", "tokens",
         "intra_op", "made:process_pools_made", "pids", "same_response",
     ]  # fmt: skip
+
+
+LIVENESS = parse_probe("liveness=/health,period=1s,timeout=1s,failures=3")
+READINESS = parse_probe("readiness=/ready,period=1s,timeout=1s,failures=2")
+TRAFFIC = TrafficSpec("/predict", (LIVENESS, READINESS), method="POST", rate=120, duration_s=3)
+PROBED = Expect(max_restarts=0, max_liveness_failures=0, readiness_cycles=1)
+
+
+def _kubelet(liveness: str, readiness: str = "") -> KubeletReport:
+    """Probe attempts, one a second each, written as outcomes: `.` passed, `T` timed out, `5` answered 503."""
+    outcomes = {".": ("ok", 200, 0.002), "T": ("timeout", None, 1.0), "5": ("status", 503, 0.002)}
+    attempts = []
+    for spec, marks in ((LIVENESS, liveness), (READINESS, readiness)):
+        for second, mark in enumerate(marks):
+            outcome, status, took = outcomes[mark]
+            attempts.append(Attempt(spec.kind, spec.path, float(second), status, outcome, took))  # type: ignore[arg-type]
+    attempts.sort(key=lambda a: a.sent_at_s)
+    return replay((LIVENESS, READINESS), attempts, end_s=10.0)
+
+
+# The solution of exercise 16, as measured: liveness always passed, readiness 503 under the load, 200 after.
+PROBED_FIXED = m(tokens_peak=40, tokens_total=40, kubelet=_kubelet(".........", "...5555..."))
+
+
+def _steady(expect: Expect, learner: Measurement) -> dict[str, Check]:
+    return {c.name: c for c in grade_traffic(expect, TRAFFIC, learner, PROBED_FIXED).checks}
+
+
+def test_a_pod_that_answers_its_probes_passes_on_counts() -> None:
+    judged = grade_traffic(PROBED, TRAFFIC, PROBED_FIXED, PROBED_FIXED)
+    assert judged.passed, judged.reasons
+    checks = {c.name: c.reason for c in judged.checks}
+    assert checks["restarts"] == "0 restarts: liveness passed 9 of 9 probes under the traffic"
+    assert checks["readiness"].startswith("readiness answered 503 under the load and 200 after it: out of the")
+
+
+def test_a_def_health_behind_the_token_queue_is_restarted_in_the_lessons_words() -> None:
+    learner = m(tokens_peak=40, tokens_total=40, kubelet=_kubelet("...TTTT..", "...TTTT..."))
+    checks = _steady(PROBED, learner)
+    restart = checks["restarts"]
+    assert not restart.passed
+    assert restart.reason.startswith(
+        "liveness failed 3 times in a row at 00:06: the kubelet restarts the container (restart 1); "
+        "/health did not answer within its 1 s timeout while all 40 of AnyIO's thread tokens were borrowed"
+    )
+    assert "liveness failed 4 of 9 probes, the first at 00:03" in checks["liveness"].reason
+    # Readiness left rotation, but by timing out: the kubelet cannot tell that from a dead pod.
+    assert not checks["readiness"].passed and "readiness timed out" in checks["readiness"].reason
+
+
+def test_a_blocked_loop_is_named_as_the_cause() -> None:
+    learner = m(loop_lag_max_s=2.5, kubelet=_kubelet(".TTTTT...."))
+    reason = _steady(Expect(max_restarts=0), learner)["restarts"].reason
+    assert "the event loop was blocked for 2.50 s" in reason or "the event loop was blocked for 2,500 ms" in reason
+
+
+def test_readiness_that_never_says_no_fails_and_one_that_never_comes_back_fails() -> None:
+    always = _steady(PROBED, m(tokens_peak=40, tokens_total=40, kubelet=_kubelet(".........", "..........")))
+    assert not always["readiness"].passed
+    assert "passed all 10 readiness probes, even while all 40 thread tokens were borrowed" in always["readiness"].reason
+    assert always["restarts"].passed and always["liveness"].passed
+    stuck = _steady(PROBED, m(kubelet=_kubelet(".........", "...5555555")))
+    assert not stuck["readiness"].passed and "came back 0 of 1 times" in stuck["readiness"].reason
+
+
+def test_without_probes_the_kubelets_checks_fail_rather_than_pass_unjudged() -> None:
+    checks = _steady(PROBED, m(kubelet=None))
+    assert {name for name, c in checks.items() if not c.passed} == {"restarts", "liveness", "readiness"}
+    assert readiness_cycles(_kubelet("..", ".55.55.")) == 2  # in at once, out after two 503s, back

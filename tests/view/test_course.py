@@ -62,3 +62,20 @@ def test_a_failed_check_names_the_line_found_at_run_time_and_a_dropped_coroutine
     # A stall this short is a busy machine's noise, not a line to fix: not shown.
     short = BlockingSite("/x/exercise_01_sleep.py", 36, "predict", "x()", "x(...)", 0.03, 1.0)
     assert "runtime:" not in render(check_report(_failed_check((short,))), width=120)  # type: ignore[arg-type]
+
+
+def test_a_probed_run_shows_what_the_kubelet_decided_and_a_burst_does_not() -> None:
+    from lab.course.grade import Measurement
+    from lab.course.results import Run
+    from lab.load.kubelet import Attempt, replay
+    from lab.load.measure import summarize
+    from lab.load.probes import parse_probe
+    from lab.view.course import comparison_table
+
+    liveness = parse_probe("liveness=/health,period=1s,timeout=1s,failures=3")
+    timeouts = [Attempt("liveness", "/health", float(i), None, "timeout", 1.0) for i in range(4)]
+    probed = Measurement(requests=4, ok=4, wall_s=0.8, kubelet=replay((liveness,), timeouts, end_s=5.0))
+    run, burst = (Run(Path("x.py"), [], summarize([]), m, None, 5.0) for m in (probed, Measurement(4, 4, 0.8)))
+    text = render(comparison_table(run, burst), width=100)
+    assert "kubelet restarts       1" in text and "liveness failed        4 of 4" in text
+    assert "kubelet" not in render(comparison_table(burst, burst), width=100)
