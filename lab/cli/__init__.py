@@ -45,7 +45,7 @@ def root(
 
 
 # The modules of lab/cli/ with commands.
-GROUPS = ("serve", "burst", "load", "compare", "exercises", "demo", "classroom")
+GROUPS = ("serve", "burst", "load", "compare", "scan", "exercises", "demo", "classroom")
 
 for group in GROUPS:
     app.add_typer(import_module(f"lab.cli.{group}").app)

@@ -1,0 +1,136 @@
+"""`lab scan APP`: every route of your FastAPI app under a short burst, the ones that block its event loop named
+with their line, fix and lesson; `lab lint PATH...`: the exercises' lint on any files."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from lab.cli.output import EXIT_FAILURE, print_json, show
+
+if TYPE_CHECKING:
+    from lab.load.scan import ScanOptions
+
+app = typer.Typer()
+MAX_REQUESTS = 100
+
+
+@app.command()
+def scan(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="APP",
+            help="Your app as uvicorn takes it (`main:app`, found from the current directory) or a .py file "
+            "defining `app`.",
+        ),
+    ],
+    methods: Annotated[
+        str,
+        typer.Option(
+            help="Methods to send, comma-separated. GET and HEAD by default: others (POST, PUT, PATCH, DELETE) may "
+            "change data, so add them only for an app whose data you may change.",
+        ),
+    ] = "GET,HEAD",
+    only: Annotated[list[str] | None, typer.Option(help="Scan only paths matching this pattern (repeatable).")] = None,
+    skip: Annotated[list[str] | None, typer.Option(help="Leave out paths matching this pattern (repeatable).")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="name=value for a path, query or header parameter, over the schema's (repeatable)."),
+    ] = None,
+    body: Annotated[
+        list[str] | None,
+        typer.Option(help='A JSON body for one route: --body \'POST /items {"name": "x"}\' (repeatable).'),
+    ] = None,
+    header: Annotated[
+        list[str] | None, typer.Option("-H", "--header", help="A header on every request, 'Name: value' (repeatable).")
+    ] = None,
+    requests: Annotated[int, typer.Option("-n", "--requests", help="Requests at once per route (2-100).")] = 10,
+    max_lag_ms: Annotated[
+        float, typer.Option("--max-lag-ms", help="Exit 1 when a route held the event loop longer than this.")
+    ] = 100.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write JUnit XML here, a test case per route.")
+    ] = None,
+) -> None:
+    """Serve APP with the lab's instruments and burst each route of its OpenAPI schema, one after another.
+
+    Values for path parameters and bodies come from --param/--body, else the schema's examples, else a small
+    valid instance drawn from the schema. Routes answering 401/403/404/422 are listed as not scanned.
+    Exit 1 when a route held the event loop past --max-lag-ms, 2 for a usage mistake.
+    """
+    from lab.course.scan_lint import route_lint
+    from lab.load.scan import run_scan
+    from lab.load.scan_report import junit_xml, scan_json
+
+    options = _options(target, methods, only or [], skip or [], param or [], body or [], header or [])
+    options = replace(options, requests=_checked(requests, max_lag_ms), max_lag_ms=max_lag_ms)
+    report = run_scan(options)
+    lint = route_lint(report)
+    if junit is not None:
+        junit.write_text(junit_xml(report, lint), encoding="utf-8")
+    if as_json:
+        print_json(scan_json(report, lint))
+    else:
+        from lab.view.scan import scan_report
+
+        show(scan_report(report, lint))
+    if report.blocking:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[Path], typer.Argument(help="Python files or folders to lint.", show_default=False)],
+) -> None:
+    """The exercises' lint on any files: ruff's ASYNC rules and the lab's own (exit 1 when it finds something)."""
+    from lab.course.scan_lint import lint_paths
+    from lab.view.scan import lint_report
+
+    results = lint_paths(paths)
+    show(lint_report(results))
+    if any(findings for _, findings in results):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _options(
+    target: str,
+    methods: str,
+    only: list[str],
+    skip: list[str],
+    params: list[str],
+    bodies: list[str],
+    headers: list[str],
+) -> ScanOptions:
+    """The command line as `ScanOptions`, every mistake a one-line usage error."""
+    from lab.errors import LabError
+    from lab.load.burst import METHODS, parse_headers
+    from lab.load.openapi import Choices, parse_body, parse_param
+    from lab.load.scan import ScanOptions
+
+    chosen = tuple(m.strip().upper() for m in methods.split(",") if m.strip())
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown or not chosen:
+        raise LabError(f"--methods {methods!r}: use some of {', '.join(METHODS)}, comma-separated", usage=True)
+    choices = Choices(
+        methods=chosen,
+        only=tuple(only),
+        skip=tuple(skip),
+        params=dict(parse_param(p) for p in params),
+        bodies=dict(parse_body(text) for text in bodies),
+    )
+    return ScanOptions(target, choices, headers=parse_headers(headers))
+
+
+def _checked(requests: int, max_lag_ms: float) -> int:
+    from lab.errors import LabError
+
+    if not 2 <= requests <= MAX_REQUESTS:
+        raise LabError(f"--requests must be between 2 and {MAX_REQUESTS}, got {requests}", usage=True)
+    if not max_lag_ms > 0:
+        raise LabError(f"--max-lag-ms must be more than 0, got {max_lag_ms:g}", usage=True)
+    return requests
