@@ -11,7 +11,7 @@ sits (the endpoint itself, a dependency, a middleware, a helper) from the functi
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +61,11 @@ KINDS = {
         "every request passes through it: `await` there, or hand the call to `run_in_threadpool`",
         "exercise-4",
     ),
+    "gil": Kind(
+        "loop starved by threads holding the GIL",
+        "pure-Python CPU work in `def` routes still takes the GIL from the loop: use a process pool",
+        "exercise-7",
+    ),
     "tokens": Kind(
         "def route starved of thread tokens",
         "raise AnyIO's `total_tokens` in the lifespan, and keep cheap routes `async def`",
@@ -78,7 +83,7 @@ WAIT_WORDS = (
     *("sleep", "wait", "acquire", "join", "result", "recv", "read", "input", "open", "select", "lock", "load"),
     *("subprocess", "system", "connect", "query", "execute", "fetch", "remote", "lookup", "write", "call"),
 )
-NATIVE_CALLS = ("hashlib.", "zlib.", "numpy", "np.", "onnxruntime", "torch", "bcrypt", "scipy", "cv2.")
+NATIVE_CALLS = ("hashlib.", "zlib.", "numpy", "np.", "onnx", "torch", "bcrypt", "scipy", "cv2.")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,9 @@ class Context:
 
     dependencies: Set[str] = frozenset()
     middleware: Set[str] = frozenset()
+    # (file, line) -> the named function around it, for code objects with no name of their own
+    # (`<genexpr>`, `<lambda>`, `<listcomp>`): the endpoint's `sum(x for x in ...)` is the endpoint's line.
+    enclosing: Mapping[tuple[str, int], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,10 +145,12 @@ def user_sites(server: ServerStats | None) -> list[BlockingSite]:
 
 
 def held_s(server: ServerStats | None) -> float:
-    """How long the loop was held: the longest stall the machine did not cause, or the lines' total."""
-    if server is None:
+    """How long lines of code held the loop: the longest stall the machine did not cause, or the lines' total.
+    0 when the watchdog found no line of code on the loop (see `find`: threads holding the GIL)."""
+    sites = user_sites(server)
+    if server is None or not sites:
         return 0.0
-    return max(server.loop_lag_judged_s, sum(s.stalled_s for s in user_sites(server)))
+    return max(server.loop_lag_judged_s, sum(s.stalled_s for s in sites))
 
 
 def find(reading: RouteReading, context: Context, max_lag_s: float) -> Finding:
@@ -157,8 +167,10 @@ def find(reading: RouteReading, context: Context, max_lag_s: float) -> Finding:
     if server is not None and server.unawaited:
         first = server.unawaited[0]
         return Finding(blocks, held, "unawaited", f"in {first.function}()", None, first)
-    if blocks:
-        return Finding(True, held, None, "no line of code: the loop waited for the GIL or the machine", None)
+    if server is not None and server.loop_lag_judged_s > max_lag_s:
+        # No line of code on the loop: it waited for the GIL behind busy threads (CPU work in `def` routes).
+        # A lesson, not a block: the route's code is off the loop, as the fix for a blocked loop puts it.
+        return Finding(False, server.loop_lag_judged_s, "gil", "no line of code on the loop", None)
     if server is not None and server.peak_token_waiters > 0:
         return Finding(False, held, "tokens", "in the thread pool", None)
     return Finding(False, held, None, "", top)
@@ -166,14 +178,17 @@ def find(reading: RouteReading, context: Context, max_lag_s: float) -> Finding:
 
 def _place(site: BlockingSite, endpoint: str, context: Context) -> tuple[str | None, str]:
     """(a kind when the place decides it, the words for where): the endpoint, a dependency, a middleware, a helper."""
-    if site.function == endpoint:
+    function = site.function
+    if function.startswith("<"):
+        function = context.enclosing.get((site.file, site.line), function)
+    if function == endpoint:
         return None, "in the endpoint"
-    if site.function in context.dependencies:
-        return "dependency", f"in dependency {site.function}()"
-    if site.function in context.middleware or site.function == "dispatch":
-        return "middleware", f"in middleware {site.function}()"
+    if function in context.dependencies:
+        return "dependency", f"in dependency {function}()"
+    if function in context.middleware or function == "dispatch":
+        return "middleware", f"in middleware {function}()"
     module = site.file.rsplit("/", 1)[-1].removesuffix(".py")
-    return None, f"in {module}.{site.function}()"
+    return None, f"in {module}.{function}()"
 
 
 def _kind_of_call(call: str) -> str:

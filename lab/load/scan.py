@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import re
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from lab.load.burst import BurstResult, burst
 from lab.load.findings import Context, Finding, RouteReading, find
 from lab.load.fire import run
 from lab.load.openapi import Choices, PlannedRequest, Skipped, plan_requests
+from lab.protocol import BlockingSite
 
 __all__ = ["RouteResult", "ScanOptions", "ScanReport", "run_scan", "startup_failure"]
 
@@ -77,18 +79,22 @@ class ScanReport:
 def run_scan(options: ScanOptions) -> ScanReport:
     """Serve `options.target`, scan every selected route, stop the server: the report."""
     started = time.perf_counter()
+    # Hypothesis takes ~0.5-1 s to import: beside the server's own start-up, not after it.
+    preload = threading.Thread(target=_preload_generation, daemon=True)
+    preload.start()
     server = ServerProcess(options.target)
     try:
         server.start()
     except ServerError as exc:
         raise startup_failure(options.target, server.log_text(), str(exc)) from None
+    preload.join()
     try:
         schema = _schema(server.url, options.headers, options.target)
         plan = plan_requests(schema, options.choices)
         results = run(_scan_routes(server, plan.requests, options))
     finally:
         server.stop()
-    context = source_context({Path(r.finding.line.file) for r in results if r.finding and r.finding.line})
+    context = source_context({(site.file, site.line) for r in results for site in _sites(r)})
     results = _refind(results, context, options.max_lag_ms / 1000)
     return ScanReport(
         options.target,
@@ -100,6 +106,10 @@ def run_scan(options: ScanOptions) -> ScanReport:
         options.requests,
         source_file(options.target),
     )
+
+
+def _preload_generation() -> None:
+    import hypothesis_jsonschema  # noqa: F401
 
 
 def _schema(url: str, headers: Mapping[str, str], target: str) -> Mapping[str, Any]:
@@ -192,6 +202,11 @@ def _reading(request: PlannedRequest, result: BurstResult) -> RouteReading:
     )
 
 
+def _sites(result: RouteResult) -> tuple[BlockingSite, ...]:
+    server = None if result.reading is None else result.reading.server
+    return () if server is None else tuple(s for s in server.blocking if s.file)
+
+
 def _refind(results: list[RouteResult], context: Context, max_lag_s: float) -> list[RouteResult]:
     """Findings again, now that the source says which functions are dependencies and middleware; worst first:
     the routes that held the loop, longest first, then the others by path, then those not scanned."""
@@ -200,23 +215,27 @@ def _refind(results: list[RouteResult], context: Context, max_lag_s: float) -> l
     return scanned + [r for r in results if r.reading is None]
 
 
-def source_context(files: set[Path]) -> Context:
-    """Which function names the sources pass to `Depends(...)` / `Security(...)`, and which are middleware."""
+def source_context(sites: set[tuple[str, int]]) -> Context:
+    """What the files of the blocking `sites` say: which function names they pass to `Depends(...)` /
+    `Security(...)`, which are middleware, and the named function around each site's line."""
     dependencies: set[str] = set()
     middleware: set[str] = set()
-    for file in files:
+    enclosing: dict[tuple[str, int], str] = {}
+    for file in {f for f, _ in sites}:
         try:
-            tree = ast.parse(file.read_text(encoding="utf-8"))
+            tree = ast.parse(Path(file).read_text(encoding="utf-8"))
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _name(node.func) in ("Depends", "Security") and node.args:
                 dependencies.add(_name(node.args[0]))
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-                _name(d.func if isinstance(d, ast.Call) else d) == "middleware" for d in node.decorator_list
-            ):
-                middleware.add(node.name)
-    return Context(frozenset(dependencies - {""}), frozenset(middleware))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if any(_name(d.func if isinstance(d, ast.Call) else d) == "middleware" for d in node.decorator_list):
+                    middleware.add(node.name)
+                for f, line in sites:  # ast.walk goes outside in: the innermost function is written last
+                    if f == file and node.lineno <= line <= (node.end_lineno or node.lineno):
+                        enclosing[(f, line)] = node.name
+    return Context(frozenset(dependencies - {""}), frozenset(middleware), enclosing)
 
 
 def _name(node: ast.expr) -> str:
