@@ -12,7 +12,7 @@ import typer
 from lab.cli.output import EXIT_FAILURE, print_json, show
 
 if TYPE_CHECKING:
-    from lab.load.scan import ScanOptions
+    from lab.load.scan import ScanOptions, ScanReport
 
 app = typer.Typer()
 MAX_REQUESTS = 100
@@ -63,24 +63,33 @@ def scan(
     valid instance drawn from the schema. Routes answering 401/403/404/422 are listed as not scanned.
     Exit 1 when a route held the event loop past --max-lag-ms, 2 for a usage mistake.
     """
-    from lab.course.scan_lint import route_lint
     from lab.load.scan import run_scan
-    from lab.load.scan_report import junit_xml, scan_json
 
     options = _options(target, methods, only or [], skip or [], param or [], body or [], header or [])
-    options = replace(options, requests=_checked(requests, max_lag_ms), max_lag_ms=max_lag_ms)
-    report = run_scan(options)
+    report = run_scan(replace(options, requests=_checked(requests, max_lag_ms), max_lag_ms=max_lag_ms))
+    _emit(report, as_json, junit)
+    if report.blocking:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _emit(report: ScanReport, as_json: bool, junit: Path | None) -> None:
+    """The report with the lint of each route's code beside it: as tables or JSON, and as JUnit XML if asked."""
+    from lab.course.scan_lint import route_lint
+    from lab.errors import LabError
+    from lab.load.scan_report import junit_xml, scan_json
+
     lint = route_lint(report)
     if junit is not None:
-        junit.write_text(junit_xml(report, lint), encoding="utf-8")
+        try:
+            junit.write_text(junit_xml(report, lint), encoding="utf-8")
+        except OSError as exc:
+            raise LabError(f"--junit {junit}: cannot write it: {exc.strerror}", usage=True) from None
     if as_json:
         print_json(scan_json(report, lint))
     else:
         from lab.view.scan import scan_report
 
         show(scan_report(report, lint))
-    if report.blocking:
-        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()

@@ -226,16 +226,24 @@ def source_context(sites: set[tuple[str, int]]) -> Context:
             tree = ast.parse(Path(file).read_text(encoding="utf-8"))
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
             continue
+        lines = [line for f, line in sites if f == file]
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _name(node.func) in ("Depends", "Security") and node.args:
                 dependencies.add(_name(node.args[0]))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if any(_name(d.func if isinstance(d, ast.Call) else d) == "middleware" for d in node.decorator_list):
+                if _is_middleware(node):
                     middleware.add(node.name)
-                for f, line in sites:  # ast.walk goes outside in: the innermost function is written last
-                    if f == file and node.lineno <= line <= (node.end_lineno or node.lineno):
-                        enclosing[(f, line)] = node.name
+                # ast.walk goes outside in: the innermost function around a line is written last
+                enclosing.update({(file, line): node.name for line in lines if _spans(node, line)})
     return Context(frozenset(dependencies - {""}), frozenset(middleware), enclosing)
+
+
+def _is_middleware(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    return any(_name(d.func if isinstance(d, ast.Call) else d) == "middleware" for d in node.decorator_list)
+
+
+def _spans(node: ast.FunctionDef | ast.AsyncFunctionDef, line: int) -> bool:
+    return node.lineno <= line <= (node.end_lineno or node.lineno)
 
 
 def _name(node: ast.expr) -> str:
