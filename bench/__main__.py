@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from bench import exercises, load, starts, steady, watchdog
+from bench import exercises, load, scan, starts, steady, watchdog
 from bench.report import Figure, record, summary
 from lab.launch.process import ServerProcess
 from lab.load.burst import run_burst
@@ -131,6 +131,7 @@ def main() -> None:
     load.main([])
     steady.main([])
     watchdog.main()
+    scan.main()
     summary(started)
 
 

@@ -111,6 +111,7 @@ class RouteReading:
     ok: int
     errors: dict[str, int] = field(default_factory=dict)  # by kind (Timeout, ReadError...)
     status_counts: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0  # the burst's own wall time: the floor of what scanning this route can cost
 
 
 @dataclass(frozen=True)

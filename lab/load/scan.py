@@ -22,6 +22,7 @@ from typing import Any
 
 from lab.client import httpx
 from lab.errors import BurstError, LabError, ServerError
+from lab.launch.forked import server_process
 from lab.launch.process import ServerProcess
 from lab.load.burst import BurstResult, burst
 from lab.load.findings import Context, Finding, RouteReading, find
@@ -82,7 +83,8 @@ def run_scan(options: ScanOptions) -> ScanReport:
     # Hypothesis takes ~0.5-1 s to import: beside the server's own start-up, not after it.
     preload = threading.Thread(target=_preload_generation, daemon=True)
     preload.start()
-    server = ServerProcess(options.target)
+    # Forked from the warm host where there is one (`lab scan` starts it first thing: lab.cli), as checks are.
+    server = server_process(options.target)
     try:
         server.start()
     except ServerError as exc:
@@ -199,6 +201,7 @@ def _reading(request: PlannedRequest, result: BurstResult) -> RouteReading:
         s.ok,
         dict(s.errors),
         dict(s.status_counts),
+        s.wall_s,
     )
 
 

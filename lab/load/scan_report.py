@@ -39,7 +39,8 @@ def route_json(result: RouteResult, lint: Lint) -> dict[str, Any]:
         "status_counts": {} if reading is None else reading.status_counts,
         "finding": None if finding is None else finding.to_json(),
         "lint": list(lint.get((planned.method, planned.path), ())),
-        "took_s": round(result.took_s, 3),
+        "took_s": round(result.took_s, 3),  # the probe, the burst's warm-up and read-outs, the burst
+        "burst_wall_s": None if reading is None else round(reading.wall_s, 3),
     }
 
 
