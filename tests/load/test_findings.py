@@ -79,6 +79,12 @@ def test_a_loop_starved_by_threads_holding_the_gil_is_a_lesson_not_a_block() -> 
     assert held_s(stats(site("", GIL, 0.5, file=""), lag_s=0.4)) == 0.0
 
 
+def test_waves_without_the_servers_process_pool_point_at_the_pool_lesson() -> None:
+    waves = RouteReading("GET", "/r", "r", Verdict("waves", wave_size=6), stats(), 10, 10)
+    assert find(waves, CONTEXT, 0.1).kind == "waves"
+    assert not find(waves, CONTEXT, 0.1).blocks
+
+
 def test_a_def_route_waiting_for_thread_tokens() -> None:
     assert find(reading(stats(token_waiters=20)), CONTEXT, 0.1).kind == "tokens"
 
