@@ -24,7 +24,16 @@ from urllib.parse import quote, urlencode
 from lab.errors import LabError
 from lab.protocol import RESET_PATH, STATS_PATH
 
-__all__ = ["Choices", "Plan", "PlannedRequest", "Skipped", "parse_body", "parse_param", "plan_requests"]
+__all__ = [
+    "Choices",
+    "Plan",
+    "PlannedRequest",
+    "Skipped",
+    "parse_body",
+    "parse_param",
+    "plan_requests",
+    "selected",
+]
 
 HTTP_METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 DEFAULT_METHODS = ("GET", "HEAD")
@@ -101,7 +110,7 @@ def plan_requests(schema: Mapping[str, Any], choices: Choices) -> Plan:
     skipped: list[Skipped] = []
     used: set[str] = set()
     for method, path, operation in operations:
-        if not _selected(path, choices):
+        if not selected(path, choices):
             continue
         if method not in choices.methods:
             skipped.append(Skipped(method, path, f"{method} may change data: add --methods {method} to scan it"))
@@ -127,7 +136,8 @@ def _operations(schema: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, 
     return found
 
 
-def _selected(path: str, choices: Choices) -> bool:
+def selected(path: str, choices: Choices) -> bool:
+    """Whether `--only` / `--skip` keep this path."""
     if choices.only and not any(fnmatch.fnmatchcase(path, p) for p in choices.only):
         return False
     return not any(fnmatch.fnmatchcase(path, p) for p in choices.skip)

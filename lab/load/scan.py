@@ -27,8 +27,8 @@ from lab.launch.process import ServerProcess
 from lab.load.burst import BurstResult, burst
 from lab.load.findings import Context, Finding, RouteReading, find
 from lab.load.fire import run
-from lab.load.openapi import Choices, PlannedRequest, Skipped, plan_requests
-from lab.protocol import BlockingSite
+from lab.load.openapi import Choices, PlannedRequest, Skipped, plan_requests, selected
+from lab.protocol import ROUTES_PATH, BlockingSite
 
 __all__ = ["RouteResult", "ScanOptions", "ScanReport", "run_scan", "startup_failure"]
 
@@ -93,7 +93,10 @@ def run_scan(options: ScanOptions) -> ScanReport:
     try:
         schema = _schema(server.url, options.headers, options.target)
         plan = plan_requests(schema, options.choices)
-        results = run(_scan_routes(server, plan.requests, options))
+        unlisted = [u for u in _unlisted(server.url) if selected(u.path, options.choices)]
+        streams = {u.path for u in unlisted}
+        requests = [r for r in plan.requests if r.path not in streams]
+        results = run(_scan_routes(server, requests, options))
     finally:
         server.stop()
     context = source_context({(site.file, site.line) for r in results for site in _sites(r)})
@@ -101,7 +104,7 @@ def run_scan(options: ScanOptions) -> ScanReport:
     return ScanReport(
         options.target,
         results,
-        plan.skipped,
+        [*plan.skipped, *unlisted],
         plan.operations,
         time.perf_counter() - started,
         options.max_lag_ms,
@@ -112,6 +115,24 @@ def run_scan(options: ScanOptions) -> ScanReport:
 
 def _preload_generation() -> None:
     import hypothesis_jsonschema  # noqa: F401
+
+
+UNLISTED = {
+    "websocket": "a WebSocket route: a burst sends HTTP requests",
+    "mount": "a mounted sub-app: its routes are not in this app's schema (scan the sub-app by itself)",
+    "streaming": "a streaming response: a burst times whole answers",
+    "hidden": "not in the OpenAPI schema (include_in_schema=False): no request to draw from it",
+}
+
+
+def _unlisted(url: str) -> list[Skipped]:
+    """What the schema leaves out, as the server lists it (`/lab/routes`): skipped, and said so."""
+    with httpx.Client(timeout=PROBE_TIMEOUT_S, verify=False, trust_env=False) as client:
+        try:
+            routes = client.get(url + ROUTES_PATH).raise_for_status().json()["routes"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return []
+    return [Skipped("*", str(r["path"]), UNLISTED.get(str(r["kind"]), str(r["kind"]))) for r in routes]
 
 
 def _schema(url: str, headers: Mapping[str, str], target: str) -> Mapping[str, Any]:

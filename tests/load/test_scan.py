@@ -32,7 +32,8 @@ import os
 import time
 import urllib.request
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket
+from fastapi.responses import StreamingResponse
 
 import helpers
 
@@ -100,6 +101,37 @@ async def clean_async() -> dict:
 def clean_def() -> dict:
     time.sleep(0.03)
     return {}
+
+
+@app.websocket("/ws")
+async def ws(websocket: WebSocket) -> None:
+    await websocket.accept()
+
+
+sub = FastAPI()
+
+
+@sub.get("/inner")
+async def inner() -> dict:
+    return {}
+
+
+app.mount("/sub", sub)
+
+
+@app.get("/stream")
+async def stream() -> StreamingResponse:
+    async def endless():
+        while True:
+            yield b"x" * 1024
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(endless())
+
+
+@app.get("/chunks")
+async def chunks():  # no annotation: only its answer tells that it streams
+    return StreamingResponse(iter([b"x" * 1024] * 3))
 
 
 @app.get("/private")
@@ -184,6 +216,15 @@ def test_blocking_routes_come_first_and_a_route_behind_auth_is_not_scanned(repor
     private = route(report, "/private")
     assert private.reading is None
     assert private.not_scanned.startswith("401") and "--header" in private.not_scanned
+
+
+def test_websockets_mounts_and_streams_are_listed_as_skipped(report: ScanReport) -> None:
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert "WebSocket" in skipped["/ws"]
+    assert "mounted sub-app" in skipped["/sub"]
+    assert "streaming" in skipped["/stream"]  # told by its return annotation, never burst
+    assert all(r.planned.path != "/stream" for r in report.routes)
+    assert "streaming" in route(report, "/chunks").not_scanned  # its answer came in chunks
 
 
 def test_a_header_reaches_the_route_behind_auth(app_dir: Path) -> None:
