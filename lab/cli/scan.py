@@ -3,7 +3,6 @@ with their line, fix and lesson; `lab lint PATH...`: the exercises' lint on any 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,10 +11,9 @@ import typer
 from lab.cli.output import EXIT_FAILURE, print_json, show
 
 if TYPE_CHECKING:
-    from lab.load.scan import ScanOptions, ScanReport
+    from lab.load.scan import ScanReport
 
 app = typer.Typer()
-MAX_REQUESTS = 100
 
 
 @app.command()
@@ -63,10 +61,10 @@ def scan(
     valid instance drawn from the schema. Routes answering 401/403/404/422 are listed as not scanned.
     Exit 1 when a route held the event loop past --max-lag-ms, 2 for a usage mistake.
     """
-    from lab.load.scan import run_scan
+    from lab.load.scan import run_scan, scan_options
 
-    options = _options(target, methods, only or [], skip or [], param or [], body or [], header or [])
-    report = run_scan(replace(options, requests=_checked(requests, max_lag_ms), max_lag_ms=max_lag_ms))
+    lists = (only or [], skip or [], param or [], body or [], header or [])
+    report = run_scan(scan_options(target, methods, *lists, requests=requests, max_lag_ms=max_lag_ms))
     _emit(report, as_json, junit)
     if report.blocking:
         raise typer.Exit(EXIT_FAILURE)
@@ -75,15 +73,11 @@ def scan(
 def _emit(report: ScanReport, as_json: bool, junit: Path | None) -> None:
     """The report with the lint of each route's code beside it: as tables or JSON, and as JUnit XML if asked."""
     from lab.course.scan_lint import route_lint
-    from lab.errors import LabError
-    from lab.load.scan_report import junit_xml, scan_json
+    from lab.load.scan_report import scan_json, write_junit
 
     lint = route_lint(report)
     if junit is not None:
-        try:
-            junit.write_text(junit_xml(report, lint), encoding="utf-8")
-        except OSError as exc:
-            raise LabError(f"--junit {junit}: cannot write it: {exc.strerror}", usage=True) from None
+        write_junit(junit, report, lint)
     if as_json:
         print_json(scan_json(report, lint))
     else:
@@ -104,42 +98,3 @@ def lint(
     show(lint_report(results))
     if any(findings for _, findings in results):
         raise typer.Exit(EXIT_FAILURE)
-
-
-def _options(
-    target: str,
-    methods: str,
-    only: list[str],
-    skip: list[str],
-    params: list[str],
-    bodies: list[str],
-    headers: list[str],
-) -> ScanOptions:
-    """The command line as `ScanOptions`, every mistake a one-line usage error."""
-    from lab.errors import LabError
-    from lab.load.burst import METHODS, parse_headers
-    from lab.load.openapi import Choices, parse_body, parse_param
-    from lab.load.scan import ScanOptions
-
-    chosen = tuple(m.strip().upper() for m in methods.split(",") if m.strip())
-    unknown = [m for m in chosen if m not in METHODS]
-    if unknown or not chosen:
-        raise LabError(f"--methods {methods!r}: use some of {', '.join(METHODS)}, comma-separated", usage=True)
-    choices = Choices(
-        methods=chosen,
-        only=tuple(only),
-        skip=tuple(skip),
-        params=dict(parse_param(p) for p in params),
-        bodies=dict(parse_body(text) for text in bodies),
-    )
-    return ScanOptions(target, choices, headers=parse_headers(headers))
-
-
-def _checked(requests: int, max_lag_ms: float) -> int:
-    from lab.errors import LabError
-
-    if not 2 <= requests <= MAX_REQUESTS:
-        raise LabError(f"--requests must be between 2 and {MAX_REQUESTS}, got {requests}", usage=True)
-    if not max_lag_ms > 0:
-        raise LabError(f"--max-lag-ms must be more than 0, got {max_lag_ms:g}", usage=True)
-    return requests

@@ -24,13 +24,13 @@ from lab.client import httpx
 from lab.errors import BurstError, LabError, ServerError
 from lab.launch.forked import server_process
 from lab.launch.process import ServerProcess
-from lab.load.burst import BurstResult, burst
+from lab.load.burst import METHODS, BurstResult, burst, parse_headers
 from lab.load.findings import Context, Finding, RouteReading, find
 from lab.load.fire import run
-from lab.load.openapi import Choices, PlannedRequest, Skipped, plan_requests, selected
+from lab.load.openapi import Choices, PlannedRequest, Skipped, parse_body, parse_param, plan_requests, selected
 from lab.protocol import ROUTES_PATH, BlockingSite
 
-__all__ = ["RouteResult", "ScanOptions", "ScanReport", "run_scan", "startup_failure"]
+__all__ = ["RouteResult", "ScanOptions", "ScanReport", "run_scan", "scan_options", "startup_failure"]
 
 OPENAPI_PATH = "/openapi.json"
 PROBE_TIMEOUT_S = 10.0
@@ -75,6 +75,39 @@ class ScanReport:
     @property
     def blocking(self) -> list[RouteResult]:
         return [r for r in self.routes if r.blocks]
+
+
+MAX_REQUESTS = 100
+
+
+def scan_options(
+    target: str,
+    methods: str,
+    only: list[str],
+    skip: list[str],
+    params: list[str],
+    bodies: list[str],
+    headers: list[str],
+    *,
+    requests: int = 10,
+    max_lag_ms: float = 100.0,
+) -> ScanOptions:
+    """The command line as `ScanOptions`, every mistake a one-line usage error."""
+    chosen = tuple(m.strip().upper() for m in methods.split(",") if m.strip())
+    if not chosen or any(m not in METHODS for m in chosen):
+        raise LabError(f"--methods {methods!r}: use some of {', '.join(METHODS)}, comma-separated", usage=True)
+    if not 2 <= requests <= MAX_REQUESTS:
+        raise LabError(f"--requests must be between 2 and {MAX_REQUESTS}, got {requests}", usage=True)
+    if not max_lag_ms > 0:
+        raise LabError(f"--max-lag-ms must be more than 0, got {max_lag_ms:g}", usage=True)
+    choices = Choices(
+        methods=chosen,
+        only=tuple(only),
+        skip=tuple(skip),
+        params=dict(parse_param(p) for p in params),
+        bodies=dict(parse_body(text) for text in bodies),
+    )
+    return ScanOptions(target, choices, requests, max_lag_ms, parse_headers(headers))
 
 
 def run_scan(options: ScanOptions) -> ScanReport:

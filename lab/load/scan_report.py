@@ -1,4 +1,4 @@
-"""`lab scan`'s report as data: its JSON (`--json`) and JUnit XML (`--junit FILE`). Pure.
+"""`lab scan`'s report as data: its JSON (`--json`) and JUnit XML (`--junit FILE`). Pure, but for `write_junit`.
 
 `lint` maps `(method, path)` to the lint findings of that route's code, already worded
 (`main.py:27 ASYNC251 ...`): the lint is run by the course layer (`lab.course.scan_lint`), which this one
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from lab.errors import LabError
 from lab.load.scan import RouteResult, ScanReport
 from lab.load.verdict import site_sentence
 
-__all__ = ["Lint", "junit_xml", "route_json", "scan_json"]
+__all__ = ["Lint", "junit_xml", "route_json", "scan_json", "write_junit"]
 
 Lint = Mapping[tuple[str, str], Sequence[str]]
 
@@ -109,3 +111,11 @@ def junit_xml(report: ScanReport, lint: Lint, *, timestamp: str | None = None) -
             ET.SubElement(case, "system-out").text = _failure_text(result, lint)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(path: Path, report: ScanReport, lint: Lint) -> None:
+    """`--junit FILE`: the XML written, or one line saying why it could not be."""
+    try:
+        path.write_text(junit_xml(report, lint), encoding="utf-8")
+    except OSError as exc:
+        raise LabError(f"--junit {path}: cannot write it: {exc.strerror}", usage=True) from None
