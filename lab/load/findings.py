@@ -15,7 +15,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.load.verdict import WAVES, Verdict, process_pool
+from lab.load.verdict import Verdict
 from lab.protocol import BlockingSite, ServerStats, UnawaitedCoroutine
 
 __all__ = ["KINDS", "Context", "Finding", "RouteReading", "find", "held_s"]
@@ -65,12 +65,6 @@ KINDS = {
         "loop starved by threads holding the GIL",
         "pure-Python CPU work in `def` routes still takes the GIL from the loop: use a process pool",
         "exercise-7",
-    ),
-    "waves": Kind(
-        "requests ran in waves",
-        "they waited inside for a pool smaller than the burst (asyncio's default executor: min(32, cores + 4) "
-        "threads); use FastAPI's own (`run_in_threadpool`, a `def` route) or size the pool",
-        "exercise-2",
     ),
     "tokens": Kind(
         "def route starved of thread tokens",
@@ -160,6 +154,11 @@ def held_s(server: ServerStats | None) -> float:
     return max(server.loop_lag_judged_s, sum(s.stalled_s for s in sites))
 
 
+def _gil_s(server: ServerStats) -> float:
+    """The stalls the watchdog charged to no line: the loop waiting for the GIL, or in its own code."""
+    return sum(s.stalled_s for s in server.blocking if not s.file)
+
+
 def find(reading: RouteReading, context: Context, max_lag_s: float) -> Finding:
     """The finding for one route: what held its loop, where, and which lesson fixes it."""
     server = reading.server
@@ -174,16 +173,12 @@ def find(reading: RouteReading, context: Context, max_lag_s: float) -> Finding:
     if server is not None and server.unawaited:
         first = server.unawaited[0]
         return Finding(blocks, held, "unawaited", f"in {first.function}()", None, first)
-    if server is not None and server.loop_lag_judged_s > max_lag_s:
-        # No line of code on the loop: it waited for the GIL behind busy threads (CPU work in `def` routes).
-        # A lesson, not a block: the route's code is off the loop, as the fix for a blocked loop puts it.
+    if server is not None and server.loop_lag_judged_s > max_lag_s and _gil_s(server) > max_lag_s:
+        # No line of code on the loop: it waited for the GIL behind busy threads (CPU work in `def` routes), as
+        # the watchdog charged it. A lesson, not a block: the route's code is off the loop, as the fix puts it.
         return Finding(False, server.loop_lag_judged_s, "gil", "no line of code on the loop", None)
     if server is not None and server.peak_token_waiters > 0:
         return Finding(False, held, "tokens", "in the thread pool", None)
-    if reading.verdict.kind == WAVES and not process_pool(server)[1]:
-        # Not a blocked loop, but not concurrent either; the server's own process pool (sized to the cores,
-        # as the fix for CPU work makes it) is waves by design, so it is left out.
-        return Finding(False, held, "waves", "inside the handlers", None)
     return Finding(False, held, None, "", top)
 
 

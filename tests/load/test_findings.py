@@ -77,12 +77,8 @@ def test_a_loop_starved_by_threads_holding_the_gil_is_a_lesson_not_a_block() -> 
     finding = find(reading(stats(site("", GIL, 0.5, file=""), lag_s=0.4)), CONTEXT, 0.1)
     assert (finding.blocks, finding.kind, finding.line) == (False, "gil", None)
     assert held_s(stats(site("", GIL, 0.5, file=""), lag_s=0.4)) == 0.0
-
-
-def test_waves_without_the_servers_process_pool_point_at_the_pool_lesson() -> None:
-    waves = RouteReading("GET", "/r", "r", Verdict("waves", wave_size=6), stats(), 10, 10)
-    assert find(waves, CONTEXT, 0.1).kind == "waves"
-    assert not find(waves, CONTEXT, 0.1).blocks
+    # A late loop the watchdog charged to nothing (the machine kept it from a CPU) is no lesson at all.
+    assert find(reading(stats(site("", GIL, 0.01, file=""), lag_s=0.4)), CONTEXT, 0.1).kind is None
 
 
 def test_a_def_route_waiting_for_thread_tokens() -> None:

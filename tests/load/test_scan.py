@@ -206,7 +206,8 @@ def test_clean_routes_come_out_clean(report: ScanReport, path: str) -> None:
     result = route(report, path)
     assert result.reading is not None and result.finding is not None
     assert not result.finding.blocks and result.finding.kind is None
-    assert result.reading.server is not None and result.reading.server.peak_in_handler >= 5  # they overlapped
+    # They overlapped (a route that holds the loop has exactly 1 in its handler at any N).
+    assert result.reading.server is not None and result.reading.server.peak_in_handler >= 2
 
 
 def test_blocking_routes_come_first_and_a_route_behind_auth_is_not_scanned(report: ScanReport) -> None:
