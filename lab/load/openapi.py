@@ -16,8 +16,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -32,6 +34,7 @@ __all__ = [
     "parse_body",
     "parse_param",
     "plan_requests",
+    "prepare_generation",
     "selected",
 ]
 
@@ -244,6 +247,15 @@ def _value(holder: Mapping[str, Any], schema: Mapping[str, Any], *, nonempty: bo
     return generate(schema, nonempty=nonempty), True
 
 
+def prepare_generation() -> None:
+    """Import the generator (~0.5-1 s), its cache pointed away from the user's project first: Hypothesis
+    writes its Unicode tables to `./.hypothesis` by default, as hypothesis-jsonschema is imported."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "lab-hypothesis")
+    import hypothesis_jsonschema  # noqa: F401
+
+
 def generate(schema: Mapping[str, Any], *, nonempty: bool = False) -> Any:
     """A simple instance of a (resolved) JSON Schema, the same every time (a derandomized search's first);
     `nonempty`: for a parameter, not "" (a path segment must not be empty), and plain letters or digits
@@ -251,6 +263,7 @@ def generate(schema: Mapping[str, Any], *, nonempty: bool = False) -> Any:
 
     Generation only, no shrinking: the first instance is already simple, and shrinking an order with nested
     lines cost 1-2 s, against ~0.1 s (plus ~1 s the first time, as Hypothesis warms up)."""
+    prepare_generation()
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample, Unsatisfiable
     from hypothesis_jsonschema import from_schema

@@ -27,7 +27,16 @@ from lab.launch.process import ServerProcess
 from lab.load.burst import METHODS, BurstResult, burst, parse_headers
 from lab.load.findings import Context, Finding, RouteReading, find
 from lab.load.fire import run
-from lab.load.openapi import Choices, PlannedRequest, Skipped, parse_body, parse_param, plan_requests, selected
+from lab.load.openapi import (
+    Choices,
+    PlannedRequest,
+    Skipped,
+    parse_body,
+    parse_param,
+    plan_requests,
+    prepare_generation,
+    selected,
+)
 from lab.protocol import ROUTES_PATH, BlockingSite
 
 __all__ = ["RouteResult", "ScanOptions", "ScanReport", "run_scan", "scan_options", "startup_failure"]
@@ -114,7 +123,7 @@ def run_scan(options: ScanOptions) -> ScanReport:
     """Serve `options.target`, scan every selected route, stop the server: the report."""
     started = time.perf_counter()
     # Hypothesis takes ~0.5-1 s to import: beside the server's own start-up, not after it.
-    preload = threading.Thread(target=_preload_generation, daemon=True)
+    preload = threading.Thread(target=prepare_generation, daemon=True)
     preload.start()
     # Forked from the warm host where there is one (`lab scan` starts it first thing: lab.cli), as checks are.
     server = server_process(options.target)
@@ -144,10 +153,6 @@ def run_scan(options: ScanOptions) -> ScanReport:
         options.requests,
         source_file(options.target),
     )
-
-
-def _preload_generation() -> None:
-    import hypothesis_jsonschema  # noqa: F401
 
 
 UNLISTED = {

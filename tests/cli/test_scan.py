@@ -77,6 +77,8 @@ def test_json_junit_and_exit_1_when_a_route_blocks(app_dir: Path) -> None:
     assert any("ASYNC251" in note for note in blocked["lint"])  # the lint of the route's code, beside it
     assert routes["/fine"]["finding"]["blocks"] is False
     assert routes["/private"]["scanned"] is False and routes["/private"]["not_scanned"].startswith("401")
+    assert blocked["request"]["generated"] == ["item_id"]
+    assert not (app_dir / ".hypothesis").exists()  # the generator's cache is not left in the user's project
     xml = (app_dir / "scan.xml").read_text()
     JUNIT.validate(xml)
     assert xml.count("<failure") == 1 and xml.count("<skipped") == 1 and xml.count("<testcase") == 3
