@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.load.findings import KINDS, Context, RouteReading, find, held_s
+from lab.load.findings import KINDS, Context, RouteReading, find
 from lab.load.verdict import Verdict
 from lab.protocol import BlockingSite, ServerStats
 
@@ -73,12 +73,10 @@ def test_a_short_stall_under_the_bound_does_not_block() -> None:
     assert not finding.blocks
 
 
-def test_a_loop_starved_by_threads_holding_the_gil_is_a_lesson_not_a_block() -> None:
+def test_a_late_loop_with_no_line_of_code_on_it_is_no_finding() -> None:
+    # The loop waited for the GIL behind the route's threads, or the machine kept it from a CPU.
     finding = find(reading(stats(site("", GIL, 0.5, file=""), lag_s=0.4)), CONTEXT, 0.1)
-    assert (finding.blocks, finding.kind, finding.line) == (False, "gil", None)
-    assert held_s(stats(site("", GIL, 0.5, file=""), lag_s=0.4)) == 0.0
-    # A late loop the watchdog charged to nothing (the machine kept it from a CPU) is no lesson at all.
-    assert find(reading(stats(site("", GIL, 0.01, file=""), lag_s=0.4)), CONTEXT, 0.1).kind is None
+    assert (finding.blocks, finding.kind, finding.line, finding.held_s) == (False, None, None, 0.0)
 
 
 def test_a_def_route_waiting_for_thread_tokens() -> None:
