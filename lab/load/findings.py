@@ -5,6 +5,7 @@
 A route *held the event loop* when the server's longest loop stall that the machine did not cause
 (`loop_lag_judged_s`), or the time its watchdog charged to lines of code over the whole burst, passed the
 bound: a 50 ms `time.sleep` ten times over is 0.5 s of a frozen loop, even if each stall alone is short.
+Only when lines of code carry most of the stalls the watchdog charged does the longest stall count (`held_s`).
 The line is the watchdog's (`/lab/stats`' `blocking`); the kind comes from the call it was in, and where it
 sits (the endpoint itself, a dependency, a middleware, a helper) from the function that held it.
 """
@@ -21,6 +22,7 @@ from lab.protocol import BlockingSite, ServerStats, UnawaitedCoroutine
 __all__ = ["KINDS", "Context", "Finding", "RouteReading", "find", "held_s"]
 
 PURE_PYTHON = "pure-Python code"  # the watchdog's name for a line that calls nothing (lab.server.watchdog)
+OWN_SHARE = 0.5  # of the stalls the watchdog charged, lines of code carry at least this: the code held the loop
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,19 @@ def user_sites(server: ServerStats | None) -> list[BlockingSite]:
 
 def held_s(server: ServerStats | None) -> float:
     """How long lines of code held the loop: the longest stall the machine did not cause, or the lines' total.
-    0 when the watchdog found no line of code on the loop (see `find`: threads holding the GIL)."""
+
+    The longest stall counts only when lines of code carry most of the stalls the watchdog charged (a pure-Python
+    call holding the GIL is sampled seldom, so the lag says more than its samples); otherwise the stalls were the
+    loop waiting for the GIL or for a CPU, as a busy machine makes it wait, and only the lines' own time counts:
+    a process pool's `submit` charged 2 ms beside 0.2 s of such waiting must not count the loop's 110 ms stall.
+    0 when the watchdog found no line of code on the loop."""
     sites = user_sites(server)
     if server is None or not sites:
         return 0.0
-    return max(server.loop_lag_judged_s, sum(s.stalled_s for s in sites))
+    own_s = sum(s.stalled_s for s in sites)
+    if sum(s.share for s in sites) < OWN_SHARE:
+        return own_s
+    return max(server.loop_lag_judged_s, own_s)
 
 
 def find(reading: RouteReading, context: Context, max_lag_s: float) -> Finding:

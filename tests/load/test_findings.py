@@ -63,6 +63,14 @@ def test_the_kind_and_the_place_of_what_held_the_loop(blocking: BlockingSite, ki
     assert finding.held_s == pytest.approx(0.3)  # ten short stalls add up: 0.3 s of a frozen loop
 
 
+def test_a_short_line_beside_long_waits_for_the_gil_does_not_count_the_loops_longest_stall() -> None:
+    # The process pool's fix: its `submit` took 2 ms on the loop while a busy machine kept the loop waiting.
+    submit = BlockingSite("/lab/pool.py", 34, "submit", "...", "ProcessPoolExecutor.submit", 0.002, 0.01)
+    waiting = BlockingSite("", 0, "", "", GIL, 0.21, 0.99)
+    finding = find(reading(stats(submit, waiting, lag_s=0.11)), CONTEXT, 0.1)
+    assert not finding.blocks and finding.held_s == pytest.approx(0.002)
+
+
 def test_a_clean_route_has_no_finding() -> None:
     finding = find(reading(stats(lag_s=0.01)), CONTEXT, max_lag_s=0.1)
     assert (finding.blocks, finding.kind, finding.held_s) == (False, None, 0.0)
