@@ -10,6 +10,7 @@
 5. Load (bench.load): 1,000 requests at once and 10,000 at concurrency 200, zero errors, bounded memory.
 6. Steady load (bench.steady): `lab load` at 1,000/s keeps its schedule (rate within 1 %, send lag p99 <= 2 ms),
    its CPU per request, and its memory over 60,000 requests against 1,000.
+7. The scan (bench.scan): `lab scan` over a 30-route app in <= 15 s, beside the bursts themselves.
 
 Every figure prints beside its target, and MISSED when it misses; the summary at the end is the README's table.
 """
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from bench import exercises, load, starts, steady, watchdog
+from bench import exercises, load, scan, starts, steady, watchdog
 from bench.report import Figure, record, summary
 from lab.launch.process import ServerProcess
 from lab.load.burst import run_burst
@@ -131,6 +132,7 @@ def main() -> None:
     load.main([])
     steady.main([])
     watchdog.main()
+    scan.main()
     summary(started)
 
 

@@ -180,9 +180,25 @@ class BurstClient(httpx.AsyncClient):
     headers, timeouts) and returns each answer as a plain `Answer`.
     """
 
-    def __init__(self, max_connections: int, timeout: Any, *, keep_alive: bool = True, base_url: str = "") -> None:
+    def __init__(
+        self,
+        max_connections: int,
+        timeout: Any,
+        *,
+        keep_alive: bool = True,
+        base_url: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.transport = AiohttpTransport(max_connections, keep_alive=keep_alive)
-        super().__init__(transport=self.transport, timeout=timeout, base_url=base_url, verify=False, trust_env=False)
+        self.extra_headers = dict(headers or {})  # the user's own (`-H`): on every request, the lean path's too
+        super().__init__(
+            transport=self.transport,
+            timeout=timeout,
+            base_url=base_url,
+            verify=False,
+            trust_env=False,
+            headers=self.extra_headers,
+        )
 
     def sender(self, method: str, url: str, json_body: Any) -> Callable[[], Awaitable[Answer]]:
         """`await send()` sends one request, as `client.request(method, url, json=json_body)` would."""
@@ -192,7 +208,10 @@ class BurstClient(httpx.AsyncClient):
         prepared = self.build_request(method, url, json=json_body)  # HTTPX's URL joining and JSON encoding, once
         target = yarl.URL(str(prepared.url), encoded=True)
         body = prepared.content or None
-        headers = {"Content-Type": prepared.headers["Content-Type"]} if body else None
+        sent = dict(self.extra_headers)
+        if body:
+            sent["Content-Type"] = prepared.headers["Content-Type"]
+        headers = sent or None
         session = self.transport.session()
         timeout = aiohttp.ClientTimeout(sock_connect=self.timeout.connect, sock_read=self.timeout.read)
 
@@ -216,6 +235,14 @@ def preload_burst_client() -> None:
     import yarl  # noqa: F401
 
 
-def burst_client(max_connections: int, timeout: Any, *, keep_alive: bool = True, base_url: str = "") -> BurstClient:
-    """An AsyncClient for bursts: connections sized to the burst (no client-side queueing)."""
-    return BurstClient(max_connections, timeout, keep_alive=keep_alive, base_url=base_url)
+def burst_client(
+    max_connections: int,
+    timeout: Any,
+    *,
+    keep_alive: bool = True,
+    base_url: str = "",
+    headers: Mapping[str, str] | None = None,
+) -> BurstClient:
+    """An AsyncClient for bursts: connections sized to the burst (no client-side queueing); `headers` on every
+    request it sends."""
+    return BurstClient(max_connections, timeout, keep_alive=keep_alive, base_url=base_url, headers=headers)

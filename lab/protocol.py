@@ -29,6 +29,7 @@ __all__ = [
     "PROCESS_POOLS",
     "PROCESS_TIME_HEADER",
     "RESET_PATH",
+    "ROUTES_PATH",
     "START_HEADER",
     "STATS_PATH",
     "BlockingSite",
@@ -42,6 +43,7 @@ __all__ = [
 
 STATS_PATH = "/lab/stats"
 RESET_PATH = "/lab/stats/reset"
+ROUTES_PATH = "/lab/routes"  # what an OpenAPI schema leaves out: WebSocket routes, mounts, streams (`lab scan`)
 PROCESS_TIME_HEADER = "x-process-time"  # seconds from arriving to the first byte of the answer
 START_HEADER = "x-lab-start"  # perf_counter when the request arrived
 PID_HEADER = "x-lab-pid"  # which worker process answered

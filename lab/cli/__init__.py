@@ -62,16 +62,16 @@ def root(
 
 
 # The modules of lab/cli/ with commands.
-GROUPS = ("serve", "burst", "load", "compare", "exercises", "workspace", "demo", "classroom")
+GROUPS = ("serve", "burst", "load", "compare", "scan", "exercises", "workspace", "demo", "classroom")
 
 for group in GROUPS:
     app.add_typer(import_module(f"lab.cli.{group}").app)
 
-SERVES_CHECKS = ("check", "run", "watch")  # the commands that start exercise servers
+SERVES_CHECKS = ("check", "run", "watch", "scan")  # the commands that start servers of a user's code
 
 
 def start_warm_host_for(argv: list[str]) -> None:
-    """`lab check`, `lab run`, `lab watch`: start the warm server host before anything else.
+    """`lab check`, `lab run`, `lab watch`, `lab scan`: start the warm server host before anything else.
 
     The one place the host is started ahead of need, called by `main` before typer even parses the
     arguments (its pydantic-based adapters, then rich and the checker, cost this process ~0.3-0.5 s), so

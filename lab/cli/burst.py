@@ -25,10 +25,16 @@ def burst(
     timeout: Annotated[
         float | None, typer.Option(help="Per-request timeout in seconds (default: sized to the burst).")
     ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("-H", "--header", help="A request header, 'Name: value' (repeatable), e.g. for auth."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Fire a burst of concurrent requests at URL and show how they overlapped."""
-    from lab.load.burst import run_burst
+    from lab.load.burst import parse_headers, run_burst
+
+    headers = parse_headers(header or [])
 
     body: Any = None
     if json_body is not None:
@@ -36,7 +42,15 @@ def burst(
             body = json.loads(json_body)
         except json.JSONDecodeError as exc:
             fail(f"--json-body is not valid JSON: {exc.msg} at character {exc.pos}", EXIT_USAGE)
-    result = run_burst(url, requests=requests, concurrency=concurrency, method=method, json_body=body, timeout=timeout)
+    result = run_burst(
+        url,
+        requests=requests,
+        concurrency=concurrency,
+        method=method,
+        json_body=body,
+        timeout=timeout,
+        headers=headers,
+    )
     if as_json:
         print_json(result.to_json())
     else:

@@ -23,7 +23,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,7 +38,17 @@ from lab.load.verdict import Verdict, judge
 from lab.protocol import RESET_PATH, ServerStats
 from lab.run_queue import RunQueueClock, run_queue_clock, waited_for_cpu_s
 
-__all__ = ["BurstError", "BurstResult", "Fired", "Shot", "burst", "check_url", "fire_burst", "run_burst"]
+__all__ = [
+    "BurstError",
+    "BurstResult",
+    "Fired",
+    "Shot",
+    "burst",
+    "check_url",
+    "fire_burst",
+    "parse_headers",
+    "run_burst",
+]
 
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 1_000
@@ -61,6 +71,18 @@ def check_url(url: str) -> None:
         raise BurstError(f"not an http(s) URL: {url!r} {hint}", usage=True)
     if port == 0:
         raise BurstError(f"port 0 in {url!r}: give the port the server listens on (1-65535)", usage=True)
+
+
+def parse_headers(lines: list[str]) -> dict[str, str]:
+    """`-H 'Name: value'` options as a dict, or a one-line usage error naming the one that is not a header."""
+    headers: dict[str, str] = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            example = "-H 'Authorization: Bearer x'"
+            raise BurstError(f"-H {line!r}: write a header as 'Name: value', e.g. {example}", usage=True)
+        headers[name.strip()] = value.strip()
+    return headers
 
 
 @dataclass(frozen=True)
@@ -153,12 +175,14 @@ async def burst(
     on_sample: Callable[[Sample], None] | None = None,
     on_start: Callable[[float], None] | None = None,
     deadline_s: float = MAX_BURST_S,
+    headers: Mapping[str, str] | None = None,
 ) -> BurstResult:
     """Fire `requests` requests at `url`, `concurrency` at a time (default: all at once).
 
     Live views use the callbacks: `on_start` gets the shared start `t0` (a `time.perf_counter()`
     value) as the requests are released; `on_sample` gets each sample as its response arrives.
     However many requests and however long each may take, the burst ends after `deadline_s`.
+    `headers` go with every request, the warm-up's and the server's read-outs too (`-H 'Authorization: ...'`).
     """
     concurrency = requests if concurrency is None else concurrency
     method = method.upper()
@@ -166,7 +190,7 @@ async def burst(
     # No pool timeout: a request waiting for a connection is the client's doing, not the server's.
     client_timeout = httpx.Timeout(timeout or DEFAULT_TIMEOUT_S, pool=None)
     shot = Shot(method, url, json_body, requests, concurrency, deadline_s=deadline_s, size_timeout=timeout is None)
-    async with burst_client(concurrency, client_timeout) as client:
+    async with burst_client(concurrency, client_timeout, headers=headers) as client:
         fired = await fire_burst(client, shot, on_start=on_start, on_sample=on_sample)
     samples, server = fired.samples, fired.server
     single_s = fired.single_s or 0.0  # (always timed: this burst warms up on its endpoint)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
 from lab.instruments import INSTRUMENTS
-from lab.protocol import RESET_PATH, STATS_PATH
+from lab.protocol import RESET_PATH, ROUTES_PATH, STATS_PATH
 from lab.server import metrics
 from lab.server.handlers import track_handlers
 from lab.server.limits import limit
@@ -33,6 +36,37 @@ async def reset_stats(records: bool = True) -> dict[str, Any]:
     closed = INSTRUMENTS.snapshot().to_json(with_requests=records)
     INSTRUMENTS.reset()
     return closed
+
+
+@router.get(ROUTES_PATH, include_in_schema=False)
+async def unlisted_routes(request: Request) -> dict[str, Any]:
+    """The routes `lab scan` cannot burst, which the OpenAPI schema leaves out or cannot tell apart: WebSocket
+    routes, mounted sub-apps, routes left out of the schema, and endpoints that answer with a stream."""
+    return {"routes": [r for route in request.app.routes if (r := _unlisted(route)) is not None]}
+
+
+def _unlisted(route: BaseRoute) -> dict[str, str] | None:
+    path = getattr(route, "path", "")
+    if isinstance(route, (WebSocketRoute, APIWebSocketRoute)):
+        return {"path": path, "kind": "websocket"}
+    if isinstance(route, Mount):
+        return {"path": path or "/", "kind": "mount"}
+    if isinstance(route, APIRoute):
+        response_class = route.response_class
+        streams = isinstance(response_class, type) and issubclass(response_class, StreamingResponse)
+        if streams or _returns_stream(route):
+            return {"path": path, "kind": "streaming"}
+        return None if route.include_in_schema or path.startswith("/lab/") else {"path": path, "kind": "hidden"}
+    return {"path": path, "kind": "hidden"} if path and path not in _DOCS else None
+
+
+_DOCS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
+
+
+def _returns_stream(route: APIRoute) -> bool:
+    """An endpoint annotated to return a `StreamingResponse` (FastAPI's schema says nothing about streams)."""
+    returns = getattr(route.endpoint, "__annotations__", {}).get("return")
+    return isinstance(returns, type) and issubclass(returns, StreamingResponse) or returns == "StreamingResponse"
 
 
 @router.get("/metrics", response_class=Response)
