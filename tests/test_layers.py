@@ -74,7 +74,9 @@ OWNERS = {
     "threadpoolctl": ("lab.numpy_model", "lab.instruments"),
     "psutil": ("lab.launch.process", "lab.course.check", "lab.onnx_model"),
     "yaml": ("lab.load.probes",),  # reading Kubernetes manifests for their probes
-    "hdrh": ("lab.load",),  # steady load's latency histograms (narrow it to their module once it exists)
+    "hdrh": ("lab.load.latency",),  # steady load's latency histograms
+    "hypothesis": ("lab.load.openapi",),  # `lab scan`: a request body drawn from an operation's JSON Schema
+    "hypothesis_jsonschema": ("lab.load.openapi",),
     "ruff": ("lab.course.lint",),  # run on a learner's file (`python -m ruff`)
 }
 

@@ -4,6 +4,7 @@ serve.py      `lab serve [APP]`: the lab's inference server, or any FastAPI app,
 burst.py      `lab burst URL`: N concurrent requests at any HTTP server, and how they overlapped
 load.py       `lab load URL`: steady open-loop traffic, latency from each scheduled send
 compare.py    `lab compare`: the same burst at a scenario's sync, async and broken twins
+scan.py       `lab scan APP`: every route of an app under a short burst, the blocking ones named; `lab lint`
 demo.py       `lab demo`: the live race, in the terminal or a browser, live or replayed
 exercises.py  the exercise commands: list, run, check, hint, solution, reset, watch
 workspace.py  `lab init [DIR]`, `lab update`, and what a bare `lab` says inside a workspace

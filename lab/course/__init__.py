@@ -10,6 +10,7 @@ grade.py     measurements + expectations -> pass/fail with reasons (pure)
 lint.py      static hints pointing at lines (ruff's ASYNC rules + an AST pass)
 progress.py  `.lab/progress.json`, backups, pristine copies
 report_files.py  the report files: JUnit and Gradescope written whole, a class's results.json read back
+scan_lint.py the exercises' lint beside `lab scan`'s findings (and `lab lint`)
 workspace.py the learner's workspace from the lab as it ships: `lab init` makes it, `lab update` refreshes it
 watch.py     re-check on every save
 report.py    reports for graders and instructors: JUnit XML, Gradescope's `results.json`, a class summary

@@ -12,5 +12,9 @@ latency.py  the steady load's statistics: HDR percentiles, a per-second timeline
 probes.py   Kubernetes probe specs, from `--probe` or a manifest's containers (pure)
 kubelet.py  the kubelet's decisions from probe attempts: restarts, out of rotation, back-off (pure)
 prober.py   a prober beside the traffic, as the kubelet is: its own thread, loop, clock and connections
+openapi.py  `lab scan`: which requests to send, one per operation, valid for the app's OpenAPI schema
+scan.py     `lab scan APP`: serve the app, burst each route in turn, judge each one
+findings.py one route's burst -> a finding: the kind of mistake, where, the fix, the lesson (pure)
+scan_report.py  `lab scan`'s report as data: JSON and JUnit XML
 restart.py  a restart as the kubelet does it: SIGTERM, a grace period, SIGKILL, the same app started again
 """
