@@ -20,12 +20,13 @@ from lab.load.verdict import site_sentence
 from lab.view.burst import in_handlers
 
 if TYPE_CHECKING:
+    from lab.load.compare import LoadComparison
     from lab.load.kubelet import Decision, KubeletReport
     from lab.load.probed import ProbedResult
     from lab.load.steady import SteadyPlan, SteadyResult
     from lab.protocol import ServerStats
 
-__all__ = ["LiveLoad", "probed_report", "steady_report", "timeline_table"]
+__all__ = ["LiveLoad", "load_comparison_report", "probed_report", "steady_report", "timeline_table"]
 
 LIVE_SECONDS = 5  # the live view shows this many of the last seconds
 REFRESH_PER_S = 2  # the live view is redrawn this often (its rows change once a second)
@@ -174,6 +175,46 @@ def probed_report(result: ProbedResult) -> RenderableType:
     summary = kubelet.lines()[-1]
     parts.append(Text(f"Kubelet: {summary}", style="bold"))
     parts += _cascade(result)
+    return Group(*parts)
+
+
+def load_comparison_report(comparison: LoadComparison) -> RenderableType:
+    """One table: each twin under the same steady traffic, and what the kubelet did to it."""
+    probes = comparison.probes
+    title = (
+        f"{comparison.scenario.name}: {comparison.rate:,.4g}/s for {comparison.duration_s:g} s at each twin, "
+        f"{comparison.delay_ms} ms per request"
+    )
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name in ("twin", "achieved rate", "p50", "p99", "errors"):
+        table.add_column(name, justify="left" if name == "twin" else "right")
+    if probes is not None:
+        table.add_column("restarts", justify="right")
+        table.add_column("out of rotation", justify="right")
+    for name, result in comparison.variants.items():
+        steady = comparison.steady(result)
+        r = steady.report
+        errors = sum(r.errors.values())
+        row: list[str | Text] = [
+            name,
+            f"{steady.achieved_rate:,.1f}/s",
+            _ms(r.latency.p50),
+            _ms(r.latency.p99),
+            Text(f"{errors:,}", style="red" if errors else ""),
+        ]
+        if probes is not None and hasattr(result, "kubelet"):
+            kubelet = result.kubelet
+            row += [
+                Text(f"{kubelet.restarts}", style="bold red" if kubelet.restarts else "green"),
+                f"{kubelet.out_of_rotation_s:.1f} s",
+            ]
+        table.add_row(*row)
+    parts: list[RenderableType] = [table]
+    if probes is not None:
+        specs = "; ".join(spec.describe() for spec in probes.specs)
+        what = "restarted for real" if probes.restart else "decided by the kubelet's rules, not carried out"
+        parts.append(Text(f"Probes: {specs} ({probes.source}). Restarts: {what}.", style="dim"))
+    parts.append(Text("Each latency counts from the request's scheduled send (open loop).", style="dim"))
     return Group(*parts)
 
 
