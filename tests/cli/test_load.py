@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,11 @@ def _closed_url() -> str:
 
 
 CLOSED = _closed_url()
+
+PROBE_CASES = runpy.run_path(str(Path(__file__).parent.parent / "load" / "probe_cases.py"))
+pod_template = PROBE_CASES["pod_template"]
+GOOD_MANIFEST = pod_template("Pod")
+MANIFEST = "MANIFEST="  # MANIFEST=<text>: the text is written to a file, whose path takes its place
 
 CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "rate-zero": (["--rate", "0"], USAGE, ["--rate must be more than 0", "got '0'"]),
@@ -55,7 +62,37 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "not-loopback": (["URL=http://example.com/health"], USAGE, ["only sends to loopback", "example.com"]),
     "not-a-url": (["URL=127.0.0.1:8000/health"], USAGE, ["not an http(s) URL"]),
     "closed-port": (["--duration", "1s"], FAILURE, ["cannot connect", "nothing is listening"]),
+    # Probes, restarts and a served app: each mistake before anything starts.
+    "probe-and-manifest": (
+        ["--probe", "liveness=/health", "--probes-from", MANIFEST + GOOD_MANIFEST],
+        USAGE,
+        ["give --probe or --probes-from, not both"],
+    ),
+    "container-without-manifest": (["--container", "web"], USAGE, ["--container names a container"]),
+    "manifest-missing": (["--probes-from", "/nonexistent/deploy.yaml"], USAGE, ["no such file"]),
+    "manifest-unknown-container": (
+        ["--probes-from", MANIFEST + GOOD_MANIFEST, "--container", "db"],
+        USAGE,
+        ["no container named 'db' has probes"],
+    ),
+    "two-liveness-probes": (["--probe", "liveness=/a", "--probe", "liveness=/b"], USAGE, ["two liveness probes"]),
+    "restart-without-serve": (["--probe", "liveness=/health", "--restart"], USAGE, ["--restart needs --serve APP"]),
+    "restart-without-probes": (
+        ["URL=/health", "--serve", "lab.server.app:app", "--restart"],
+        USAGE,
+        ["--restart needs probes"],
+    ),
+    "grace-garbage": (["--grace", "soon"], USAGE, ["--grace 'soon' is not a duration"]),
+    "grace-negative": (["--grace", "-1s"], USAGE, ["--grace must be between 0 and 10 min"]),
+    "grace-above-cap": (["--grace", "11m"], USAGE, ["--grace must be between 0 and 10 min"]),
+    "serve-with-a-full-url": (["--serve", "lab.server.app:app"], USAGE, ["with --serve, URL is the path"]),
+    "path-without-serve": (["URL=/health"], USAGE, ["not an http(s) URL"]),
 }
+# Every bad spec and manifest the library knows, through the CLI: the same one line, exit 2.
+for _number, (_text, _words) in enumerate(PROBE_CASES["BAD_PROBES"]):
+    CASES[f"probe-{_number}-{_text}"] = (["--probe", _text], USAGE, [_words])
+for _number, (_text, _words) in enumerate(PROBE_CASES["BAD_MANIFESTS"]):
+    CASES[f"manifest-{_number}"] = (["--probes-from", MANIFEST + _text], USAGE, [_words])
 
 
 def run_lab(args: list[str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
@@ -72,15 +109,25 @@ def run_lab(args: list[str], timeout_s: float = 60) -> subprocess.CompletedProce
     )
 
 
-def _argv(args: list[str]) -> list[str]:
+def _argv(args: list[str], folder: Path | None = None) -> list[str]:
     url = next((a[4:] for a in args if a.startswith("URL=")), CLOSED + "/health")
-    return ["load", url, *(a for a in args if not a.startswith("URL="))]
+    argv = ["load", url]
+    for number, arg in enumerate(args):
+        if arg.startswith(MANIFEST):
+            assert folder is not None
+            path = folder / f"manifest-{number}-{len(argv)}-{abs(hash(arg))}.yaml"
+            path.write_text(arg[len(MANIFEST) :], encoding="utf-8")
+            arg = str(path)
+        if not arg.startswith("URL="):
+            argv.append(arg)
+    return argv
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, subprocess.CompletedProcess[str]]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    folder = tmp_path_factory.mktemp("manifests")
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(run_lab, _argv(args)) for name, (args, _, _) in CASES.items()}
+        futures = {name: pool.submit(run_lab, _argv(args, folder)) for name, (args, _, _) in CASES.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
