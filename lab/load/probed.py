@@ -179,6 +179,7 @@ class ProbedResult:
     restarts: tuple[Restart, ...] = ()
     restarts_skipped: int = 0  # decided past the Restarter's bound: counted, not carried out
     served: str | None = None  # the app the lab started, if it did
+    served_pid: int | None = None  # its first process (each restart's `pid` is the next one's)
 
     def would_have(self) -> list[str]:
         """Without `--restart`: what the kubelet would have done to this server, in sentences."""
@@ -214,7 +215,7 @@ class ProbedResult:
             "restarts_skipped": self.restarts_skipped,
             "would_have": self.would_have(),
         }
-        data["served"] = self.served
+        data["served"], data["served_pid"] = self.served, self.served_pid
         return data
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
@@ -265,6 +266,7 @@ async def probed(
     """Steady traffic on the caller's loop, the kubelet on its own thread; with `restart`, the server is stopped
     at the end (the one running then: after a restart it is a new process)."""
     probes.check(server)
+    pid = server.pid if server is not None else None
     kubelet = _Kubelet(plan, probes, server)
     load = SteadyLoad(
         plan,
@@ -280,7 +282,7 @@ async def probed(
     assert load.t0 is not None
     restarts = tuple(kubelet.losses.of(downtime, load.t0) for downtime in downtimes)
     served = server.target if server is not None else None
-    return ProbedResult(steady, probes, report, restarts, skipped, served)
+    return ProbedResult(steady, probes, report, restarts, skipped, served, pid)
 
 
 def run_probed(plan: SteadyPlan, probes: ProbePlan, server: ServerProcess | None = None, **kwargs: Any) -> ProbedResult:

@@ -205,3 +205,74 @@ def test_interrupted_run_reports_what_it_measured(lab_url: str) -> None:
     assert data["interrupted"] is True
     assert 0 < data["sent"] < data["planned"]
     assert data["notes"][0].startswith("interrupted after")
+
+
+# Sick in its first process only: liveness fails until the kubelet restarts it, then it is healthy. The marker
+# file says whether a process ran before: one restart exactly, and the port must answer traffic again after it.
+SICK_ONCE = """\
+import asyncio
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Response
+
+MARKER = Path(os.environ["LAB_TEST_MARKER"])
+SICK = not MARKER.exists()
+MARKER.write_text(str(os.getpid()))
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> Response:
+    return Response(status_code=500 if SICK else 200)
+
+
+@app.get("/work")
+async def work() -> dict[str, int]:
+    await asyncio.sleep(0.2)  # requests are in flight when SIGKILL comes: the restart cuts them
+    return {"pid": os.getpid()}
+"""
+
+
+def test_restart_of_a_served_app_is_real_and_counts_what_it_lost(tmp_path: Path) -> None:
+    """--restart: the kubelet's decision is carried out: a new process (pid), the port answers again, and the
+    requests the restart cut or refused are counted."""
+    app_file = tmp_path / "sick_once.py"
+    app_file.write_text(SICK_ONCE, encoding="utf-8")
+    argv = [
+        "load",
+        "/work",
+        "--serve",
+        str(app_file),
+        "--rate",
+        "50",
+        "--duration",
+        "12s",
+        "--probe",
+        "liveness=/health,period=1s,failures=2",
+        "--restart",
+        "--grace",
+        "0s",  # SIGKILL at once: the requests in flight are cut, whatever the machine's load
+        "--json",
+    ]
+    env_marker = tmp_path / "ran-before"
+    result = subprocess.run(
+        [sys.executable, "-m", "lab", *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1", "LAB_TEST_MARKER": str(env_marker)},
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    kubelet = data["kubelet"]
+    assert kubelet["restarts"] == 1, kubelet["decisions"]  # sick once, healthy after: the model's count
+    [done] = kubelet["restarts_done"]
+    assert done["pid"] != data["served_pid"]  # a new process...
+    assert int(env_marker.read_text()) == done["pid"]  # ...the one that ran the app second
+    assert done["lost"] > 0  # cut by SIGKILL, or refused while nothing listened
+    assert data["errors"].get("reset", 0) + data["errors"].get("refused", 0) >= done["lost"]
+    after = [row for row in data["timeline"] if row["t"] > done["up_at_s"] + 1]
+    assert sum(row["answered"] for row in after) > 0  # the port answers the traffic again
+    assert result.returncode == 1  # requests failed: the exit code says so
