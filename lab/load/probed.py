@@ -223,6 +223,11 @@ class ProbedResult:
 
         yield probed_report(self)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kwargs: Any) -> dict[str, str]:
+        from lab.view.jupyter import mimebundle
+
+        return mimebundle(self, include, exclude)
+
 
 @dataclass
 class _Kubelet:
