@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lab.errors import LabError
+from lab.errors import LabError, ServerError
 from lab.load.fire import run
 from lab.load.kubelet import KubeletReport, clock_text
 from lab.load.latency import Second
@@ -122,17 +122,22 @@ class Restart:
 
     number: int
     down_at_s: float  # SIGTERM sent
-    up_at_s: float  # answering again
+    up_at_s: float  # answering again (the lab's readiness check on the new process)
     killed: bool  # outlived the grace period: SIGKILL
     ended: str  # how the old process ended
     pid: int | None  # the new server's
     lost: int  # requests cut or refused from SIGTERM until LOST_SLACK_S after it answered again
+    started_at_s: float | None = None  # the new process started on the port: connections are taken again
 
     def sentence(self, grace_s: float) -> str:
         how = f"SIGKILL after the {grace_s:g} s grace period" if self.killed else f"it exited within {grace_s:g} s"
+        started = (
+            "" if self.started_at_s is None else f"a new process on the port from {clock_text(self.started_at_s)}, "
+        )
         return (
-            f"restart {self.number}: SIGTERM at {clock_text(self.down_at_s)}, {how} ({self.ended}); answering "
-            f"again at {clock_text(self.up_at_s)} as pid {self.pid} ({self.up_at_s - self.down_at_s:.1f} s down), "
+            f"restart {self.number}: SIGTERM at {clock_text(self.down_at_s)}, {how} ({self.ended}); {started}"
+            f"answering again at {clock_text(self.up_at_s)} as pid {self.pid} "
+            f"({self.up_at_s - self.down_at_s:.1f} s after the SIGTERM), "
             f"{self.lost:,} request{'s' if self.lost != 1 else ''} lost (cut or refused)"
         )
 
@@ -145,6 +150,7 @@ class Restart:
             "ended": self.ended,
             "pid": self.pid,
             "lost": self.lost,
+            "started_at_s": None if self.started_at_s is None else round(self.started_at_s, 3),
         }
 
 
@@ -166,7 +172,8 @@ class Losses:
     def of(self, downtime: Downtime, t0: float) -> Restart:
         down, up = downtime.down_at - t0, downtime.up_at - t0
         lost = self.between(down, up + LOST_SLACK_S)
-        return Restart(downtime.number, down, up, downtime.killed, downtime.ended, downtime.pid, lost)
+        started = None if downtime.started_at is None else downtime.started_at - t0
+        return Restart(downtime.number, down, up, downtime.killed, downtime.ended, downtime.pid, lost, started)
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,7 @@ class ProbedResult:
     restarts_skipped: int = 0  # decided past the Restarter's bound: counted, not carried out
     served: str | None = None  # the app the lab started, if it did
     served_pid: int | None = None  # its first process (each restart's `pid` is the next one's)
+    restart_failures: tuple[str, ...] = ()  # restarts whose new process never answered
 
     def would_have(self) -> list[str]:
         """Without `--restart`: what the kubelet would have done to this server, in sentences."""
@@ -213,6 +221,7 @@ class ProbedResult:
             "restart": self.probes.restart,
             "restarts_done": [restart.to_json() for restart in self.restarts],
             "restarts_skipped": self.restarts_skipped,
+            "restart_failures": list(self.restart_failures),
             "would_have": self.would_have(),
         }
         data["served"], data["served_pid"] = self.served, self.served_pid
@@ -249,16 +258,23 @@ class _Kubelet:
         on_restart = None if self.restarter is None else self.restarter.on_restart
         self.prober = Prober(base, self.probes.specs, on_restart=on_restart, max_run_s=limit)
 
-    def stop(self) -> tuple[KubeletReport, list[Downtime], int]:
-        """The prober first (a restart under way is left to the restarter), then the restarter's server."""
+    def stop(self) -> tuple[KubeletReport, list[Downtime], int, tuple[str, ...]]:
+        """The prober first (a restart under way is left to the restarter), then the restarter's server.
+
+        A restart that failed is reported with the run (`restart_failures`), not raised: the traffic's figures
+        are what the failure did, and they are worth showing.
+        """
         try:
             report = self.prober.stop()
+        except ServerError:
+            report = self.prober.kubelet.finish(self.prober.now())
         finally:
             if self.restarter is not None:
                 self.restarter.close()
         if self.restarter is None:
-            return report, [], 0
-        return report, list(self.restarter.downtimes), self.restarter.skipped
+            return report, [], 0, ()
+        restarter = self.restarter
+        return report, list(restarter.downtimes), restarter.skipped, tuple(restarter.failures)
 
 
 async def probed(
@@ -283,11 +299,11 @@ async def probed(
     try:
         steady = await load.run()
     finally:
-        report, downtimes, skipped = await asyncio.to_thread(kubelet.stop)
+        report, downtimes, skipped, failures = await asyncio.to_thread(kubelet.stop)
     assert load.t0 is not None
     restarts = tuple(kubelet.losses.of(downtime, load.t0) for downtime in downtimes)
     served = server.target if server is not None else None
-    return ProbedResult(steady, probes, report, restarts, skipped, served, pid)
+    return ProbedResult(steady, probes, report, restarts, skipped, served, pid, failures)
 
 
 def run_probed(plan: SteadyPlan, probes: ProbePlan, server: ServerProcess | None = None, **kwargs: Any) -> ProbedResult:

@@ -169,6 +169,7 @@ def probed_report(result: ProbedResult) -> RenderableType:
         parts.append(Text("The kubelet took no action: every probe held.", style="green"))
     for restart in result.restarts:
         parts.append(Text(restart.sentence(result.probes.grace_s), style="bold"))
+    parts += [Text(f"! {failure}", style="bold red") for failure in result.restart_failures]
     if result.restarts_skipped:
         parts.append(Text(f"! {result.restarts_skipped} more restart(s) decided, not carried out (the lab's bound)"))
     parts += [Text(line, style="bold yellow") for line in result.would_have()]
