@@ -48,6 +48,7 @@ __all__ = [
     "ProbePlan",
     "ProbedResult",
     "Restart",
+    "parse_grace",
     "probe_plan",
     "probed",
     "run_probed",
@@ -100,9 +101,7 @@ def probe_plan(
         raise LabError("--container names a container of --probes-from's manifest: give --probes-from", usage=True)
     if restart and not served:
         raise LabError("--restart needs --serve APP: a server the lab did not start cannot be restarted", usage=True)
-    grace_s = None if grace is None else parse_seconds(grace, "--grace")
-    if grace_s is not None and not 0 <= grace_s <= MAX_GRACE_S:
-        raise LabError(f"--grace must be between 0 and {MAX_GRACE_S / 60:.0f} min, got {grace!r}", usage=True)
+    grace_s = None if grace is None else parse_grace(grace)
     if manifest is not None:
         found = probes_from_manifest(manifest, container)
         default = found.grace_period_s
@@ -114,6 +113,14 @@ def probe_plan(
             raise LabError("--restart needs probes (--probe or --probes-from): the kubelet restarts on one", usage=True)
         return None
     return ProbePlan(specs, restart, default if grace_s is None else grace_s, source)
+
+
+def parse_grace(text: str) -> float:
+    """`--grace`: terminationGracePeriodSeconds as typed (`30s`, `500ms`), 0 (SIGKILL at once) to `MAX_GRACE_S`."""
+    seconds = parse_seconds(text, "--grace")
+    if not 0 <= seconds <= MAX_GRACE_S:
+        raise LabError(f"--grace must be between 0 and {MAX_GRACE_S / 60:.0f} min, got {text!r}", usage=True)
+    return seconds
 
 
 @dataclass(frozen=True)
