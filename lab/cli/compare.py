@@ -42,14 +42,14 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Fire the same burst (or, with --rate, steady traffic and probes) at the sync, async and broken twins."""
-    from lab.errors import LabError
     from lab.load.burst import check_url
-    from lab.load.compare import check_compare_arguments, compare, lab_server
+    from lab.load.compare import check_compare_arguments, check_steady_options, compare, lab_server
     from lab.load.fire import run
 
     chosen = check_compare_arguments(scenario, requests, delay_ms)
     if url is not None:
         check_url(url)
+    check_steady_options(rate=rate, probing=probes or bool(probe), restart=restart, grace=grace, url=url)
     if rate is not None:
         result = _under_load(chosen, rate, duration, delay_ms, url, probes, probe or [], restart, grace, as_json)
         if as_json:
@@ -57,8 +57,6 @@ def compare(
         else:
             show(result)
         return
-    if probes or probe or restart or grace is not None:
-        raise LabError("--probes, --probe, --restart and --grace go with steady traffic: add --rate", usage=True)
     try:
         with interrupt_on_sigterm(), lab_server(url, chosen) as base_url:
             comparison = run(compare(base_url, chosen, requests, delay_ms))
@@ -85,14 +83,11 @@ def _under_load(
     as_json: bool,
 ) -> LoadComparison:
     """Each twin under the same steady traffic, with the default probes unless --probe names others."""
-    from lab.errors import LabError
     from lab.load.compare import DEFAULT_PROBES, compare_steady
     from lab.load.probed import probe_plan
     from lab.load.rates import parse_duration, parse_rate
 
     rate_s, duration_s = parse_rate(rate), parse_duration(duration)
-    if restart and url is not None:
-        raise LabError("--restart restarts servers the lab started: drop --url", usage=True)
     wanted = probe or (list(DEFAULT_PROBES) if probes or restart else [])
     plan = probe_plan(wanted, restart=restart, grace=grace, served=url is None)
     if plan is not None and not probe:

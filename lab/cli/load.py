@@ -115,7 +115,7 @@ def _plan(
     served: bool,
 ) -> SteadyPlan:
     """Every argument checked before anything starts: a served app's URL is a path, joined to its origin later."""
-    from lab.errors import LabError
+    from lab.load.probed import served_path
     from lab.load.rates import parse_duration, parse_rate
     from lab.load.steady import SteadyPlan
 
@@ -125,10 +125,8 @@ def _plan(
             body = json.loads(json_body)
         except json.JSONDecodeError as exc:
             fail(f"--json-body is not valid JSON: {exc.msg} at character {exc.pos}", EXIT_USAGE)
-    if served and not url.startswith("/"):
-        raise LabError(
-            f"with --serve, URL is the path to load (e.g. /health), not {url!r}: the lab picks the port", usage=True
-        )
+    if served:
+        served_path(url)
     plan = SteadyPlan(
         SERVED_BASE + url if served else url,
         rate=parse_rate(rate),

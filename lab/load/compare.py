@@ -124,6 +124,14 @@ def default_probes() -> tuple[ProbeSpec, ...]:
     return parse_probes(DEFAULT_PROBES)
 
 
+def check_steady_options(*, rate: str | None, probing: bool, restart: bool, grace: str | None, url: str | None) -> None:
+    """`lab compare`'s steady-traffic options that do not fit together: one usage line each."""
+    if rate is None and (probing or restart or grace is not None):
+        raise LabError("--probes, --probe, --restart and --grace go with steady traffic: add --rate", usage=True)
+    if restart and url is not None:
+        raise LabError("--restart restarts servers the lab started: drop --url", usage=True)
+
+
 @dataclass(frozen=True)
 class LoadComparison:
     """Each twin under the same steady traffic, with the kubelet's probes beside it when `probes` is set."""

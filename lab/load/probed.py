@@ -50,6 +50,7 @@ __all__ = [
     "Restart",
     "parse_grace",
     "probe_plan",
+    "served_path",
     "probed",
     "run_probed",
 ]
@@ -113,6 +114,15 @@ def probe_plan(
             raise LabError("--restart needs probes (--probe or --probes-from): the kubelet restarts on one", usage=True)
         return None
     return ProbePlan(specs, restart, default if grace_s is None else grace_s, source)
+
+
+def served_path(url: str) -> str:
+    """With `--serve`, the URL argument is a path on the app the lab starts (it picks the port)."""
+    if not url.startswith("/"):
+        raise LabError(
+            f"with --serve, URL is the path to load (e.g. /health), not {url!r}: the lab picks the port", usage=True
+        )
+    return url
 
 
 def parse_grace(text: str) -> float:
