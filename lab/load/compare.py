@@ -143,10 +143,6 @@ class LoadComparison:
     probes: ProbePlan | None
     variants: dict[str, SteadyResult | ProbedResult]
 
-    @staticmethod
-    def steady(result: SteadyResult | ProbedResult) -> SteadyResult:
-        return result.steady if isinstance(result, ProbedResult) else result
-
     def to_json(self) -> dict[str, Any]:
         probes = self.probes
         return {

@@ -187,29 +187,13 @@ def load_comparison_report(comparison: LoadComparison) -> RenderableType:
         f"{comparison.delay_ms} ms per request"
     )
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("twin", "achieved rate", "p50", "p99", "errors"):
-        table.add_column(name, justify="left" if name == "twin" else "right")
+    heads = ["twin", "achieved rate", "p50", "p99", "errors"]
     if probes is not None:
-        table.add_column("restarts", justify="right")
-        table.add_column("out of rotation", justify="right")
+        heads += ["restarts", "out of rotation"] + (["lost to restarts"] if probes.restart else [])
+    for name in heads:
+        table.add_column(name, justify="left" if name == "twin" else "right")
     for name, result in comparison.variants.items():
-        steady = comparison.steady(result)
-        r = steady.report
-        errors = sum(r.errors.values())
-        row: list[str | Text] = [
-            name,
-            f"{steady.achieved_rate:,.1f}/s",
-            _ms(r.latency.p50),
-            _ms(r.latency.p99),
-            Text(f"{errors:,}", style="red" if errors else ""),
-        ]
-        if probes is not None and hasattr(result, "kubelet"):
-            kubelet = result.kubelet
-            row += [
-                Text(f"{kubelet.restarts}", style="bold red" if kubelet.restarts else "green"),
-                f"{kubelet.out_of_rotation_s:.1f} s",
-            ]
-        table.add_row(*row)
+        table.add_row(*_twin_row(name, result))
     parts: list[RenderableType] = [table]
     if probes is not None:
         specs = "; ".join(spec.describe() for spec in probes.specs)
@@ -217,6 +201,30 @@ def load_comparison_report(comparison: LoadComparison) -> RenderableType:
         parts.append(Text(f"Probes: {specs} ({probes.source}). Restarts: {what}.", style="dim"))
     parts.append(Text("Each latency counts from the request's scheduled send (open loop).", style="dim"))
     return Group(*parts)
+
+
+def _twin_row(name: str, result: SteadyResult | ProbedResult) -> list[str | Text]:
+    from lab.load.probed import ProbedResult
+
+    steady = result.steady if isinstance(result, ProbedResult) else result
+    r = steady.report
+    errors = sum(r.errors.values())
+    row: list[str | Text] = [
+        name,
+        f"{steady.achieved_rate:,.1f}/s",
+        _ms(r.latency.p50),
+        _ms(r.latency.p99),
+        Text(f"{errors:,}", style="red" if errors else ""),
+    ]
+    if isinstance(result, ProbedResult):
+        kubelet = result.kubelet
+        row += [
+            Text(f"{kubelet.restarts}", style="bold red" if kubelet.restarts else "green"),
+            f"{kubelet.out_of_rotation_s:.1f} s",
+        ]
+        if result.probes.restart:
+            row.append(f"{sum(restart.lost for restart in result.restarts):,}")
+    return row
 
 
 class LiveLoad:
