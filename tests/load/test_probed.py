@@ -114,3 +114,39 @@ def test_a_healthy_server_under_steady_traffic(lab_url: str) -> None:
     figure = plot.probe_timeline(result)
     latency_ax, probe_ax = figure.axes
     assert [label.get_text() for label in probe_ax.get_yticklabels()] == ["liveness", "readiness"]
+
+
+# Its liveness always fails; its second process dies at start-up: the restart cannot bring it back.
+ONCE_ONLY = """\
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Response
+
+MARKER = Path(os.environ["LAB_TEST_MARKER"])
+if MARKER.exists():
+    raise SystemExit("this app starts once")
+MARKER.write_text("ran")
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> Response:
+    return Response(status_code=500)
+"""
+
+
+def test_a_restart_that_cannot_bring_the_server_back_is_reported_with_the_run(tmp_path: Path) -> None:
+    from lab.launch.process import ServerProcess
+
+    app_file = tmp_path / "once_only.py"
+    app_file.write_text(ONCE_ONLY, encoding="utf-8")
+    probes = ProbePlan(parse_probes(["liveness=/health,period=500ms,failures=2"]), restart=True, grace_s=0)
+    with ServerProcess(str(app_file), env={"LAB_TEST_MARKER": str(tmp_path / "marker")}) as server:
+        result = run_probed(SteadyPlan(f"{server.url}/health", rate=10, duration_s=4), probes, server)
+    assert result.kubelet.restarts >= 1
+    assert result.restarts == ()  # nothing came back...
+    [failure] = result.restart_failures  # ...and the run says why, in one line, instead of raising
+    assert failure.startswith("restart 1 failed:") and "starts once" in failure and "\n" not in failure
+    assert result.steady.report.errors.get("refused", 0) > 0  # the traffic met a closed port after it
+    assert result.to_json()["kubelet"]["restart_failures"] == [failure]
