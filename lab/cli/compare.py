@@ -34,11 +34,13 @@ def compare(
     ] = None,
     duration: Annotated[str, typer.Option("-d", "--duration", help="With --rate: how long at each twin.")] = "20s",
     probes: Annotated[bool, typer.Option("--probes", help=PROBES_HELP)] = False,
-    probe: Annotated[list[str] | None, typer.Option("--probe", help=PROBE_HELP)] = None,
+    probe: Annotated[list[str] | None, typer.Option("--probe", metavar="SPEC", help=PROBE_HELP)] = None,
     restart: Annotated[
         bool, typer.Option("--restart", help="With probes: restart each twin's server when the kubelet would.")
     ] = False,
-    grace: Annotated[str | None, typer.Option("--grace", help="With --restart: the grace period (30s).")] = None,
+    grace: Annotated[
+        str | None, typer.Option("--grace", metavar="DURATION", help="With --restart: the grace period (30s).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
     """Fire the same burst (or, with --rate, steady traffic and probes) at the sync, async and broken twins."""

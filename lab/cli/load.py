@@ -61,12 +61,14 @@ def load(
     max_in_flight: Annotated[
         int, typer.Option("--max-in-flight", help="At most this many requests out at once (1-1000); beyond, skipped.")
     ] = 1_000,
-    probe: Annotated[list[str] | None, typer.Option("--probe", help=PROBE_HELP)] = None,
+    probe: Annotated[list[str] | None, typer.Option("--probe", metavar="SPEC", help=PROBE_HELP)] = None,
     probes_from: Annotated[
-        str | None, typer.Option("--probes-from", help="A Deployment or Pod manifest (YAML): its httpGet probes.")
+        str | None,
+        typer.Option("--probes-from", metavar="FILE", help="A Deployment or Pod manifest (YAML): its httpGet probes."),
     ] = None,
     container: Annotated[
-        str | None, typer.Option("--container", help="Which container of the manifest, when several have probes.")
+        str | None,
+        typer.Option("--container", metavar="NAME", help="Which container of the manifest, when several have probes."),
     ] = None,
     serve: Annotated[str | None, typer.Option("--serve", metavar="APP", help=SERVE_HELP)] = None,
     restart: Annotated[
@@ -75,7 +77,11 @@ def load(
     ] = False,
     grace: Annotated[
         str | None,
-        typer.Option("--grace", help="terminationGracePeriodSeconds for --restart: 30s by default, or the manifest's."),
+        typer.Option(
+            "--grace",
+            metavar="DURATION",
+            help="terminationGracePeriodSeconds for --restart: 30s by default, or the manifest's.",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
