@@ -54,6 +54,7 @@ def test_the_curriculum_has_its_notebooks() -> None:
         "03_cpu_inference_at_scale.ipynb",
         "04_latency_monitoring.ipynb",
         "05_real_model_runtimes.ipynb",
+        "06_production_probes_restarts.ipynb",
     ]
 
 

@@ -51,6 +51,9 @@ BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0
 BACKOFF_RESET_S = 600.0
 _OUTCOME_WORDS = {"status": "bad status", "timeout": "timed out", "refused": "refused", "error": "failed"}
+# A pod back in rotation sooner than this is counted, not said: a restart the model does at once (no back-off,
+# nothing real stopped) would read "out from 00:03 to 00:03 (0.0 s)".
+SAID_OUT_S = 0.1
 MAX_ATTEMPTS_KEPT = 10_000  # every attempt is counted; this many are kept for the report (memory stays bounded)
 
 
@@ -263,7 +266,7 @@ class Kubelet:
     def _join(self, at: float) -> None:
         since = self._rotation.out_since
         out = self._rotation.join(at)
-        if since is not None and out is not None and out > 0:
+        if since is not None and out is not None and out >= SAID_OUT_S:
             # Without a readiness probe only a restart takes the pod out: the sentence says which.
             why = "readiness" if "readiness" in self._by_kind else "restart"
             text = f"{why}: out of the Service's endpoints from {clock_text(since)} to {clock_text(at)} ({_span(out)})"

@@ -140,7 +140,7 @@ class Prober:
     async def _probe_until_restart(self, client: httpx.AsyncClient, deadline: float) -> Decision | None:
         """Run every probe on its schedule until the model decides a restart (returned), or the run ends."""
         restart: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        epoch = self.now()
+        epoch = max(0.0, self.now())  # an origin in the future (the traffic's first send) is waited for
         tasks = [asyncio.create_task(self._schedule(client, spec, epoch, restart)) for spec in self.specs]
         assert self._wake is not None
         waker = asyncio.create_task(self._wake.wait())

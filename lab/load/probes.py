@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lab.errors import LabError
+from lab.load.rates import parse_seconds
 
 __all__ = [
     "DEFAULT_GRACE_S",
@@ -33,7 +34,6 @@ __all__ = [
     "ManifestProbes",
     "ProbeKind",
     "ProbeSpec",
-    "parse_duration",
     "parse_probe",
     "parse_probes",
     "probes_from_manifest",
@@ -54,8 +54,6 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 _DURATION_KEYS = ("period", "timeout", "initial-delay")
 _KEYS = {
     "period": "period_s",
@@ -116,14 +114,6 @@ def _check_spec(spec: ProbeSpec) -> None:
         raise LabError(f"{spec.kind} probe port {spec.port} is not a TCP port", usage=True)
 
 
-def parse_duration(text: str, what: str) -> float:
-    """`2s`, `500ms`, `1m` or a bare number of seconds, in seconds; anything else is a usage error."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise LabError(f"{what}: {text!r} is not a duration (use 2s, 500ms, 1m or a number of seconds)", usage=True)
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
-
-
 def _parse_count(text: str, what: str) -> int:
     if not re.fullmatch(r"\s*-?\d+\s*", text):
         raise LabError(f"{what}: {text!r} is not a whole number", usage=True)
@@ -150,7 +140,7 @@ def parse_probe(text: str) -> ProbeSpec:
         if _KEYS[key] in fields:
             raise LabError(f"probe {text!r}: {key} given twice", usage=True)
         what = f"probe {kind} {key}"
-        fields[_KEYS[key]] = parse_duration(value, what) if key in _DURATION_KEYS else _parse_count(value, what)
+        fields[_KEYS[key]] = parse_seconds(value, what) if key in _DURATION_KEYS else _parse_count(value, what)
     return ProbeSpec(kind, path.strip(), **fields)  # kind is checked against KINDS above
 
 

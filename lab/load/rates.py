@@ -8,6 +8,8 @@
 Pure: no clock, no I/O. Every wrong form (0, negative, above the cap, garbage) raises a usage
 `BurstError` whose message names the value and the forms that work, so the CLI ends in one line, exit 2.
 The caps bound every steady run in rate and in time, as every load loop in the lab is bounded.
+`parse_seconds` is the one reader of a duration's forms: probe periods and timeouts (`lab.load.probes`) and
+`--grace` use it too, each with its own bounds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import re
 
 from lab.errors import BurstError
 
-__all__ = ["MAX_DURATION_S", "MAX_RATE", "parse_duration", "parse_rate", "planned_sends"]
+__all__ = ["MAX_DURATION_S", "MAX_RATE", "parse_duration", "parse_rate", "parse_seconds", "planned_sends"]
 
 MAX_RATE = 5_000.0  # requests a second: beyond this the client, not the server, sets the schedule on 2 cores
 MAX_DURATION_S = 600.0  # ten minutes: a lesson's run, not a soak test
@@ -45,12 +47,17 @@ def parse_rate(text: str) -> float:
     return rate
 
 
-def parse_duration(text: str) -> float:
-    """Seconds, more than 0 and at most `MAX_DURATION_S`; a bare number is seconds."""
+def parse_seconds(text: str, what: str) -> float:
+    """Seconds in any form a user types (`30`, `30s`, `2m`, `500ms`, `0.1h`), sign kept: the caller bounds it."""
     match = _DURATION.fullmatch(text.strip())
     if match is None:
-        raise BurstError(f"--duration {text!r} is not a duration ({DURATION_FORMS})", usage=True)
-    seconds = float(match["number"]) * _SECONDS[_unit(match["unit"])]
+        raise BurstError(f"{what} {text!r} is not a duration ({DURATION_FORMS})", usage=True)
+    return float(match["number"]) * _SECONDS[_unit(match["unit"])]
+
+
+def parse_duration(text: str) -> float:
+    """`--duration`: seconds, more than 0 and at most `MAX_DURATION_S`; a bare number is seconds."""
+    seconds = parse_seconds(text, "--duration")
     if not 0 < seconds <= MAX_DURATION_S:
         raise BurstError(
             f"--duration must be more than 0 and at most {MAX_DURATION_S / 60:.0f} min, got {text!r}", usage=True

@@ -46,6 +46,9 @@ class Downtime:
     killed: bool  # it outlived the grace period and was SIGKILLed
     ended: str  # how the old process ended: "exit code 0", "killed by signal 9 (SIGKILL)"
     pid: int | None  # the new server's
+    # When the new process was started on the port (the old one gone, the back-off waited): from then the port
+    # takes connections again, though a server flooded by the waiting traffic may answer much later (`up_at`).
+    started_at: float | None = None
 
 
 class Restarter:
@@ -69,6 +72,9 @@ class Restarter:
         self.max_restarts = max_restarts
         self.downtimes: list[Downtime] = []
         self.skipped = 0  # restarts asked for beyond max_restarts
+        # Restarts whose new process never answered (one line each): kept here too, because the prober may have
+        # stopped by then and its caller would never see the error.
+        self.failures: list[str] = []
         self._closing = threading.Event()
         self._lock = threading.Lock()  # one restart at a time, and none once closing
 
@@ -93,7 +99,12 @@ class Restarter:
             code = old.returncode
             # The back-off, cut short by close(): the run is over, the server still comes back (the caller stops it).
             self._closing.wait(backoff_s)
-            self.server = new = self._start_like(old)
+            started_at = self.clock()
+            try:
+                self.server = new = self._start_like(old)
+            except LabError as exc:
+                self.failures.append(f"restart {len(self.downtimes) + 1} failed: {exc}")
+                raise
             downtime = Downtime(
                 number=len(self.downtimes) + 1,
                 down_at=down_at,
@@ -101,6 +112,7 @@ class Restarter:
                 killed=code == -signal.SIGKILL,
                 ended=exit_status(code),
                 pid=new.pid,
+                started_at=started_at,
             )
             self.downtimes.append(downtime)
             return downtime

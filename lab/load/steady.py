@@ -17,6 +17,8 @@ random sample of requests (`SAMPLE_SIZE`) is kept.
 
 A prober can run beside it on the same time axis: pass `start_at` (a `time.perf_counter()` value, the
 moment of send 0) or read `load.t0` once it has started; `load.timeline` lists every finished second.
+`on_start(t0)` is called once `t0` is set (a prober starts then, on the same clock: pass `clock=`), and
+`on_done(end_s, outcome)` once per request as it ends (the restarts count what their downtime cost).
 """
 
 from __future__ import annotations
@@ -175,12 +177,16 @@ class SteadyLoad:
         *,
         start_at: float | None = None,
         on_second: Callable[[Second], None] | None = None,
+        on_start: Callable[[float], object] | None = None,
+        on_done: Callable[[float, str], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         plan.check()
         self.plan = plan
         self.start_at = start_at
         self.on_second = on_second
+        self.on_start = on_start
+        self.on_done = on_done
         self.clock = clock
         self.t0: float | None = None
         self.recorder = Recorder()
@@ -209,6 +215,8 @@ class SteadyLoad:
             send = client.sender(plan.method.upper(), plan.url, plan.json_body)
             self._cpu0 = time.process_time()
             self.t0 = self.start_at if self.start_at is not None else self.clock() + LEAD_S
+            if self.on_start is not None:
+                self.on_start(self.t0)
             ticker = asyncio.create_task(self._tick())
             try:
                 await self._dispatch(send)
@@ -278,8 +286,10 @@ class SteadyLoad:
         self._keep(due, end, str(answer.status_code))
 
     def _keep(self, due: float, end: float, outcome: str) -> None:
-        """Reservoir sampling (Algorithm R): every request has the same chance to be among the kept."""
+        """Tell `on_done`; reservoir sampling (Algorithm R): every request has the same chance to be kept."""
         assert self.t0 is not None
+        if self.on_done is not None:
+            self.on_done(end - self.t0, outcome)
         self._seen += 1
         kept = Kept(due - self.t0, end - due, outcome)
         if len(self._sample) < SAMPLE_SIZE:

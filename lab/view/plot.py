@@ -4,6 +4,7 @@
     plot.timeline(result)                                          # one burst
     plot.timelines({"sync": a, "async": b, "broken": c})          # side by side, one time axis
     plot.percentiles({"async": a, "broken": c})                   # latency by percentile
+    plot.probe_timeline(probed_result)                            # steady traffic and the kubelet's probes
 
 A serialized burst is a staircase; a concurrent one is a stack of equal bars; waves are steps of
 several bars. Inside each bar, a dark line marks the time the request spent inside the server's
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from lab.load.burst import BurstResult
     from lab.load.measure import Sample
+    from lab.load.probed import ProbedResult
 
 ColorBy = Literal["status", "pid"]
 
@@ -198,3 +200,86 @@ def _named(results: Mapping[str, BurstResult] | Sequence[BurstResult]) -> dict[s
         return dict(results)
     # Numbered: two bursts of one URL (before and after a change) must not overwrite each other.
     return {f"{i}. /{r.url.split('//', 1)[-1].split('/', 1)[-1]}": r for i, r in enumerate(results, 1)}
+
+
+PROBE_OK_COLOR = "#31a354"
+PROBE_FAILED_COLOR = "#de2d26"
+RESTART_COLOR = "#a50f15"
+OUT_OF_ROTATION_COLOR = "#fee0d2"
+
+
+def probe_timeline(result: ProbedResult, *, title: str | None = None) -> Figure:
+    """Steady traffic with the kubelet beside it, on one time axis: above, each kept request's latency (from
+    its scheduled send) and each second's p99; below, each probe attempt a tick, green passed or red failed.
+    A red line marks each restart the kubelet decided (with `--restart`, done: the shade is the downtime).
+    """
+    import matplotlib.pyplot as plt
+
+    figure = plt.figure(figsize=(8.0, 5.2), layout="constrained")
+    plt.close(figure)  # shown once, as the cell's value (see `_figure`)
+    latency_ax, probe_ax = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
+    _draw_latency(latency_ax, result)
+    _draw_probes(probe_ax, result)
+    for ax in (latency_ax, probe_ax):
+        for decision in result.kubelet.decisions:
+            if decision.action == "restart":
+                ax.axvline(decision.at_s, color=RESTART_COLOR, linewidth=1.5)
+        for restart in result.restarts:
+            ax.axvspan(restart.down_at_s, restart.up_at_s, color=OUT_OF_ROTATION_COLOR, zorder=0)
+    _probe_legend(figure, latency_ax, result)
+    # A vertical line does not widen the axis: a restart decided after the last point must still show.
+    right = max([d.at_s for d in result.kubelet.decisions] + [a.sent_at_s for a in result.kubelet.attempts] + [0.0])
+    probe_ax.set_xlim(right=max(probe_ax.get_xlim()[1], right + 0.5))
+    steady = result.steady
+    name = title or steady.plan.url.split("//", 1)[-1]
+    restarts = result.kubelet.restarts
+    latency_ax.set_title(
+        f"{name}: {steady.plan.rate:g}/s, {restarts} restart{'s' if restarts != 1 else ''}", fontsize=10, loc="left"
+    )
+    probe_ax.set_xlabel("seconds from the first scheduled send")
+    return figure
+
+
+def _draw_latency(ax: Axes, result: ProbedResult) -> None:
+    sample = result.steady.sample
+    ok = [k for k in sample if k.outcome.isdigit() and int(k.outcome) < 400]
+    failed = [k for k in sample if k not in ok]
+    ax.scatter([k.due_s for k in ok], [k.latency_s * 1000 for k in ok], s=4, color=OK_COLOR, label="a request")
+    if failed:
+        ax.scatter(
+            [k.due_s for k in failed], [k.latency_s * 1000 for k in failed], s=6, color=FAILED_COLOR, label="failed"
+        )
+    seconds = [row for row in result.steady.report.timeline if row.p99_s is not None]
+    ax.plot(
+        [row.index + 0.5 for row in seconds],
+        [(row.p99_s or 0.0) * 1000 for row in seconds],
+        color=SERVER_COLOR,
+        linewidth=1.5,
+        label="p99 of the second (answered)",
+    )
+    ax.set_ylabel("latency (ms)")
+    ax.set_ylim(bottom=0)
+
+
+def _probe_legend(figure: Figure, latency_ax: Axes, result: ProbedResult) -> None:
+    from matplotlib.lines import Line2D
+
+    handles, _ = latency_ax.get_legend_handles_labels()
+    handles += [
+        Line2D([], [], color=PROBE_OK_COLOR, marker="|", linestyle="", markersize=10, label="probe passed"),
+        Line2D([], [], color=PROBE_FAILED_COLOR, marker="|", linestyle="", markersize=10, label="probe failed"),
+    ]
+    if result.kubelet.restarts:
+        handles.append(Line2D([], [], color=RESTART_COLOR, linewidth=1.5, label="the kubelet restarts it"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+
+
+def _draw_probes(ax: Axes, result: ProbedResult) -> None:
+    kinds = [spec.kind for spec in result.probes.specs]
+    for row, kind in enumerate(kinds):
+        attempts = [a for a in result.kubelet.attempts if a.kind == kind]
+        colors = [PROBE_OK_COLOR if a.outcome == "ok" else PROBE_FAILED_COLOR for a in attempts]
+        ax.scatter([a.sent_at_s for a in attempts], [row] * len(attempts), marker="|", s=300, color=colors)
+    ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_ylim(-0.7, len(kinds) - 0.3)
+    ax.set_xlim(left=-0.3)  # a probe at 0 s shows whole

@@ -14,19 +14,25 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.durations import duration
+from lab.load.kubelet import clock_text
 from lab.load.latency import Second
 from lab.load.verdict import site_sentence
 from lab.view.burst import in_handlers
 
 if TYPE_CHECKING:
+    from lab.load.compare import LoadComparison
+    from lab.load.kubelet import Decision, KubeletReport
+    from lab.load.probed import ProbedResult
     from lab.load.steady import SteadyPlan, SteadyResult
     from lab.protocol import ServerStats
 
-__all__ = ["LiveLoad", "steady_report", "timeline_table"]
+__all__ = ["LiveLoad", "load_comparison_report", "probed_report", "steady_report", "timeline_table"]
 
 LIVE_SECONDS = 5  # the live view shows this many of the last seconds
 REFRESH_PER_S = 2  # the live view is redrawn this often (its rows change once a second)
 TIMELINE_ROWS = 20  # a longer run's timeline is folded into this many rows, each a few seconds
+CASCADE_BEFORE_S, CASCADE_AFTER_S = 2, 4  # the seconds shown around each restart: the load before and after it
+OUTCOME_HEADS = {"ok": "ok", "status": "bad status", "timeout": "timeout", "refused": "refused", "error": "error"}
 
 
 def _ms(seconds: float | None) -> str:
@@ -118,6 +124,107 @@ def steady_report(result: SteadyResult) -> RenderableType:
     parts.append(Text("Each latency counts from the request's scheduled send (open loop).", style="dim"))
     parts.append(timeline_table(result.report.timeline))
     return Group(*parts)
+
+
+def _probe_table(kubelet: KubeletReport, result: ProbedResult) -> Table:
+    """Each probe's attempts by outcome: ok, a bad status, a timeout, refused, another error."""
+    table = Table(title=f"Probes ({result.probes.source})", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("probe")
+    for head in OUTCOME_HEADS.values():
+        table.add_column(head, justify="right")
+    specs = {spec.kind: spec for spec in result.probes.specs}
+    for kind, counts in kubelet.counts.items():
+        label = specs[kind].describe() if kind in specs else kind
+        cells = [Text(f"{counts[o]:,}", style="red" if counts[o] and o != "ok" else "") for o in OUTCOME_HEADS]
+        table.add_row(label, *cells)
+    return table
+
+
+def _cascade(result: ProbedResult) -> list[RenderableType]:
+    """The seconds around each restart (done, or decided by the kubelet): the load before, during and after."""
+    spans = [(r.down_at_s, r.up_at_s, f"around restart {r.number}") for r in result.restarts]
+    if not result.probes.restart:
+        spans = [(d.at_s, d.at_s, f"around the restart decided at {clock_text(d.at_s)}") for d in _restarts(result)]
+    timeline = result.steady.report.timeline
+    parts: list[RenderableType] = []
+    for down, up, title in spans[:3]:  # the first three tell the story; the timeline below has the rest
+        rows = [s for s in timeline if int(down) - CASCADE_BEFORE_S <= s.index <= int(up) + CASCADE_AFTER_S]
+        if rows:
+            parts += [Text(f"Cascade {title}:", style="bold"), timeline_table(rows)]
+    return parts
+
+
+def _restarts(result: ProbedResult) -> list[Decision]:
+    return [d for d in result.kubelet.decisions if d.action == "restart"]
+
+
+def probed_report(result: ProbedResult) -> RenderableType:
+    """The traffic's report, then the kubelet's: probes, decisions with their times, restarts and what they cost."""
+    kubelet = result.kubelet
+    parts: list[RenderableType] = [steady_report(result.steady), _probe_table(kubelet, result)]
+    for decision in kubelet.decisions:
+        style = "bold red" if decision.action == "restart" else "yellow" if decision.action == "unready" else ""
+        parts.append(Text(f"{clock_text(decision.at_s)}  {decision.text}", style=style))
+    if not kubelet.decisions:
+        parts.append(Text("The kubelet took no action: every probe held.", style="green"))
+    for restart in result.restarts:
+        parts.append(Text(restart.sentence(result.probes.grace_s), style="bold"))
+    parts += [Text(f"! {failure}", style="bold red") for failure in result.restart_failures]
+    if result.restarts_skipped:
+        parts.append(Text(f"! {result.restarts_skipped} more restart(s) decided, not carried out (the lab's bound)"))
+    parts += [Text(line, style="bold yellow") for line in result.would_have()]
+    summary = kubelet.lines()[-1]
+    parts.append(Text(f"Kubelet: {summary}", style="bold"))
+    parts += _cascade(result)
+    return Group(*parts)
+
+
+def load_comparison_report(comparison: LoadComparison) -> RenderableType:
+    """One table: each twin under the same steady traffic, and what the kubelet did to it."""
+    probes = comparison.probes
+    title = (
+        f"{comparison.scenario.name}: {comparison.rate:,.4g}/s for {comparison.duration_s:g} s at each twin, "
+        f"{comparison.delay_ms} ms per request"
+    )
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    heads = ["twin", "achieved rate", "p50", "p99", "errors"]
+    if probes is not None:
+        heads += ["restarts", "out of rotation"] + (["lost to restarts"] if probes.restart else [])
+    for name in heads:
+        table.add_column(name, justify="left" if name == "twin" else "right")
+    for name, result in comparison.variants.items():
+        table.add_row(*_twin_row(name, result))
+    parts: list[RenderableType] = [table]
+    if probes is not None:
+        specs = "; ".join(spec.describe() for spec in probes.specs)
+        what = "restarted for real" if probes.restart else "decided by the kubelet's rules, not carried out"
+        parts.append(Text(f"Probes: {specs} ({probes.source}). Restarts: {what}.", style="dim"))
+    parts.append(Text("Each latency counts from the request's scheduled send (open loop).", style="dim"))
+    return Group(*parts)
+
+
+def _twin_row(name: str, result: SteadyResult | ProbedResult) -> list[str | Text]:
+    from lab.load.probed import ProbedResult
+
+    steady = result.steady if isinstance(result, ProbedResult) else result
+    r = steady.report
+    errors = sum(r.errors.values())
+    row: list[str | Text] = [
+        name,
+        f"{steady.achieved_rate:,.1f}/s",
+        _ms(r.latency.p50),
+        _ms(r.latency.p99),
+        Text(f"{errors:,}", style="red" if errors else ""),
+    ]
+    if isinstance(result, ProbedResult):
+        kubelet = result.kubelet
+        row += [
+            Text(f"{kubelet.restarts}", style="bold red" if kubelet.restarts else "green"),
+            f"{kubelet.out_of_rotation_s:.1f} s",
+        ]
+        if result.probes.restart:
+            row.append(f"{sum(restart.lost for restart in result.restarts):,}")
+    return row
 
 
 class LiveLoad:

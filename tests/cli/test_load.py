@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,11 @@ def _closed_url() -> str:
 
 
 CLOSED = _closed_url()
+
+PROBE_CASES = runpy.run_path(str(Path(__file__).parent.parent / "load" / "probe_cases.py"))
+pod_template = PROBE_CASES["pod_template"]
+GOOD_MANIFEST = pod_template("Pod")
+MANIFEST = "MANIFEST="  # MANIFEST=<text>: the text is written to a file, whose path takes its place
 
 CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "rate-zero": (["--rate", "0"], USAGE, ["--rate must be more than 0", "got '0'"]),
@@ -55,7 +62,37 @@ CASES: dict[str, tuple[list[str], int, list[str]]] = {
     "not-loopback": (["URL=http://example.com/health"], USAGE, ["only sends to loopback", "example.com"]),
     "not-a-url": (["URL=127.0.0.1:8000/health"], USAGE, ["not an http(s) URL"]),
     "closed-port": (["--duration", "1s"], FAILURE, ["cannot connect", "nothing is listening"]),
+    # Probes, restarts and a served app: each mistake before anything starts.
+    "probe-and-manifest": (
+        ["--probe", "liveness=/health", "--probes-from", MANIFEST + GOOD_MANIFEST],
+        USAGE,
+        ["give --probe or --probes-from, not both"],
+    ),
+    "container-without-manifest": (["--container", "web"], USAGE, ["--container names a container"]),
+    "manifest-missing": (["--probes-from", "/nonexistent/deploy.yaml"], USAGE, ["no such file"]),
+    "manifest-unknown-container": (
+        ["--probes-from", MANIFEST + GOOD_MANIFEST, "--container", "db"],
+        USAGE,
+        ["no container named 'db' has probes"],
+    ),
+    "two-liveness-probes": (["--probe", "liveness=/a", "--probe", "liveness=/b"], USAGE, ["two liveness probes"]),
+    "restart-without-serve": (["--probe", "liveness=/health", "--restart"], USAGE, ["--restart needs --serve APP"]),
+    "restart-without-probes": (
+        ["URL=/health", "--serve", "lab.server.app:app", "--restart"],
+        USAGE,
+        ["--restart needs probes"],
+    ),
+    "grace-garbage": (["--grace", "soon"], USAGE, ["--grace 'soon' is not a duration"]),
+    "grace-negative": (["--grace", "-1s"], USAGE, ["--grace must be between 0 and 10 min"]),
+    "grace-above-cap": (["--grace", "11m"], USAGE, ["--grace must be between 0 and 10 min"]),
+    "serve-with-a-full-url": (["--serve", "lab.server.app:app"], USAGE, ["with --serve, URL is the path"]),
+    "path-without-serve": (["URL=/health"], USAGE, ["not an http(s) URL"]),
 }
+# Every bad spec and manifest the library knows, through the CLI: the same one line, exit 2.
+for _number, (_text, _words) in enumerate(PROBE_CASES["BAD_PROBES"]):
+    CASES[f"probe-{_number}-{_text}"] = (["--probe", _text], USAGE, [_words])
+for _number, (_text, _words) in enumerate(PROBE_CASES["BAD_MANIFESTS"]):
+    CASES[f"manifest-{_number}"] = (["--probes-from", MANIFEST + _text], USAGE, [_words])
 
 
 def run_lab(args: list[str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
@@ -72,15 +109,25 @@ def run_lab(args: list[str], timeout_s: float = 60) -> subprocess.CompletedProce
     )
 
 
-def _argv(args: list[str]) -> list[str]:
+def _argv(args: list[str], folder: Path | None = None) -> list[str]:
     url = next((a[4:] for a in args if a.startswith("URL=")), CLOSED + "/health")
-    return ["load", url, *(a for a in args if not a.startswith("URL="))]
+    argv = ["load", url]
+    for number, arg in enumerate(args):
+        if arg.startswith(MANIFEST):
+            assert folder is not None
+            path = folder / f"manifest-{number}-{len(argv)}-{abs(hash(arg))}.yaml"
+            path.write_text(arg[len(MANIFEST) :], encoding="utf-8")
+            arg = str(path)
+        if not arg.startswith("URL="):
+            argv.append(arg)
+    return argv
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, subprocess.CompletedProcess[str]]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
+    folder = tmp_path_factory.mktemp("manifests")
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(run_lab, _argv(args)) for name, (args, _, _) in CASES.items()}
+        futures = {name: pool.submit(run_lab, _argv(args, folder)) for name, (args, _, _) in CASES.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
@@ -158,3 +205,74 @@ def test_interrupted_run_reports_what_it_measured(lab_url: str) -> None:
     assert data["interrupted"] is True
     assert 0 < data["sent"] < data["planned"]
     assert data["notes"][0].startswith("interrupted after")
+
+
+# Sick in its first process only: liveness fails until the kubelet restarts it, then it is healthy. The marker
+# file says whether a process ran before: one restart exactly, and the port must answer traffic again after it.
+SICK_ONCE = """\
+import asyncio
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Response
+
+MARKER = Path(os.environ["LAB_TEST_MARKER"])
+SICK = not MARKER.exists()
+MARKER.write_text(str(os.getpid()))
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> Response:
+    return Response(status_code=500 if SICK else 200)
+
+
+@app.get("/work")
+async def work() -> dict[str, int]:
+    await asyncio.sleep(0.2)  # requests are in flight when SIGKILL comes: the restart cuts them
+    return {"pid": os.getpid()}
+"""
+
+
+def test_restart_of_a_served_app_is_real_and_counts_what_it_lost(tmp_path: Path) -> None:
+    """--restart: the kubelet's decision is carried out: a new process (pid), the port answers again, and the
+    requests the restart cut or refused are counted."""
+    app_file = tmp_path / "sick_once.py"
+    app_file.write_text(SICK_ONCE, encoding="utf-8")
+    argv = [
+        "load",
+        "/work",
+        "--serve",
+        str(app_file),
+        "--rate",
+        "50",
+        "--duration",
+        "12s",
+        "--probe",
+        "liveness=/health,period=1s,failures=2",
+        "--restart",
+        "--grace",
+        "0s",  # SIGKILL at once: the requests in flight are cut, whatever the machine's load
+        "--json",
+    ]
+    env_marker = tmp_path / "ran-before"
+    result = subprocess.run(
+        [sys.executable, "-m", "lab", *argv],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1", "LAB_TEST_MARKER": str(env_marker)},
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    kubelet = data["kubelet"]
+    assert kubelet["restarts"] == 1, kubelet["decisions"]  # sick once, healthy after: the model's count
+    [done] = kubelet["restarts_done"]
+    assert done["pid"] != data["served_pid"]  # a new process...
+    assert int(env_marker.read_text()) == done["pid"]  # ...the one that ran the app second
+    assert done["lost"] > 0  # cut by SIGKILL, or refused while nothing listened
+    assert data["errors"].get("reset", 0) + data["errors"].get("refused", 0) >= done["lost"]
+    after = [row for row in data["timeline"] if row["t"] > done["up_at_s"] + 1]
+    assert sum(row["answered"] for row in after) > 0  # the port answers the traffic again
+    assert result.returncode == 1  # requests failed: the exit code says so

@@ -220,3 +220,18 @@ def test_the_report_in_sentences() -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(0, "00:00"), (31.9, "00:31"), (75, "01:15"), (-1, "00:00")])
 def test_clock_text(seconds: float, text: str) -> None:
     assert clock_text(seconds) == text
+
+
+def test_a_restart_done_at_once_is_counted_not_said() -> None:
+    """Without --restart the prober restarts the model at once (no back-off the first time): back in rotation a
+    few milliseconds later is not a sentence ("out from 00:02 to 00:02 (0.0 s)"); after a back-off it is."""
+    kubelet = Kubelet((ProbeSpec("liveness", "/health", period_s=1.0),))
+    decisions = [d for a in attempts("liveness", "ttt") for d in kubelet.observe(a)]
+    [restart] = decisions
+    kubelet.restarted(restart.at_s + 0.003)
+    assert [d.action for d in kubelet.decisions] == ["restart"]
+    second = [d for a in attempts("liveness", "ttt", start=5.0) for d in kubelet.observe(a)]
+    assert second[0].backoff_s == 10.0
+    kubelet.restarted(second[0].at_s + second[0].backoff_s)
+    assert [d.action for d in kubelet.decisions] == ["restart", "restart", "ready"]
+    assert "(10 s)" in kubelet.decisions[-1].text
