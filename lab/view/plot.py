@@ -240,15 +240,18 @@ def probe_timeline(result: ProbedResult, *, title: str | None = None) -> Figure:
     return figure
 
 
+def _answered(outcome: str) -> bool:
+    return outcome.isdigit() and int(outcome) < 400
+
+
 def _draw_latency(ax: Axes, result: ProbedResult) -> None:
     sample = result.steady.sample
-    ok = [k for k in sample if k.outcome.isdigit() and int(k.outcome) < 400]
-    failed = [k for k in sample if k not in ok]
-    ax.scatter([k.due_s for k in ok], [k.latency_s * 1000 for k in ok], s=4, color=OK_COLOR, label="a request")
-    if failed:
-        ax.scatter(
-            [k.due_s for k in failed], [k.latency_s * 1000 for k in failed], s=6, color=FAILED_COLOR, label="failed"
-        )
+    for kept, size, color, label in (
+        ([k for k in sample if _answered(k.outcome)], 4, OK_COLOR, "a request"),
+        ([k for k in sample if not _answered(k.outcome)], 6, FAILED_COLOR, "failed"),
+    ):
+        if kept:
+            ax.scatter([k.due_s for k in kept], [k.latency_s * 1000 for k in kept], s=size, color=color, label=label)
     seconds = [row for row in result.steady.report.timeline if row.p99_s is not None]
     ax.plot(
         [row.index + 0.5 for row in seconds],
