@@ -171,7 +171,7 @@ def solution(
     from lab.view.course import solution_view
 
     screen = console()
-    show(solution_view(chosen.file, text, highlight=screen.is_terminal), on=screen)
+    show(solution_view(chosen.file, text, highlight=screen.is_terminal), on=screen, crop=False)
 
 
 @app.command()

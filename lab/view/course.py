@@ -10,9 +10,10 @@ import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.rule import Rule
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -223,11 +224,27 @@ def fit_pipe(console: Console, renderable: RenderableType) -> None:
 
 
 def solution_view(file: str, text: str, *, highlight: bool) -> RenderableType:
-    """The solution's source: highlighted with line numbers on a terminal, plain text in a pipe."""
+    """The solution's source, line for line as the file has it: highlighted on a terminal, raw in a pipe.
+
+    Never wrapped at the console's width: a wrapped line of Python is no longer Python, and the code is
+    there to be copied or redirected (a line wider than the terminal is the terminal's to fold).
+    """
     from rich.syntax import Syntax
 
-    body: RenderableType = Syntax(text, "python", line_numbers=True) if highlight else Text(text, end="")
-    return Group(Text(f"# solutions/{file}", style="bold"), body)
+    body = Syntax(text, "python", background_color="default").highlight(text) if highlight else Text(text)
+    body.rstrip()
+    return Group(Text(f"# solutions/{file}", style="bold"), Unwrapped(body))
+
+
+class Unwrapped:
+    """A text printed as it is: its own line breaks only, no wrapping, cropping or padding to the console."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.text.render(console)
+        yield Segment.line()
 
 
 def exercise_banner(exercise: Exercise) -> RenderableType:

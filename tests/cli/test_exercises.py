@@ -109,6 +109,15 @@ def test_solution_refuses_before_a_pass_and_force_warns(project: Path) -> None:
     assert "await asyncio.sleep" in forced.stdout
 
 
+def test_solution_in_a_pipe_is_the_file_itself_however_long_its_lines(project: Path) -> None:
+    """Redirected, it is the source byte for byte: nothing wrapped or cut at 80 columns."""
+    source = project / "solutions" / "exercise_01_sleep.py"
+    source.write_text(source.read_text() + "# " + "a long comment line " * 8 + "ends here\n")
+    forced = lab("solution", "1", "--force")
+    assert forced.exit_code == 0
+    assert forced.stdout == "# solutions/exercise_01_sleep.py\n" + source.read_text()
+
+
 def test_reset_restores_the_original_and_keeps_a_backup(project: Path) -> None:
     lab("list")  # the first run keeps the originals
     file = project / "exercises" / "exercise_01_sleep.py"

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from lab.course.catalog import load_catalog
-from lab.view.course import fit_pipe, hint_text
+from lab.view.course import fit_pipe, hint_text, solution_view
 
 FIXTURE_ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "exercises"
 
@@ -62,3 +62,11 @@ def test_a_failed_check_names_the_line_found_at_run_time_and_a_dropped_coroutine
     # A stall this short is a busy machine's noise, not a line to fix: not shown.
     short = BlockingSite("/x/exercise_01_sleep.py", 36, "predict", "x()", "x(...)", 0.03, 1.0)
     assert "runtime:" not in render(check_report(_failed_check((short,))), width=120)  # type: ignore[arg-type]
+
+
+def test_a_solution_on_an_80_column_terminal_is_highlighted_and_never_wrapped() -> None:
+    source = "def f() -> None:\n    x = 1  # " + "a comment far wider than the terminal " * 4 + "\n    return None\n"
+    console = Console(width=80, record=True, force_terminal=True, color_system="truecolor")
+    console.print(solution_view("f.py", source, highlight=True), crop=False)
+    assert console.export_text(clear=False) == "# solutions/f.py\n" + source
+    assert "\x1b[" in console.export_text(styles=True)  # highlighted
