@@ -70,7 +70,7 @@ def test_the_report_shows_the_summary_the_server_and_the_verdict() -> None:
     assert "Server: in a handler   1 request(s) inside the app at once" in text  # no handler count: said so
     assert "Server: max loop lag   200 ms" in text
     verdict = text[text.index("verdict:") :].replace("\n", " ")
-    assert verdict.startswith("verdict: serialized — 3 requests took 0.30 s = 3.0 x one request alone")
+    assert verdict.startswith("verdict: serialized — 3 requests took 300 ms = 3.0 x one request alone")
     assert verdict.endswith("they ran one after another")
 
 
