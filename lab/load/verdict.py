@@ -28,19 +28,34 @@ RETRY_GAP_S = 0.9  # Linux retries a connection a full accept backlog dropped af
 SLOWED_TOGETHER = 0.75  # quickest answer / slowest at or above this: no first wave, all slowed alike
 
 
+def _base(file: str) -> str:
+    return file.rsplit("/", 1)[-1]
+
+
 def site_text(site: BlockingSite) -> str:
-    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held, short enough for a panel."""
+    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held, short enough for a panel
+    (`mydb.py:11 time.sleep(...) from get_db()` when the line is in a `def` an `async def` called)."""
     if not site.file:
         return f"no line of code: {site.call}"
-    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} {site.call}"
+    caller = f" from {site.async_function}()" if site.async_function else ""
+    return f"{_base(site.file)}:{site.line} {site.call}{caller}"
 
 
 def site_sentence(site: BlockingSite) -> str:
-    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`."""
+    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`.
+
+    A line in a helper the loop reached from the user's `async def` names that coroutine too: the line is
+    where the loop waited, the `async def` is what has to change (`def`, or a thread for the helper)."""
     held = f"held the event loop {duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
     if not site.file:
         return f"no line of code ({site.call}) {held}"
-    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` {held}, in {site.function}()"
+    text = f"{_base(site.file)}:{site.line} `{site.call}` {held}, in {site.function}()"
+    if site.async_function:
+        text += (
+            f", called on the event loop from `async def {site.async_function}` "
+            f"({_base(site.async_file)}:{site.async_line})"
+        )
+    return text
 
 
 @dataclass(frozen=True)

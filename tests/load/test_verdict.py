@@ -1,7 +1,7 @@
 import pytest
 
-from lab.load.verdict import CONCURRENT, FAILED, INCONCLUSIVE, SERIALIZED, WAVES, judge
-from lab.protocol import ServerStats
+from lab.load.verdict import CONCURRENT, FAILED, INCONCLUSIVE, SERIALIZED, WAVES, judge, site_sentence, site_text
+from lab.protocol import BlockingSite, ServerStats
 
 
 def server_view(peak_in_flight: int, loop_lag_max_s: float, tokens_total: int, tokens_peak: int) -> ServerStats:
@@ -173,3 +173,16 @@ def test_stragglers_of_a_full_accept_backlog_are_not_serialization(
     else:
         assert not any("not requests run one after another" in r for r in verdict.reasons)
     assert (verdict.kind == SERIALIZED) == ("they ran one after another" in verdict.reasons)
+
+
+def test_a_line_in_a_helper_names_the_async_def_that_called_it_on_the_loop() -> None:
+    leaf = BlockingSite("/srv/mydb.py", 11, "fetch", "time.sleep(1)", "time.sleep(...)", 2.0, 0.99)
+    called = BlockingSite(
+        **{**leaf.__dict__, "async_file": "/srv/deps.py", "async_line": 5, "async_function": "get_db"}
+    )
+    assert site_sentence(leaf).endswith("in fetch()")
+    assert site_sentence(called).endswith("in fetch(), called on the event loop from `async def get_db` (deps.py:5)")
+    assert (site_text(leaf), site_text(called)) == (
+        "mydb.py:11 time.sleep(...)",
+        "mydb.py:11 time.sleep(...) from get_db()",
+    )
