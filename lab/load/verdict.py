@@ -42,11 +42,14 @@ def site_text(site: BlockingSite) -> str:
 
 
 def site_sentence(site: BlockingSite) -> str:
-    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`.
+    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms in all (97% of the stalled time), in predict()`.
+
+    The time is summed over every stall of the window: more than the longest single stall (the loop lag)
+    whenever the line stalled the loop more than once, and said so.
 
     A line in a helper the loop reached from the user's `async def` names that coroutine too: the line is
     where the loop waited, the `async def` is what has to change (`def`, or a thread for the helper)."""
-    held = f"held the event loop {duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
+    held = f"held the event loop {duration(site.stalled_s)} in all ({site.share:.0%} of the stalled time)"
     if not site.file:
         return f"no line of code ({site.call}) {held}"
     text = f"{_base(site.file)}:{site.line} `{site.call}` {held}, in {site.function}()"
@@ -302,7 +305,7 @@ def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
     if waiting:
         reasons.append(f"up to {waiting} waited for one of the process pool's {busy} processes")
     if server.loop_lag_judged_s >= max(0.05, single_s / 2):
-        reasons.append(f"its event loop was blocked for up to {duration(server.loop_lag_judged_s)}")
+        reasons.append(f"its event loop's longest single stall was {duration(server.loop_lag_judged_s)}")
     if server.loop_lag_starved_s >= 0.05:
         reasons.append(
             f"for {duration(server.loop_lag_starved_s)} the machine ran none of the server's threads (other "

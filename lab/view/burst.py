@@ -160,7 +160,7 @@ def in_handlers(server: ServerStats) -> str:
 
 def _lag_text(server: ServerStats) -> str:
     """The worst lag, and how much of the lateness was the machine's (it ran none of the server's threads)."""
-    text = duration(server.loop_lag_max_s)
+    text = f"{duration(server.loop_lag_max_s)}, the longest single stall"
     if server.loop_lag_starved_s >= 0.05:
         text += (
             f" ({duration(server.loop_lag_judged_s)} leaving out {duration(server.loop_lag_starved_s)} in which the"

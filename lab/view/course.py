@@ -151,7 +151,7 @@ _ROWS = [
     ("latency p50 / max", _latency),
     ("peak in handlers", lambda r: "-" if r is None else str(r.measurement.peak_in_flight)),
     (
-        "max loop lag",
+        "longest loop stall",
         lambda r: "-" if r is None or not r.measurement.has_stats else duration(r.measurement.loop_lag_max_s),
     ),
     ("probe", lambda r: "-" if r is None else duration(r.measurement.probe_s)),

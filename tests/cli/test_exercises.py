@@ -174,7 +174,7 @@ def test_check_fails_then_passes_and_unlocks_the_solution(project: Path) -> None
     assert failed.exit_code == 1, failed.output
     data = json.loads(failed.stdout)
     assert data["exercise"] == "exercise-1" and data["passed"] is False and data["verdict"] == "failed"
-    assert any("event loop was blocked" in r for r in data["reasons"])
+    assert any("event loop's longest single stall was" in r for r in data["reasons"])
     assert data["findings"][0]["code"] == "ASYNC251"
 
     shutil.copy(FIXED_SLEEP, project / "exercises" / "exercise_01_sleep.py")
@@ -246,7 +246,7 @@ def test_a_broken_solution_is_the_labs_fault_in_one_line(project: Path) -> None:
 def test_run_walks_through_side_by_side(project: Path) -> None:
     result = lab("run", "1")
     assert result.exit_code == 1
-    for words in ("your code", "solution", "max loop lag", "#8", "FAILED", "ASYNC251"):
+    for words in ("your code", "solution", "longest loop stall", "#8", "FAILED", "ASYNC251"):
         assert words in result.stdout, words
     # Both files are called exercise_01_sleep.py: the panes say which folder each comes from.
     assert "your code: exercises/exercise_01_sleep.py" in result.stdout

@@ -58,7 +58,7 @@ def test_judge(
 
 def test_blocked_loop_is_explained() -> None:
     verdict = judge(10, 10, 1.0, 0.1, 10, LAB_BLOCKED, 0.1)
-    assert any("event loop was blocked for up to 400 ms" in r for r in verdict.reasons)
+    assert any("event loop's longest single stall was 400 ms" in r for r in verdict.reasons)
 
 
 @pytest.mark.parametrize(
