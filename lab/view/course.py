@@ -140,6 +140,17 @@ def _status(run: Run | None) -> str:
     return text
 
 
+def _peak_in_handlers(run: Run | None) -> str:
+    """The burst's own requests in a handler at once: the mid-burst `/health` probe is not one of them (20 for a
+    burst of 20, never 21). A server that did not count its path: requests inside the app, probe included."""
+    if run is None:
+        return "-"
+    m = run.measurement
+    if m.peak_in_handler:
+        return str(m.peak_in_handler)
+    return f"{m.peak_in_flight} inside the app" + (", the probe included" if m.probe_s is not None else "")
+
+
 def _latency(run: Run | None) -> str:
     lat = run.summary.latency if run else None
     return "-" if lat is None else f"{duration(lat.p50)} / {duration(lat.max)}"
@@ -149,7 +160,7 @@ _ROWS = [
     ("requests", _status),
     ("wall", lambda r: "-" if r is None else duration(r.summary.wall_s)),
     ("latency p50 / max", _latency),
-    ("peak in handlers", lambda r: "-" if r is None else str(r.measurement.peak_in_flight)),
+    ("peak in handlers", _peak_in_handlers),
     (
         "longest loop stall",
         lambda r: "-" if r is None or not r.measurement.has_stats else duration(r.measurement.loop_lag_max_s),

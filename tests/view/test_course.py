@@ -73,3 +73,24 @@ def test_a_solution_on_an_80_column_terminal_is_highlighted_and_never_wrapped() 
     console.print(solution_view("f.py", source, highlight=True), crop=False)
     assert console.export_text(clear=False) == "# solutions/f.py\n" + source
     assert "\x1b[" in console.export_text(styles=True)  # highlighted
+
+
+def test_peak_in_handlers_counts_the_bursts_own_requests_not_the_probe() -> None:
+    from dataclasses import replace
+
+    from lab.course.results import Run
+    from lab.view.course import comparison_table
+
+    result = _failed_check(())
+    learner = result.learner  # type: ignore[attr-defined]
+    # 20 requests of the burst in their handler, and the /health probe beside them: 21 inside the app.
+    counted = replace(
+        learner, measurement=replace(learner.measurement, peak_in_flight=21, peak_in_handler=20, probe_s=0.01)
+    )
+    older = replace(
+        learner, measurement=replace(learner.measurement, peak_in_flight=21, peak_in_handler=0, probe_s=0.01)
+    )
+    text = render(comparison_table(counted, older), width=120)
+    row = next(line for line in text.splitlines() if line.startswith("peak in handlers"))
+    assert row.split()[3:] == ["20", "21", "inside", "the", "app,", "the", "probe", "included"], row
+    assert isinstance(counted, Run)
