@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.durations import duration
-from lab.protocol import BlockingSite, ServerStats
+from lab.protocol import BlockingSite, ServerStats, UnawaitedCoroutine
 
 CONCURRENT = "concurrent"
 SERIALIZED = "serialized"
@@ -59,6 +59,26 @@ def site_sentence(site: BlockingSite) -> str:
             f"({_base(site.async_file)}:{site.async_line})"
         )
     return text
+
+
+def unawaited_sentence(coroutine: UnawaitedCoroutine) -> str:
+    """`app.py:30 `asyncio.sleep(0.2)` made a coroutine never awaited (10 times), in forgot()`."""
+    times = "once" if coroutine.count == 1 else f"{coroutine.count:,} times"
+    code = coroutine.code.split("  #", 1)[0]  # the call, without a trailing comment (`# type: ignore[...]`)
+    return (
+        f"{_base(coroutine.file)}:{coroutine.line} `{code}` made a coroutine never awaited ({times}), "
+        f"in {coroutine.function}()"
+    )
+
+
+def _unawaited_reasons(server: ServerStats | None) -> list[str]:
+    """A coroutine the server caught unawaited: what it stood for never ran, which is why a request was quick."""
+    if server is None or not server.unawaited:
+        return []
+    return [
+        f"the server caught {unawaited_sentence(server.unawaited[0])}: the work it stands for never ran, so the "
+        "requests were quicker than that work"
+    ]
 
 
 @dataclass(frozen=True)
@@ -108,12 +128,16 @@ def judge(
     if single_s is None or single_s < TOO_FAST_S:
         return Verdict(
             INCONCLUSIVE,
-            reasons=[f"one request takes under {TOO_FAST_S * 1000:.0f} ms: too fast for overlap to show", *stragglers],
+            reasons=[
+                f"one request takes under {TOO_FAST_S * 1000:.0f} ms: too fast for overlap to show",
+                *_unawaited_reasons(server),
+                *stragglers,
+            ],
         )
     k = wall_s / single_s
     reasons = [f"{requests} requests took {duration(wall_s)} = {k:.1f} x one request alone ({duration(single_s)})"]
     if server is not None:
-        reasons += _server_reasons(server, single_s)
+        reasons += _server_reasons(server, single_s) + _unawaited_reasons(server)
     first = before_a_retry(latencies, single_s)
     if first:
         # Connections the kernel dropped from a full accept backlog come back a second later: how the

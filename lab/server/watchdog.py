@@ -69,9 +69,17 @@ LAB_LIBRARY_MODULES = frozenset(
 )
 # The lab's middleware wraps every request of every app it serves, outside the route: like Starlette's
 # own middleware, it is not the learner's code. Without this, a loop thread that loses the GIL while a
-# request passes through it (the GIL convoy) would be charged to `lab/limits.py`.
+# request passes through it (the GIL convoy) would be charged to `lab/limits.py`. The same for the hook that
+# catches a coroutine never awaited: the time Python takes to warn about it goes to the user's line that dropped it.
 LAB_MACHINERY_MODULES = frozenset(
-    {"lab.server.timing", "lab.server.limits", "lab.server.observability", "lab.server.metrics", "lab.server.handlers"}
+    {
+        "lab.server.timing",
+        "lab.server.limits",
+        "lab.server.observability",
+        "lab.server.metrics",
+        "lab.server.handlers",
+        "lab.server.unawaited",
+    }
 )
 
 

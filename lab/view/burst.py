@@ -14,7 +14,7 @@ from rich.text import Text
 
 from lab.durations import duration
 from lab.load.measure import Sample
-from lab.load.verdict import process_pool, site_sentence
+from lab.load.verdict import process_pool, site_sentence, unawaited_sentence
 from lab.protocol import ServerStats
 from lab.view.theme import verdict_style
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lab.protocol import ServerStats
 
 BAR_WIDTH = 50
+MIN_STALL_S = 0.001  # a site charged less than this rounds to "0 ms": nothing to name
 
 
 def timeline(
@@ -123,8 +124,9 @@ def _server_rows(server: ServerStats, pids: int) -> list[tuple[str, str]]:
     waiting = _waiting_text(server)
     if waiting:
         rows.append(("Server: waiting", waiting))
-    if server.blocking:
+    if server.blocking and server.blocking[0].stalled_s >= MIN_STALL_S:
         rows.append(("Server: blocking line", site_sentence(server.blocking[0])))
+    rows += [("Server: never awaited", unawaited_sentence(coroutine)) for coroutine in server.unawaited[:3]]
     if server.threadpools:
         rows.append(("Server: intra-op threads", intra_op_text(server)))
     return rows

@@ -21,7 +21,7 @@ from lab.course.catalog import Catalog, Exercise
 from lab.course.progress import Progress
 from lab.course.results import CheckResult, Run
 from lab.durations import duration
-from lab.load.verdict import site_sentence
+from lab.load.verdict import site_sentence, unawaited_sentence
 from lab.view.burst import timeline
 
 if TYPE_CHECKING:
@@ -76,11 +76,7 @@ def _runtime(result: CheckResult) -> list[RenderableType]:
     # A stall shorter than this is a busy machine's noise, not a line to fix.
     held = [site for site in m.blocking[:1] if site.file and site.stalled_s >= RUNTIME_MIN_STALL_S]
     lines = [Text("  runtime: ", style="bold yellow") + Text(site_sentence(site)) for site in held]
-    lines += [
-        Text("  runtime: ", style="bold yellow")
-        + Text(f"{c.file.rsplit('/', 1)[-1]}:{c.line} `{c.code}` made a coroutine never awaited ({c.count} times)")
-        for c in m.unawaited[:1]
-    ]
+    lines += [Text("  runtime: ", style="bold yellow") + Text(unawaited_sentence(c)) for c in m.unawaited[:1]]
     return list(lines)
 
 
