@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.course.catalog import BurstSpec, Expect
-from lab.durations import duration
+from lab.durations import counted, duration
 from lab.load.verdict import site_sentence
 from lab.protocol import (
     HTTP_CLIENTS,
@@ -330,8 +330,8 @@ def _median(m: Measurement, max_ms: float) -> Check:
     return Check(
         "median",
         False,
-        f"the median response took {duration(m.p50_s)} (at most {max_ms:.0f} ms expected): the response waited "
-        "for work it does not need (run it after the response, as a background task)",
+        f"the median response took {duration(m.p50_s)} (at most {duration(max_ms / 1000)} expected): the response "
+        "waited for work it does not need (run it after the response, as a background task)",
     )
 
 
@@ -460,7 +460,7 @@ def _intra_op(m: Measurement, bound: int) -> Check:
     if threads == 0:
         return Check("intra_op", False, "the server reported no BLAS/OpenMP thread pool: is the model still NumPy?")
     if threads <= bound:
-        return Check("intra_op", True, f"each model call runs at most {threads} intra-op thread(s)")
+        return Check("intra_op", True, f"each model call runs at most {counted(threads, 'intra-op thread')}")
     return Check(
         "intra_op",
         False,
@@ -482,9 +482,11 @@ def _intra_op_race(m: Measurement) -> list[Check]:
         return []  # no model call reported its threads (an older server, or a model that is not the lab's)
     changes = m.counters.get(INTRA_OP_CHANGES, 0)
     if changes:
-        seen = f"{changes} time(s) from one model call's reading to the next"
+        seen = f"{counted(changes, 'time')} from one model call's reading to the next"
     elif m.intra_op_threads and m.intra_op_threads != in_calls:
-        seen = f"the calls ran with {in_calls} thread(s) each, and {m.intra_op_threads} were left after the burst"
+        seen = (
+            f"the calls ran with {counted(in_calls, 'thread')} each, and {m.intra_op_threads} were left after the burst"
+        )
     else:
         return [Check("intra_op_race", True, "every model call ran with the same intra-op threads setting")]
     return [
@@ -542,7 +544,8 @@ def _same_response(learner: Measurement, solution: Measurement) -> Check:
     return Check(
         "same_response",
         False,
-        f"{sum(wrong.values())} response(s) differ from the solution's: got {_clip(body)}, expected "
+        f"{counted(sum(wrong.values()), 'response')} {'differs' if sum(wrong.values()) == 1 else 'differ'} from "
+        f"the solution's: got {_clip(body)}, expected "
         f"{_clip(expected or '-')} (a fix must still do the work)",
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.durations import duration
+from lab.durations import counted, duration
 from lab.protocol import BlockingSite, ServerStats, UnawaitedCoroutine
 
 CONCURRENT = "concurrent"
@@ -129,7 +129,7 @@ def judge(
         return Verdict(
             INCONCLUSIVE,
             reasons=[
-                f"one request takes under {TOO_FAST_S * 1000:.0f} ms: too fast for overlap to show",
+                f"one request takes under {duration(TOO_FAST_S)}: too fast for overlap to show",
                 *_unawaited_reasons(server),
                 *stragglers,
             ],
@@ -320,7 +320,7 @@ def _retried_text(latencies: Sequence[float], first: int) -> str:
 
 
 def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
-    reasons = [f"the server had at most {_in_handlers(server)} request(s) in a handler at once"]
+    reasons = [f"the server had at most {counted(_in_handlers(server), 'request')} in a handler at once"]
     if server.peak_in_flight > _in_handlers(server) and server.peak_in_handler:
         reasons[0] += f" ({server.peak_in_flight} inside the app)"
     if server.peak_token_waiters:

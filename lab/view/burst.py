@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lab.durations import duration
+from lab.durations import counted, duration
 from lab.load.measure import Sample
 from lab.load.verdict import process_pool, site_sentence, unawaited_sentence
 from lab.protocol import ServerStats
@@ -136,7 +136,7 @@ def _waiting_text(server: ServerStats) -> str:
     """What requests waited for at the server: a thread token, a process of the pool ("" if nothing)."""
     waiting = []
     if server.peak_token_waiters:
-        waiting.append(f"up to {server.peak_token_waiters} request(s) for a thread token")
+        waiting.append(f"up to {counted(server.peak_token_waiters, 'request')} for a thread token")
     busy, for_process = process_pool(server)
     if for_process:
         waiting.append(f"up to {for_process} for one of {busy} processes")
@@ -153,8 +153,8 @@ def _workers_text(read: int, answered: int) -> str:
 def in_handlers(server: ServerStats) -> str:
     """ "12 at once (30 inside the app)": handlers really running, beside requests merely inside."""
     if not server.peak_in_handler:
-        return f"{server.peak_in_flight} request(s) inside the app at once"
-    text = f"{server.peak_in_handler} request(s) at once"
+        return f"{counted(server.peak_in_flight, 'request')} inside the app at once"
+    text = f"{counted(server.peak_in_handler, 'request')} at once"
     if server.peak_in_flight > server.peak_in_handler:
         text += f" ({server.peak_in_flight} inside the app)"
     return text

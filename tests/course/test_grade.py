@@ -105,7 +105,7 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ),
     ("timeouts", Expect(), m(ok=18, errors={"ReadTimeout": 2}), False, ["ReadTimeout: 2"]),
     ("failures-allowed", Expect(all_ok=False, same_response=False), m(ok=0, bodies={}), True, []),
-    ("wrong-answer", Expect(), m(bodies={canonical({"prediction": 0.0}): 20}), False, ["20 response(s) differ"]),
+    ("wrong-answer", Expect(), m(bodies={canonical({"prediction": 0.0}): 20}), False, ["20 responses differ"]),
     ("no-body", Expect(), m(bodies={}), False, ["no response to compare"]),
     ("no-compare", Expect(same_response=False), m(bodies={"x": 1}), True, []),
     ("no-stats", Expect(max_loop_lag_ms=50), m(has_stats=False), False, ["could not report"]),
@@ -319,13 +319,12 @@ def test_a_threads_setting_that_changes_while_calls_run_is_a_race() -> None:
     assert set(failed) == {"intra_op", "intra_op_race"}
     assert "may start 2 intra-op threads" in failed["intra_op"]  # a call ran with 2, whatever was left after
     assert failed["intra_op_race"].startswith(
-        "the intra-op threads setting changed while model calls ran "
-        "(5 time(s) from one model call's reading to the next)"
+        "the intra-op threads setting changed while model calls ran (5 times from one model call's reading to the next)"
     )
     # The exits came in order: every call ran capped, and the last exit left the default behind.
     in_order = m(intra_op_threads=2, gauge_peaks={"intra_op_threads_in_calls": 1})
     failed = {c.name: c.reason for c in grade(expect, BURST, in_order, FIXED).checks if not c.passed}
-    assert "the calls ran with 1 thread(s) each, and 2 were left after the burst" in failed["intra_op_race"]
+    assert "the calls ran with 1 thread each, and 2 were left after the burst" in failed["intra_op_race"]
     # Never capped at all: one steady setting, too high (the exercise as shipped) is not a race.
     uncapped = m(intra_op_threads=2, gauge_peaks={"intra_op_threads_in_calls": 2})
     assert [c.name for c in grade(expect, BURST, uncapped, FIXED).checks if not c.passed] == ["intra_op"]

@@ -86,7 +86,7 @@ def test_tokens_out_is_explained_with_the_second_token_of_a_def_route() -> None:
     verdict = judge(100, 100, 0.70, 0.21, 100, server, 0.62)
     assert verdict.wave_size == 40
     text = " ".join(verdict.reasons)
-    assert "at most 40 request(s) in a handler at once (100 inside the app)" in text
+    assert "at most 40 requests in a handler at once (100 inside the app)" in text
     assert "up to 60 waited for a thread token" in text
     assert "takes a token again to validate its response" in text
 
