@@ -341,10 +341,14 @@ def _wall_ratio(learner: Measurement, solution: Measurement, max_ratio: float, b
         return Check("wall_ratio", False, "no request succeeded, so there is no time to compare")
     ratio = learner.wall_s / solution.wall_s
     numbers = f"{duration(learner.wall_s)} {what} against the solution's {duration(solution.wall_s)} ({ratio:.1f}x)"
-    if ratio <= max_ratio:
+    if ratio <= AS_FAST:
         return Check("wall_ratio", True, f"as fast as the solution: {numbers}")
+    if ratio <= max_ratio:  # slower, in waves of a smaller pool, within what this exercise asks
+        return Check("wall_ratio", True, f"within {max_ratio:g}x of the solution: {numbers}")
     return Check("wall_ratio", False, f"{ratio:.1f} times slower than the solution: {numbers}")
 
+
+AS_FAST = 1.5  # a wall ratio up to this is "as fast as the solution": a busy machine's noise, not waves
 
 PROBE_SOLUTION_FACTOR = 3.0  # a probe within 3x the solution's own, in the same run, is as good as this machine allows
 
