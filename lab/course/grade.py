@@ -458,6 +458,15 @@ def _tokens(m: Measurement, bound: int) -> Check:
     )
 
 
+# The two caps set at start-up that the calls never see: the server's readings cannot tell them from no cap.
+CAPS_THAT_DO_NOT_HOLD = (
+    "A cap set at start-up that did not hold is one of two: OPENBLAS_NUM_THREADS set in the lifespan comes after "
+    "NumPy was imported, and OpenBLAS reads it once, when NumPy loads it; a `with threadpool_limits(...)` block "
+    "gives the setting back when the block ends, so calls after it (every request's) run uncapped. Call "
+    '`threadpool_limits(limits=1, user_api="blas")` on its own, without `with`, in the lifespan'
+)
+
+
 def _intra_op(m: Measurement, bound: int) -> Check:
     # After the burst, and at every model call's start and end (a setting changed per request shows there).
     threads = max(m.intra_op_threads, m.gauge_peaks.get(INTRA_OP_IN_CALLS, 0))
@@ -469,7 +478,8 @@ def _intra_op(m: Measurement, bound: int) -> Check:
         "intra_op",
         False,
         f"each model call may start {threads} intra-op threads (at most {bound} expected): times every "
-        "request thread, times every worker, that is more threads than cores; cap them once per worker, at start-up",
+        "request thread, times every worker, that is more threads than cores; cap them once per worker, at start-up. "
+        + CAPS_THAT_DO_NOT_HOLD,
     )
 
 

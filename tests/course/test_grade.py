@@ -88,6 +88,14 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ("tokens-over", Expect(max_tokens_peak=10), m(tokens_peak=40, tokens_total=40), False, ["40 of the 40"]),
     ("intra-op-capped", Expect(max_intra_op_threads=1), m(intra_op_threads=1), True, ["at most 1 intra-op"]),
     ("intra-op-over", Expect(max_intra_op_threads=1), m(intra_op_threads=2), False, ["may start 2 intra-op"]),
+    # A cap at start-up that never reached the calls: the two ways it happens, and why each did not hold.
+    (
+        "intra-op-cap-did-not-hold",
+        Expect(max_intra_op_threads=1),
+        m(intra_op_threads=2),
+        False,
+        ["OPENBLAS_NUM_THREADS set in the lifespan comes after NumPy was imported", "gives the setting back when"],
+    ),
     ("intra-op-none", Expect(max_intra_op_threads=1), m(intra_op_threads=0), False, ["no BLAS/OpenMP"]),
     ("pids-one", Expect(min_pids=2), m(pids=1), False, ["only 1 server process"]),
     ("pids-two", Expect(min_pids=2), m(pids=2), True, ["2 server processes"]),
