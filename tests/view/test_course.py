@@ -94,3 +94,34 @@ def test_peak_in_handlers_counts_the_bursts_own_requests_not_the_probe() -> None
     row = next(line for line in text.splitlines() if line.startswith("peak in handlers"))
     assert row.split()[3:] == ["20", "21", "inside", "the", "app,", "the", "probe", "included"], row
     assert isinstance(counted, Run)
+
+
+def _run(samples: list[object]) -> object:
+    from lab.course.grade import Measurement
+    from lab.course.results import Run
+    from lab.load.measure import summarize
+
+    exercise = load_catalog(FIXTURE_ROOT).exercises[0]
+    summary = summarize(samples)  # type: ignore[arg-type]
+    measurement = Measurement(requests=len(samples), ok=len(samples), wall_s=summary.wall_s)
+    return Run(exercise.path, samples, summary, measurement, None, 5.0)  # type: ignore[arg-type]
+
+
+def test_requests_each_slower_but_the_burst_sooner_are_said_to_be_parallel() -> None:
+    from lab.load.measure import Sample
+    from lab.view.course import each_slower_all_sooner
+
+    # Exercise 13 on a busy machine: 8 predictions taking turns on the loop, or all 8 at once on 2 cores.
+    turns = _run([Sample(i, 0.0, 0.13 * (i + 1), 200) for i in range(8)])
+    together = _run([Sample(i, 0.0, 0.8 + 0.01 * i, 200) for i in range(8)])
+    note = each_slower_all_sooner(turns, together)  # type: ignore[arg-type]
+    assert note == (
+        "The solution: each request took longer (p50 835 ms against 585 ms), yet its burst ended sooner (870 ms "
+        "against 1,040 ms): its requests ran at the same time, sharing the cores, so each took longer than alone "
+        "and all of them finished sooner than taking turns."
+    )
+    assert str(each_slower_all_sooner(together, turns)).startswith("Your code: each request took longer")  # type: ignore[arg-type]
+    # Faster in both, or slower in both: nothing to explain.
+    assert each_slower_all_sooner(together, together) is None  # type: ignore[arg-type]
+    quick = _run([Sample(i, 0.0, 0.2, 200) for i in range(8)])
+    assert each_slower_all_sooner(turns, quick) is None  # type: ignore[arg-type]
