@@ -156,6 +156,12 @@ class BlockingSite:
     call: str  # the library call the line was in, e.g. `time.sleep(...)`, `lab.workloads.remote_model_call`
     stalled_s: float
     share: float  # of the window's total stalled time, 0..1
+    # The outermost `async def` of the user's code on the loop's stack, when the line is in another function
+    # (a helper module's `def` called from an `async def` dependency): the function that has to change.
+    # "" and 0 when the line is in that `async def` itself; absent from an older server's answer.
+    async_file: str = ""
+    async_line: int = 0
+    async_function: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -166,6 +172,9 @@ class BlockingSite:
             "call": self.call,
             "stalled_s": round(self.stalled_s, 6),
             "share": round(self.share, 4),
+            "async_file": self.async_file,
+            "async_line": self.async_line,
+            "async_function": self.async_function,
         }
 
     @classmethod
@@ -178,6 +187,9 @@ class BlockingSite:
             call=str(data["call"]),
             stalled_s=float(data["stalled_s"]),
             share=float(data["share"]),
+            async_file=str(data.get("async_file", "")),
+            async_line=int(data.get("async_line", 0)),
+            async_function=str(data.get("async_function", "")),
         )
 
 
@@ -415,10 +427,10 @@ def _max_each(tables: Iterable[dict[str, int]]) -> dict[str, int]:
 
 def _merge_sites(per_worker: Iterable[tuple[BlockingSite, ...]]) -> tuple[BlockingSite, ...]:
     """The workers' blocking sites as one list: the same line's time added up, shares of the total."""
-    stalled: dict[tuple[str, int, str, str], tuple[BlockingSite, float]] = {}
+    stalled: dict[tuple[str, int, str, str, str, int], tuple[BlockingSite, float]] = {}
     for sites in per_worker:
         for site in sites:
-            key = (site.file, site.line, site.function, site.call)
+            key = (site.file, site.line, site.function, site.call, site.async_file, site.async_line)
             seen = stalled.get(key)
             stalled[key] = (site, site.stalled_s + (seen[1] if seen else 0.0))
     total = sum(seconds for _, seconds in stalled.values())

@@ -35,7 +35,9 @@ def stats(**overrides: object) -> ServerStats:
         "peak_in_handler": 3,
         "handler_peaks": {"/sleep/async": 3},
         "peak_token_waiters": 60,
-        "blocking": (BlockingSite("/app.py", 12, "predict", "time.sleep(1)", "time.sleep(...)", 0.9, 0.9),),
+        "blocking": (
+            BlockingSite("/app.py", 12, "predict", "time.sleep(1)", "time.sleep(...)", 0.9, 0.9, "/deps.py", 4, "user"),
+        ),
         "blocking_samples": 300,
         "unawaited": (UnawaitedCoroutine("sleep", "/app.py", 30, "predict", "asyncio.sleep(0.2)", 20),),
         "threadpools": (ThreadPool("openblas", "blas", 1), ThreadPool("openblas", "blas", 1)),
@@ -139,3 +141,12 @@ def test_a_handler_stamp_outside_the_request_is_ignored() -> None:
 )
 def test_other_servers_have_no_times(headers: dict[str, str]) -> None:
     assert ServerTimes.from_headers(headers) is None
+
+
+def test_a_blocking_site_from_an_older_server_has_no_async_caller() -> None:
+    site = BlockingSite("/db.py", 11, "fetch", "time.sleep(1)", "time.sleep(...)", 0.9, 1.0, "/deps.py", 4, "get_db")
+    assert BlockingSite.from_json(site.to_json()) == site
+    older = {k: v for k, v in site.to_json().items() if not k.startswith("async_")}
+    assert BlockingSite.from_json(older) == BlockingSite(
+        "/db.py", 11, "fetch", "time.sleep(1)", "time.sleep(...)", 0.9, 1.0
+    )

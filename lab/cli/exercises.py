@@ -186,7 +186,7 @@ def solution(
         return
     from lab.view.course import solution_view
 
-    show(solution_view(chosen.file, text, highlight=screen.is_terminal), on=screen)
+    show(solution_view(chosen.file, text, highlight=screen.is_terminal), on=screen, crop=False)
 
 
 @app.command()

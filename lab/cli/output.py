@@ -90,10 +90,11 @@ def console() -> Console:
     return console()
 
 
-def show(renderable: Any, on: Console | None = None) -> None:
-    """Print a rich renderable (to `on`, or a new console on stdout)."""
+def show(renderable: Any, on: Console | None = None, *, crop: bool = True) -> None:
+    """Print a rich renderable (to `on`, or a new console on stdout); `crop=False` leaves lines wider than
+    the console whole (source code: the terminal folds them, a pipe gets them as they are)."""
     with writable_stdout():
-        (on or console()).print(renderable)
+        (on or console()).print(renderable, crop=crop)
 
 
 def print_json(data: Any) -> None:

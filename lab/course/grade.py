@@ -1,8 +1,8 @@
 """The pure judge: an exercise's expectation plus two measurements in, pass or fail with reasons out.
 
 No I/O, no clocks: `lab.course.check` measures the learner's server and the solution's in one run and
-hands the numbers here. Every reason is written in terms of the lesson ("the event loop was blocked
-for 950 ms"), not of the threshold, so a failing check teaches something.
+hands the numbers here. Every reason is written in terms of the lesson ("the event loop's longest single
+stall was 950 ms"), not of the threshold, so a failing check teaches something.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.course.catalog import BurstSpec, Expect, TrafficSpec
-from lab.durations import duration
+from lab.durations import counted, duration
 from lab.load.kubelet import KubeletReport, clock_text
 from lab.load.verdict import site_sentence
 from lab.protocol import (
@@ -371,11 +371,14 @@ CONVOY_SHARE = 0.5  # of the stalls with no line of code on the loop: only then 
 
 
 def _loop_lag(m: Measurement, max_ms: float) -> Check:
-    lag_ms = m.loop_lag_max_s * 1000
-    if lag_ms <= max_ms:
-        return Check("loop_lag", True, f"the event loop stayed free (longest stall {lag_ms:.0f} ms)")
+    # Two figures, named apart: the longest single stall (the heartbeat's worst lateness, what the bound is
+    # about) and, in `site_sentence`, a line's time summed over every stall of the burst, which can be more.
+    if m.loop_lag_max_s * 1000 <= max_ms:
+        longest = duration(m.loop_lag_max_s)
+        return Check("loop_lag", True, f"the event loop stayed free (longest single stall {longest})")
     blocked = (
-        f"the event loop was blocked for {lag_ms:.0f} ms: while it is blocked no other request, /health included, "
+        f"the event loop's longest single stall was {duration(m.loop_lag_max_s)}: while it is blocked no other "
+        "request, /health included, "
     )
     site = m.blocking[0] if m.blocking else None
     if site is not None and not site.file and site.share >= CONVOY_SHARE:
@@ -383,7 +386,8 @@ def _loop_lag(m: Measurement, max_ms: float) -> Check:
         return Check(
             "loop_lag",
             False,
-            f"the event loop was held up for {duration(m.loop_lag_max_s)}, yet no line of yours was running on it: "
+            f"the event loop's longest single stall was {duration(m.loop_lag_max_s)}, yet no line of yours was "
+            "running on it: "
             "it was waiting for the GIL behind busy threads (pure-Python work in `def` routes or threads takes "
             "turns with the loop; CPU work like this needs processes)",
         )
@@ -513,8 +517,8 @@ def _median(m: Measurement, max_ms: float) -> Check:
     return Check(
         "median",
         False,
-        f"the median response took {duration(m.p50_s)} (at most {max_ms:.0f} ms expected): the response waited "
-        "for work it does not need (run it after the response, as a background task)",
+        f"the median response took {duration(m.p50_s)} (at most {duration(max_ms / 1000)} expected): the response "
+        "waited for work it does not need (run it after the response, as a background task)",
     )
 
 
@@ -524,10 +528,14 @@ def _wall_ratio(learner: Measurement, solution: Measurement, max_ratio: float, b
         return Check("wall_ratio", False, "no request succeeded, so there is no time to compare")
     ratio = learner.wall_s / solution.wall_s
     numbers = f"{duration(learner.wall_s)} {what} against the solution's {duration(solution.wall_s)} ({ratio:.1f}x)"
-    if ratio <= max_ratio:
+    if ratio <= AS_FAST:
         return Check("wall_ratio", True, f"as fast as the solution: {numbers}")
+    if ratio <= max_ratio:  # slower, in waves of a smaller pool, within what this exercise asks
+        return Check("wall_ratio", True, f"within {max_ratio:g}x of the solution: {numbers}")
     return Check("wall_ratio", False, f"{ratio:.1f} times slower than the solution: {numbers}")
 
+
+AS_FAST = 1.5  # a wall ratio up to this is "as fast as the solution": a busy machine's noise, not waves
 
 PROBE_SOLUTION_FACTOR = 3.0  # a probe within 3x the solution's own, in the same run, is as good as this machine allows
 
@@ -637,18 +645,28 @@ def _tokens(m: Measurement, bound: int) -> Check:
     )
 
 
+# The two caps set at start-up that the calls never see: the server's readings cannot tell them from no cap.
+CAPS_THAT_DO_NOT_HOLD = (
+    "A cap set at start-up that did not hold is one of two: OPENBLAS_NUM_THREADS set in the lifespan comes after "
+    "NumPy was imported, and OpenBLAS reads it once, when NumPy loads it; a `with threadpool_limits(...)` block "
+    "gives the setting back when the block ends, so calls after it (every request's) run uncapped. Call "
+    '`threadpool_limits(limits=1, user_api="blas")` on its own, without `with`, in the lifespan'
+)
+
+
 def _intra_op(m: Measurement, bound: int) -> Check:
     # After the burst, and at every model call's start and end (a setting changed per request shows there).
     threads = max(m.intra_op_threads, m.gauge_peaks.get(INTRA_OP_IN_CALLS, 0))
     if threads == 0:
         return Check("intra_op", False, "the server reported no BLAS/OpenMP thread pool: is the model still NumPy?")
     if threads <= bound:
-        return Check("intra_op", True, f"each model call runs at most {threads} intra-op thread(s)")
+        return Check("intra_op", True, f"each model call runs at most {counted(threads, 'intra-op thread')}")
     return Check(
         "intra_op",
         False,
         f"each model call may start {threads} intra-op threads (at most {bound} expected): times every "
-        "request thread, times every worker, that is more threads than cores; cap them once per worker, at start-up",
+        "request thread, times every worker, that is more threads than cores; cap them once per worker, at start-up. "
+        + CAPS_THAT_DO_NOT_HOLD,
     )
 
 
@@ -665,9 +683,11 @@ def _intra_op_race(m: Measurement) -> list[Check]:
         return []  # no model call reported its threads (an older server, or a model that is not the lab's)
     changes = m.counters.get(INTRA_OP_CHANGES, 0)
     if changes:
-        seen = f"{changes} time(s) from one model call's reading to the next"
+        seen = f"{counted(changes, 'time')} from one model call's reading to the next"
     elif m.intra_op_threads and m.intra_op_threads != in_calls:
-        seen = f"the calls ran with {in_calls} thread(s) each, and {m.intra_op_threads} were left after the burst"
+        seen = (
+            f"the calls ran with {counted(in_calls, 'thread')} each, and {m.intra_op_threads} were left after the burst"
+        )
     else:
         return [Check("intra_op_race", True, "every model call ran with the same intra-op threads setting")]
     return [
@@ -725,7 +745,8 @@ def _same_response(learner: Measurement, solution: Measurement) -> Check:
     return Check(
         "same_response",
         False,
-        f"{sum(wrong.values())} response(s) differ from the solution's: got {_clip(body)}, expected "
+        f"{counted(sum(wrong.values()), 'response')} {'differs' if sum(wrong.values()) == 1 else 'differ'} from "
+        f"the solution's: got {_clip(body)}, expected "
         f"{_clip(expected or '-')} (a fix must still do the work)",
     )
 

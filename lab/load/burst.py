@@ -59,7 +59,7 @@ WarmUp = Literal["endpoint", "stats"]  # where a burst's warm-up goes: see `fire
 
 def check_url(url: str) -> None:
     """An http(s) URL with a host and a valid port, or a one-line BurstError saying what is allowed."""
-    hint = "(try http://127.0.0.1:8000/sleep/async)"
+    hint = f"(try {_with_scheme(url)})"
     try:
         parts = urlsplit(url)
         port = parts.port  # reading it validates it: ValueError when not a number in 0-65535
@@ -83,6 +83,21 @@ def parse_headers(lines: list[str]) -> dict[str, str]:
             raise BurstError(f"-H {line!r}: write a header as 'Name: value', e.g. {example}", usage=True)
         headers[name.strip()] = value.strip()
     return headers
+
+
+def _with_scheme(url: str) -> str:
+    """The user's own URL made one `lab burst` takes: `127.0.0.1:8788/me` -> `http://127.0.0.1:8788/me`.
+
+    Without `://` the scheme was left out; with another one (`ftp://`, `ws://`) it is swapped for http.
+    The lab's own example when even that is no URL with a host."""
+    rest = url.split("://", 1)[1] if "://" in url else url.lstrip("/")
+    candidate = f"http://{rest}"
+    try:
+        if urlsplit(candidate).hostname and urlsplit(candidate).port != 0:
+            return candidate
+    except ValueError:
+        pass
+    return "http://127.0.0.1:8000/sleep/async"
 
 
 @dataclass(frozen=True)

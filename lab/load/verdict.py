@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.durations import duration
-from lab.protocol import BlockingSite, ServerStats
+from lab.durations import counted, duration
+from lab.protocol import BlockingSite, ServerStats, UnawaitedCoroutine
 
 CONCURRENT = "concurrent"
 SERIALIZED = "serialized"
@@ -24,22 +24,61 @@ FAILED = "failed"
 TOO_FAST_S = 0.005  # below this, scheduler noise is as large as the work: nothing to judge
 SERIAL_FRACTION = 0.8  # k >= 0.8 N counts as serialized
 CONCURRENT_SLACK = 0.75  # k < ideal + 0.75 counts as concurrent (client launch costs a little)
+RETRY_GAP_S = 0.9  # Linux retries a connection a full accept backlog dropped after 1 s
 SLOWED_TOGETHER = 0.75  # quickest answer / slowest at or above this: no first wave, all slowed alike
 
 
+def _base(file: str) -> str:
+    return file.rsplit("/", 1)[-1]
+
+
 def site_text(site: BlockingSite) -> str:
-    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held, short enough for a panel."""
+    """`sleep.py:34 time.sleep(...)`: where the server's watchdog found the loop held, short enough for a panel
+    (`mydb.py:11 time.sleep(...) from get_db()` when the line is in a `def` an `async def` called)."""
     if not site.file:
         return f"no line of code: {site.call}"
-    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} {site.call}"
+    caller = f" from {site.async_function}()" if site.async_function else ""
+    return f"{_base(site.file)}:{site.line} {site.call}{caller}"
 
 
 def site_sentence(site: BlockingSite) -> str:
-    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()`."""
-    held = f"held the event loop {duration(site.stalled_s)} ({site.share:.0%} of the stalls)"
+    """`app.py:36 `time.sleep(...)` held the event loop 3,900 ms in all (97% of the stalled time), in predict()`.
+
+    The time is summed over every stall of the window: more than the longest single stall (the loop lag)
+    whenever the line stalled the loop more than once, and said so.
+
+    A line in a helper the loop reached from the user's `async def` names that coroutine too: the line is
+    where the loop waited, the `async def` is what has to change (`def`, or a thread for the helper)."""
+    held = f"held the event loop {duration(site.stalled_s)} in all ({site.share:.0%} of the stalled time)"
     if not site.file:
         return f"no line of code ({site.call}) {held}"
-    return f"{site.file.rsplit('/', 1)[-1]}:{site.line} `{site.call}` {held}, in {site.function}()"
+    text = f"{_base(site.file)}:{site.line} `{site.call}` {held}, in {site.function}()"
+    if site.async_function:
+        text += (
+            f", called on the event loop from `async def {site.async_function}` "
+            f"({_base(site.async_file)}:{site.async_line})"
+        )
+    return text
+
+
+def unawaited_sentence(coroutine: UnawaitedCoroutine) -> str:
+    """`app.py:30 `asyncio.sleep(0.2)` made a coroutine never awaited (10 times), in forgot()`."""
+    times = "once" if coroutine.count == 1 else f"{coroutine.count:,} times"
+    code = coroutine.code.split("  #", 1)[0]  # the call, without a trailing comment (`# type: ignore[...]`)
+    return (
+        f"{_base(coroutine.file)}:{coroutine.line} `{code}` made a coroutine never awaited ({times}), "
+        f"in {coroutine.function}()"
+    )
+
+
+def _unawaited_reasons(server: ServerStats | None) -> list[str]:
+    """A coroutine the server caught unawaited: what it stood for never ran, which is why a request was quick."""
+    if server is None or not server.unawaited:
+        return []
+    return [
+        f"the server caught {unawaited_sentence(server.unawaited[0])}: the work it stands for never ran, so the "
+        "requests were quicker than that work"
+    ]
 
 
 @dataclass(frozen=True)
@@ -89,13 +128,25 @@ def judge(
     if single_s is None or single_s < TOO_FAST_S:
         return Verdict(
             INCONCLUSIVE,
-            reasons=[f"one request takes under {TOO_FAST_S * 1000:.0f} ms: too fast for overlap to show", *stragglers],
+            reasons=[
+                f"one request takes under {duration(TOO_FAST_S)}: too fast for overlap to show",
+                *_unawaited_reasons(server),
+                *stragglers,
+            ],
         )
     k = wall_s / single_s
-    reasons = [f"{requests} requests took {wall_s:.2f} s = {k:.1f} x one request alone ({single_s * 1000:.0f} ms)"]
+    reasons = [f"{requests} requests took {duration(wall_s)} = {k:.1f} x one request alone ({duration(single_s)})"]
     if server is not None:
-        reasons += _server_reasons(server, single_s)
-    reasons += stragglers
+        reasons += _server_reasons(server, single_s) + _unawaited_reasons(server)
+    first = before_a_retry(latencies, single_s)
+    if first:
+        # Connections the kernel dropped from a full accept backlog come back a second later: how the
+        # server ran the requests it had accepted is what the others say, judged without the late ones.
+        reasons.append(_retried_text(latencies, first))
+        latencies = sorted(latencies)[:first]
+        requests, k = first, latencies[-1] / single_s
+    else:
+        reasons += stragglers
     return _one_at_a_time(requests, k, server, cores, reasons) or _overlapped(
         requests, concurrency, k, single_s, server, server_max_s, latencies, cores, reasons
     )
@@ -237,13 +288,39 @@ def _stragglers(latencies: Sequence[float]) -> list[str]:
     if not slow or len(slow) > len(latencies) // 2:
         return []
     return [
-        f"{len(slow)} of {len(latencies)} requests took {min(slow):.2f} s or more against a median of "
-        f"{median * 1000:.0f} ms: stragglers (a full accept backlog makes the kernel retry a connection after 1 s)"
+        f"{len(slow)} of {len(latencies)} requests took {duration(min(slow))} or more against a median of "
+        f"{duration(median)}: stragglers (a full accept backlog makes the kernel retry a connection after 1 s)"
     ]
 
 
+def before_a_retry(latencies: Sequence[float], single_s: float) -> int:
+    """How many requests were answered before the rest came a connection retry later (0: no such gap).
+
+    Linux retries a connection that a full accept backlog dropped after 1 s (then 3 s, 7 s): the late
+    requests wait for the kernel, not for each other. A gap of 0.9 s, and 3 x one request alone, between
+    two consecutive answers is that; a staircase or waves step by one request's time. At least two
+    answered before it, so the requests the server accepted still show how it ran them.
+    """
+    ordered = sorted(latencies)
+    gap = max(RETRY_GAP_S, 3 * single_s)
+    for i in range(2, len(ordered)):
+        if ordered[i] - ordered[i - 1] >= gap:
+            return i
+    return 0
+
+
+def _retried_text(latencies: Sequence[float], first: int) -> str:
+    ordered = sorted(latencies)
+    late = len(ordered) - first
+    return (
+        f"{late} of {len(ordered)} requests took {duration(ordered[first])} or more, the other {first} at most "
+        f"{duration(ordered[first - 1])}: stragglers (a full accept backlog makes the kernel retry a connection after "
+        f"1 s), not requests run one after another; judged by the {first} answered first"
+    )
+
+
 def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
-    reasons = [f"the server had at most {_in_handlers(server)} request(s) in a handler at once"]
+    reasons = [f"the server had at most {counted(_in_handlers(server), 'request')} in a handler at once"]
     if server.peak_in_flight > _in_handlers(server) and server.peak_in_handler:
         reasons[0] += f" ({server.peak_in_flight} inside the app)"
     if server.peak_token_waiters:
@@ -252,10 +329,10 @@ def _server_reasons(server: ServerStats, single_s: float) -> list[str]:
     if waiting:
         reasons.append(f"up to {waiting} waited for one of the process pool's {busy} processes")
     if server.loop_lag_judged_s >= max(0.05, single_s / 2):
-        reasons.append(f"its event loop was blocked for up to {server.loop_lag_judged_s * 1000:.0f} ms")
+        reasons.append(f"its event loop's longest single stall was {duration(server.loop_lag_judged_s)}")
     if server.loop_lag_starved_s >= 0.05:
         reasons.append(
-            f"for {server.loop_lag_starved_s * 1000:,.0f} ms the machine ran none of the server's threads (other "
+            f"for {duration(server.loop_lag_starved_s)} the machine ran none of the server's threads (other "
             "programs had the cores): that lag is left out of what the code is judged by"
         )
     if server.thread_tokens_total and server.thread_tokens_peak >= server.thread_tokens_total:

@@ -69,9 +69,17 @@ LAB_LIBRARY_MODULES = frozenset(
 )
 # The lab's middleware wraps every request of every app it serves, outside the route: like Starlette's
 # own middleware, it is not the learner's code. Without this, a loop thread that loses the GIL while a
-# request passes through it (the GIL convoy) would be charged to `lab/limits.py`.
+# request passes through it (the GIL convoy) would be charged to `lab/limits.py`. The same for the hook that
+# catches a coroutine never awaited: the time Python takes to warn about it goes to the user's line that dropped it.
 LAB_MACHINERY_MODULES = frozenset(
-    {"lab.server.timing", "lab.server.limits", "lab.server.observability", "lab.server.metrics", "lab.server.handlers"}
+    {
+        "lab.server.timing",
+        "lab.server.limits",
+        "lab.server.observability",
+        "lab.server.metrics",
+        "lab.server.handlers",
+        "lab.server.unawaited",
+    }
 )
 
 
@@ -79,6 +87,9 @@ LAB_MACHINERY_MODULES = frozenset(
 # which follows from file and line.
 Site = tuple[str, int, str, str, str]
 EVENT_LOOP_SITE: Site = ("", 0, EVENT_LOOP_FUNCTION, "", EVENT_LOOP_CALL)
+# (file, line, function) of the user's outermost `async def` on the stack, when it is not the site's own.
+Caller = tuple[str, int, str]
+NO_CALLER: Caller = ("", 0, "")
 
 
 def _library_prefixes() -> tuple[str, ...]:
@@ -168,9 +179,53 @@ def site_of(frame: FrameType | None, launcher: frozenset[CodeType] = frozenset()
         return EVENT_LOOP_SITE
     code = frame.f_code
     line = frame.f_lineno or 0
-    # With no Python frame inside the user's, a C function (which has no frame) or the line itself is running.
-    call = call_on_line(code.co_filename, line) if outermost_library is None else qualified_name(outermost_library)
+    # The call the frame is making, spelled as its line spells it (`time.sleep(...)` inside
+    # `asyncio.wait_for(time.sleep(1), ...)`, `requests.get(...)` rather than `requests.api.get`).
+    # Otherwise, with a library frame inside the user's, that library function; with none, the line's own
+    # outermost call (a C call holding the GIL is sampled only after it returned, past its instruction).
+    call = running_call(frame) or (
+        call_on_line(code.co_filename, line) if outermost_library is None else qualified_name(outermost_library)
+    )
     return (code.co_filename, line, code.co_name, linecache.getline(code.co_filename, line).strip(), call)
+
+
+def async_caller(frame: FrameType | None, launcher: frozenset[CodeType] = frozenset()) -> Caller:
+    """The outermost `async def` of user code on a stack running on the loop: the function to change.
+
+    A blocking line in a helper's `def` (another module, a synchronous function) is what the loop waited
+    on, but the fix is where the loop called it from: the user's coroutine. `NO_CALLER` when there is no
+    such coroutine, or when it is the frame `site_of` names (the blocking line is in it).
+    """
+    while frame is not None and not _is_loop_entry(frame, launcher) and is_library(frame):
+        frame = frame.f_back
+    leaf = frame
+    found: FrameType | None = None
+    while frame is not None and not _is_loop_entry(frame, launcher):
+        if frame.f_code.co_flags & _COROUTINE_FLAGS and not is_library(frame):
+            found = frame
+        frame = frame.f_back
+    if found is None or found is leaf:
+        return NO_CALLER
+    return (found.f_code.co_filename, found.f_lineno or 0, found.f_code.co_name)
+
+
+def running_call(frame: FrameType) -> str | None:
+    """The call expression at the instruction a frame is running (its innermost call there), if any."""
+    positions = list(frame.f_code.co_positions())
+    index = frame.f_lasti // 2  # f_lasti counts bytes; co_positions has one entry per 2-byte code unit
+    if not 0 <= index < len(positions):
+        return None
+    start, end, column, end_column = positions[index]
+    if start is None or end is None or column is None or end_column is None:
+        return None
+    here = (start, column, end, end_column)
+    # A call containing the instruction, innermost first: the call being made, or the one whose argument runs.
+    containing = [
+        c for c in _calls_in(frame.f_code.co_filename) if (c[0], c[2]) <= here[:2] and (c[1], c[3]) >= here[2:]
+    ]
+    if not containing:
+        return None
+    return max(containing, key=lambda c: (c[0], c[2], -c[1], -c[3]))[4]
 
 
 @functools.lru_cache(maxsize=64)
@@ -210,6 +265,7 @@ def call_on_line(filename: str, line: int) -> str:
 class _Bucket:
     stalled_s: float
     code: str
+    caller: Caller = NO_CALLER
 
 
 class Watchdog:
@@ -245,7 +301,8 @@ class Watchdog:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = time.perf_counter()
-        self._sites: dict[tuple[str, int, str, str], _Bucket] = {}  # (file, line, function, call) -> bucket
+        # (file, line, function, call, the user's outermost `async def` on the stack) -> bucket
+        self._sites: dict[tuple[str, int, str, str, Caller], _Bucket] = {}
         self._total_s = 0.0
         self._samples = 0
         self._user_samples = 0  # ever, never reset: the heartbeat compares two readings around one stall
@@ -253,6 +310,7 @@ class Watchdog:
         self._stall_beat: float | None = None
         self._prev_sample = 0.0
         self._last_site: Site | None = None
+        self._last_caller: Caller = NO_CALLER
         self._launcher: frozenset[CodeType] = frozenset()
         self._queued = queued
         self._own_clock: RunQueueClock | None = None
@@ -291,7 +349,9 @@ class Watchdog:
             # The heartbeat ran again: the stall is over. Its tail, up to that beat, goes to the last
             # site sampled, so a stall's total is the heartbeat's own lag for it.
             if self._last_site is not None and beat > self._prev_sample:
-                self.record(self._last_site, self._code_share(beat - self._prev_sample), sampled=False)
+                self.record(
+                    self._last_site, self._code_share(beat - self._prev_sample), sampled=False, caller=self._last_caller
+                )
             self._stall_beat = None
             self._last_site = None
         if now - beat <= self.stale_after_s:
@@ -304,6 +364,7 @@ class Watchdog:
             return
         try:
             site = site_of(frame, self._launcher)
+            caller = async_caller(frame, self._launcher)
         finally:
             del frame  # frames keep their locals alive
         if self._stall_beat is None:
@@ -316,7 +377,8 @@ class Watchdog:
             seconds = now - self._prev_sample
         self._prev_sample = now
         self._last_site = site
-        self.record(site, self._code_share(max(0.0, seconds)), sampled=True)
+        self._last_caller = caller
+        self.record(site, self._code_share(max(0.0, seconds)), sampled=True, caller=caller)
 
     def _code_share(self, seconds: float) -> float:
         """Of `seconds` of stall since the previous sample, the part the loop thread had a CPU for.
@@ -331,10 +393,11 @@ class Watchdog:
             self._machine_s += waited
         return seconds - waited
 
-    def record(self, site: Site, seconds: float, *, sampled: bool = True) -> None:
-        """Charge `seconds` of stall to `site` (each sample does; `sampled=False` for a stall's tail)."""
+    def record(self, site: Site, seconds: float, *, sampled: bool = True, caller: Caller = NO_CALLER) -> None:
+        """Charge `seconds` of stall to `site` (each sample does; `sampled=False` for a stall's tail), reached
+        from the user's `async def` `caller` (see `async_caller`)."""
         file, line, function, code, call = site
-        key = (file, line, function, call)
+        key = (file, line, function, call, caller)
         with self._lock:
             if sampled:
                 self._samples += 1
@@ -345,7 +408,7 @@ class Watchdog:
                 if len(self._sites) >= self.max_sites:
                     # Bounded: the least-stalled site makes room (its time stays in the total, so shares stay honest).
                     del self._sites[min(self._sites, key=lambda k: self._sites[k].stalled_s)]
-                self._sites[key] = _Bucket(seconds, code)
+                self._sites[key] = _Bucket(seconds, code, caller)
             else:
                 bucket.stalled_s += seconds
 
@@ -354,9 +417,10 @@ class Watchdog:
         with self._lock:
             total = self._total_s
             items = sorted(self._sites.items(), key=lambda item: item[1].stalled_s, reverse=True)[:limit]
+            shares = [b.stalled_s / total if total > 0 else 0.0 for _, b in items]
             return [
-                BlockingSite(file, line, function, b.code, call, b.stalled_s, b.stalled_s / total if total > 0 else 0.0)
-                for (file, line, function, call), b in items
+                BlockingSite(file, line, function, b.code, call, b.stalled_s, share, *b.caller)
+                for ((file, line, function, call, _), b), share in zip(items, shares, strict=True)
             ]
 
     @property

@@ -12,9 +12,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lab.durations import duration
+from lab.durations import counted, duration
 from lab.load.measure import Sample
-from lab.load.verdict import process_pool, site_sentence
+from lab.load.verdict import process_pool, site_sentence, unawaited_sentence
 from lab.protocol import ServerStats
 from lab.view.theme import verdict_style
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lab.protocol import ServerStats
 
 BAR_WIDTH = 50
+MIN_STALL_S = 0.001  # a site charged less than this rounds to "0 ms": nothing to name
 
 
 def timeline(
@@ -123,8 +124,9 @@ def _server_rows(server: ServerStats, pids: int) -> list[tuple[str, str]]:
     waiting = _waiting_text(server)
     if waiting:
         rows.append(("Server: waiting", waiting))
-    if server.blocking:
+    if server.blocking and server.blocking[0].stalled_s >= MIN_STALL_S:
         rows.append(("Server: blocking line", site_sentence(server.blocking[0])))
+    rows += [("Server: never awaited", unawaited_sentence(coroutine)) for coroutine in server.unawaited[:3]]
     if server.threadpools:
         rows.append(("Server: intra-op threads", intra_op_text(server)))
     return rows
@@ -134,7 +136,7 @@ def _waiting_text(server: ServerStats) -> str:
     """What requests waited for at the server: a thread token, a process of the pool ("" if nothing)."""
     waiting = []
     if server.peak_token_waiters:
-        waiting.append(f"up to {server.peak_token_waiters} request(s) for a thread token")
+        waiting.append(f"up to {counted(server.peak_token_waiters, 'request')} for a thread token")
     busy, for_process = process_pool(server)
     if for_process:
         waiting.append(f"up to {for_process} for one of {busy} processes")
@@ -151,8 +153,8 @@ def _workers_text(read: int, answered: int) -> str:
 def in_handlers(server: ServerStats) -> str:
     """ "12 at once (30 inside the app)": handlers really running, beside requests merely inside."""
     if not server.peak_in_handler:
-        return f"{server.peak_in_flight} request(s) inside the app at once"
-    text = f"{server.peak_in_handler} request(s) at once"
+        return f"{counted(server.peak_in_flight, 'request')} inside the app at once"
+    text = f"{counted(server.peak_in_handler, 'request')} at once"
     if server.peak_in_flight > server.peak_in_handler:
         text += f" ({server.peak_in_flight} inside the app)"
     return text
@@ -160,7 +162,7 @@ def in_handlers(server: ServerStats) -> str:
 
 def _lag_text(server: ServerStats) -> str:
     """The worst lag, and how much of the lateness was the machine's (it ran none of the server's threads)."""
-    text = duration(server.loop_lag_max_s)
+    text = f"{duration(server.loop_lag_max_s)}, the longest single stall"
     if server.loop_lag_starved_s >= 0.05:
         text += (
             f" ({duration(server.loop_lag_judged_s)} leaving out {duration(server.loop_lag_starved_s)} in which the"

@@ -88,6 +88,26 @@ def test_class_report_reads_200_learners_in_under_2_s(tmp_path: Path) -> None:
 
     table = lab("class", "report", str(folder))
     assert table.exit_code == 0 and "200 learners" in table.stdout and "133/200" in table.stdout
+    # A teacher reads what failed in words; the ids are the JSON's.
+    assert "the event loop was blocked (67)" in table.stdout and "loop_lag" not in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("check", "words"),
+    [
+        ("gauge:sdk_in_flight", "calls to the model SDK in flight at once"),
+        ("counter:model_loads", "wrong count of model loads"),
+        ("made:http_clients_made", "a new HTTP client per request"),
+        ("work:sdk_calls", "fewer sdk calls than the solution"),
+        ("fault:hang", "the server hung"),
+        ("probe", "/health answered late mid-burst"),
+        ("a_future_check", "a future check"),
+    ],
+)
+def test_class_report_names_checks_in_words(check: str, words: str) -> None:
+    from lab.view.classroom import check_words
+
+    assert check_words(check) == words
 
 
 def test_class_report_skips_what_is_not_a_report_and_says_so(tmp_path: Path) -> None:

@@ -109,6 +109,15 @@ def test_solution_refuses_before_a_pass_and_force_warns(project: Path) -> None:
     assert "await asyncio.sleep" in forced.stdout
 
 
+def test_solution_in_a_pipe_is_the_file_itself_however_long_its_lines(project: Path) -> None:
+    """Redirected, it is the source byte for byte: nothing wrapped or cut at 80 columns."""
+    source = project / "solutions" / "exercise_01_sleep.py"
+    source.write_text(source.read_text() + "# " + "a long comment line " * 8 + "ends here\n")
+    forced = lab("solution", "1", "--force")
+    assert forced.exit_code == 0
+    assert forced.stdout == "# solutions/exercise_01_sleep.py\n" + source.read_text()
+
+
 def test_reset_restores_the_original_and_keeps_a_backup(project: Path) -> None:
     lab("list")  # the first run keeps the originals
     file = project / "exercises" / "exercise_01_sleep.py"
@@ -165,7 +174,7 @@ def test_check_fails_then_passes_and_unlocks_the_solution(project: Path) -> None
     assert failed.exit_code == 1, failed.output
     data = json.loads(failed.stdout)
     assert data["exercise"] == "exercise-1" and data["passed"] is False and data["verdict"] == "failed"
-    assert any("event loop was blocked" in r for r in data["reasons"])
+    assert any("event loop's longest single stall was" in r for r in data["reasons"])
     assert data["findings"][0]["code"] == "ASYNC251"
 
     shutil.copy(FIXED_SLEEP, project / "exercises" / "exercise_01_sleep.py")
@@ -237,7 +246,7 @@ def test_a_broken_solution_is_the_labs_fault_in_one_line(project: Path) -> None:
 def test_run_walks_through_side_by_side(project: Path) -> None:
     result = lab("run", "1")
     assert result.exit_code == 1
-    for words in ("your code", "solution", "max loop lag", "#8", "FAILED", "ASYNC251"):
+    for words in ("your code", "solution", "longest loop stall", "#8", "FAILED", "ASYNC251"):
         assert words in result.stdout, words
     # Both files are called exercise_01_sleep.py: the panes say which folder each comes from.
     assert "your code: exercises/exercise_01_sleep.py" in result.stdout

@@ -189,3 +189,10 @@ def test_a_cancelled_job_stops_at_its_next_step() -> None:
     finished = PredictJob(load_model(), 1.5, 0.3, budget_s=10.0)
     finished.steps = 1
     assert finished.run() == load_model().predict(1.5, 0.3)
+
+
+def test_exercise_1_last_hint_keeps_async_def_only_with_an_async_sdk() -> None:
+    """The sleep stands for a synchronous vendor SDK: no one can `await` it, so the hint names an async SDK."""
+    last = CATALOG.resolve("exercise-1").hints[-1]
+    assert "async SDK" in last
+    assert "asyncio.sleep" not in last

@@ -39,7 +39,7 @@ def m(**changes: Any) -> Measurement:
 CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ("nothing-expected-fixed", Expect(), FIXED, True, ["all 20 requests succeeded"]),
     ("lag-fixed", Expect(max_loop_lag_ms=50), FIXED, True, ["stayed free"]),
-    ("lag-broken", Expect(max_loop_lag_ms=50), BROKEN, False, ["event loop was blocked for 393 ms"]),
+    ("lag-broken", Expect(max_loop_lag_ms=50), BROKEN, False, ["event loop's longest single stall was 393 ms"]),
     (
         "overlap-fixed",
         Expect(min_overlap=0.8),
@@ -58,6 +58,8 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ("overlap-partial", Expect(min_overlap=0.8), m(peak_in_flight=6), False, ["at most 6 of 20", "queued"]),
     ("ratio-fixed", Expect(max_wall_ratio=2), m(wall_s=0.3), True, ["as fast as the solution"]),
     ("ratio-broken", Expect(max_wall_ratio=2), BROKEN, False, ["18.3 times slower than the solution"]),
+    # Exercise 1 through asyncio's default executor on 2 cores: 4 waves of 6, within its bound, not "as fast".
+    ("ratio-waves", Expect(max_wall_ratio=8), m(wall_s=0.8), True, ["within 8x of the solution: 800 ms", "(3.6x)"]),
     ("probe-fixed", Expect(max_probe_ms=1000), FIXED, True, ["answered in 4 ms"]),
     ("probe-broken", Expect(max_probe_ms=1000), BROKEN, False, ["waited 3,970 ms"]),
     ("probe-lost", Expect(max_probe_ms=1000), m(probe_s=None), False, ["got no answer"]),
@@ -98,6 +100,14 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ("tokens-over", Expect(max_tokens_peak=10), m(tokens_peak=40, tokens_total=40), False, ["40 of the 40"]),
     ("intra-op-capped", Expect(max_intra_op_threads=1), m(intra_op_threads=1), True, ["at most 1 intra-op"]),
     ("intra-op-over", Expect(max_intra_op_threads=1), m(intra_op_threads=2), False, ["may start 2 intra-op"]),
+    # A cap at start-up that never reached the calls: the two ways it happens, and why each did not hold.
+    (
+        "intra-op-cap-did-not-hold",
+        Expect(max_intra_op_threads=1),
+        m(intra_op_threads=2),
+        False,
+        ["OPENBLAS_NUM_THREADS set in the lifespan comes after NumPy was imported", "gives the setting back when"],
+    ),
     ("intra-op-none", Expect(max_intra_op_threads=1), m(intra_op_threads=0), False, ["no BLAS/OpenMP"]),
     ("pids-one", Expect(min_pids=2), m(pids=1), False, ["only 1 server process"]),
     ("pids-two", Expect(min_pids=2), m(pids=2), True, ["2 server processes"]),
@@ -117,7 +127,7 @@ CASES: list[tuple[str, Expect, Measurement, bool, list[str]]] = [
     ),
     ("timeouts", Expect(), m(ok=18, errors={"ReadTimeout": 2}), False, ["ReadTimeout: 2"]),
     ("failures-allowed", Expect(all_ok=False, same_response=False), m(ok=0, bodies={}), True, []),
-    ("wrong-answer", Expect(), m(bodies={canonical({"prediction": 0.0}): 20}), False, ["20 response(s) differ"]),
+    ("wrong-answer", Expect(), m(bodies={canonical({"prediction": 0.0}): 20}), False, ["20 responses differ"]),
     ("no-body", Expect(), m(bodies={}), False, ["no response to compare"]),
     ("no-compare", Expect(same_response=False), m(bodies={"x": 1}), True, []),
     ("no-stats", Expect(max_loop_lag_ms=50), m(has_stats=False), False, ["could not report"]),
@@ -222,7 +232,10 @@ def test_loop_lag_names_the_line_found_at_run_time_or_the_gil() -> None:
     line = BlockingSite("/x/ex.py", 36, "predict", "time.sleep(0.2)", "time.sleep(...)", 3.9, 0.97)
     convoy = BlockingSite("", 0, "<event loop>", "", "waiting for the GIL", 0.7, 1.0)
     named = grade(expect, BURST, m(loop_lag_max_s=4.0, blocking=(line,)), m()).reasons[0]
-    assert "ex.py:36 `time.sleep(...)` held the event loop 3,900 ms (97% of the stalls), in predict()" in named
+    assert (
+        "ex.py:36 `time.sleep(...)` held the event loop 3,900 ms in all (97% of the stalled time), in predict()"
+        in named
+    )
     gil = grade(expect, BURST, m(loop_lag_max_s=0.7, blocking=(convoy,)), m()).reasons[0]
     assert "waiting for the GIL behind busy threads" in gil and "`async def` does not await" not in gil
     # The loop's own sliver of a stall whose line was in no file of the learner's is no GIL convoy.
@@ -359,13 +372,12 @@ def test_a_threads_setting_that_changes_while_calls_run_is_a_race() -> None:
     assert set(failed) == {"intra_op", "intra_op_race"}
     assert "may start 2 intra-op threads" in failed["intra_op"]  # a call ran with 2, whatever was left after
     assert failed["intra_op_race"].startswith(
-        "the intra-op threads setting changed while model calls ran "
-        "(5 time(s) from one model call's reading to the next)"
+        "the intra-op threads setting changed while model calls ran (5 times from one model call's reading to the next)"
     )
     # The exits came in order: every call ran capped, and the last exit left the default behind.
     in_order = m(intra_op_threads=2, gauge_peaks={"intra_op_threads_in_calls": 1})
     failed = {c.name: c.reason for c in grade(expect, BURST, in_order, FIXED).checks if not c.passed}
-    assert "the calls ran with 1 thread(s) each, and 2 were left after the burst" in failed["intra_op_race"]
+    assert "the calls ran with 1 thread each, and 2 were left after the burst" in failed["intra_op_race"]
     # Never capped at all: one steady setting, too high (the exercise as shipped) is not a race.
     uncapped = m(intra_op_threads=2, gauge_peaks={"intra_op_threads_in_calls": 2})
     assert [c.name for c in grade(expect, BURST, uncapped, FIXED).checks if not c.passed] == ["intra_op"]

@@ -46,3 +46,19 @@ def test_many_requests_without_c_says_to_add_c() -> None:
 def test_an_explicit_c_above_the_bound_is_still_blamed() -> None:
     result = CliRunner().invoke(app, ["burst", "http://127.0.0.1:9/", "-n", "5000", "-c", "3000"])
     assert result.exit_code == 2 and "concurrency must be between 1 and 1000" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "suggested"),
+    [
+        ("127.0.0.1:8788/me", "http://127.0.0.1:8788/me"),  # the user's own URL, with the scheme it lacked
+        ("localhost:8000/predict?delay_ms=5", "http://localhost:8000/predict?delay_ms=5"),
+        ("ftp://127.0.0.1:8788/me", "http://127.0.0.1:8788/me"),
+        ("", "http://127.0.0.1:8000/sleep/async"),  # nothing of the user's to keep: the lab's example
+        ("http://", "http://127.0.0.1:8000/sleep/async"),
+    ],
+)
+def test_a_url_without_a_scheme_suggests_the_users_own_url_with_it(url: str, suggested: str) -> None:
+    result = CliRunner().invoke(app, ["burst", url, "-n", "2"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: not an http(s) URL: {url!r} (try {suggested})"]

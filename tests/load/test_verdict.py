@@ -1,7 +1,7 @@
 import pytest
 
-from lab.load.verdict import CONCURRENT, FAILED, INCONCLUSIVE, SERIALIZED, WAVES, judge
-from lab.protocol import ServerStats
+from lab.load.verdict import CONCURRENT, FAILED, INCONCLUSIVE, SERIALIZED, WAVES, judge, site_sentence, site_text
+from lab.protocol import BlockingSite, ServerStats
 
 
 def server_view(peak_in_flight: int, loop_lag_max_s: float, tokens_total: int, tokens_peak: int) -> ServerStats:
@@ -58,7 +58,7 @@ def test_judge(
 
 def test_blocked_loop_is_explained() -> None:
     verdict = judge(10, 10, 1.0, 0.1, 10, LAB_BLOCKED, 0.1)
-    assert any("event loop was blocked for up to 400 ms" in r for r in verdict.reasons)
+    assert any("event loop's longest single stall was 400 ms" in r for r in verdict.reasons)
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_tokens_out_is_explained_with_the_second_token_of_a_def_route() -> None:
     verdict = judge(100, 100, 0.70, 0.21, 100, server, 0.62)
     assert verdict.wave_size == 40
     text = " ".join(verdict.reasons)
-    assert "at most 40 request(s) in a handler at once (100 inside the app)" in text
+    assert "at most 40 requests in a handler at once (100 inside the app)" in text
     assert "up to 60 waited for a thread token" in text
     assert "takes a token again to validate its response" in text
 
@@ -112,7 +112,7 @@ def test_stragglers_are_reported_even_when_nothing_else_can_be_judged() -> None:
     latencies = [0.002] * 8 + [1.01, 1.02]  # two connections retried after a full accept backlog
     verdict = judge(10, 10, 1.02, 0.001, 10, latencies=latencies)
     assert verdict.kind == INCONCLUSIVE
-    assert any(r.startswith("2 of 10 requests took 1.01 s or more against a median of 2 ms") for r in verdict.reasons)
+    assert any(r.startswith("2 of 10 requests took 1,010 ms or more against a median of 2 ms") for r in verdict.reasons)
     assert not any("stragglers" in r for r in judge(10, 10, 0.2, 0.1, 10, latencies=[0.1] * 10).reasons)
 
 
@@ -142,3 +142,47 @@ def test_waves_behind_the_servers_process_pool_are_its_processes() -> None:
     assert verdict.kind == WAVES and verdict.wave_size == 2, verdict.reasons
     assert "up to 8 waited for one of the process pool's 2 processes" in verdict.reasons
     assert any("process pool ran 2 calls at a time, one per process" in r for r in verdict.reasons)
+
+
+@pytest.mark.parametrize(
+    ("latencies", "kind", "first"),
+    [
+        # A ThreadingHTTPServer with a backlog of 1: 4 accepted at once, the rest a connection retry later.
+        ([0.11] * 4 + [1.11] * 4 + [1.33] * 2, CONCURRENT, 4),
+        ([0.11] * 6 + [1.11] * 4, CONCURRENT, 6),
+        ([0.11] * 3 + [1.12] * 7, CONCURRENT, 3),
+        # A real staircase steps by one request's time: no retry gap, serialized as before.
+        ([0.1 * (i + 1) for i in range(10)], SERIALIZED, 0),
+        # A staircase that a retry interrupted is still a staircase among the first ones.
+        ([0.1, 0.2, 0.3, 0.4] + [1.4, 1.5, 1.6, 1.7, 1.8, 1.9], SERIALIZED, 4),
+    ],
+)
+def test_stragglers_of_a_full_accept_backlog_are_not_serialization(
+    latencies: list[float], kind: str, first: int
+) -> None:
+    verdict = judge(len(latencies), len(latencies), max(latencies), 0.1, len(latencies), latencies=latencies)
+    assert verdict.kind == kind, verdict.reasons
+    retried = [r for r in verdict.reasons if "a full accept backlog" in r]
+    if first:
+        assert retried == [
+            f"{len(latencies) - first} of {len(latencies)} requests took {sorted(latencies)[first] * 1000:,.0f} ms or "
+            f"more, the other {first} at most {sorted(latencies)[first - 1] * 1000:,.0f} ms: stragglers (a full accept "
+            f"backlog makes the kernel retry a connection after 1 s), not requests run one after another; judged by "
+            f"the {first} answered first"
+        ]
+    else:
+        assert not any("not requests run one after another" in r for r in verdict.reasons)
+    assert (verdict.kind == SERIALIZED) == ("they ran one after another" in verdict.reasons)
+
+
+def test_a_line_in_a_helper_names_the_async_def_that_called_it_on_the_loop() -> None:
+    leaf = BlockingSite("/srv/mydb.py", 11, "fetch", "time.sleep(1)", "time.sleep(...)", 2.0, 0.99)
+    called = BlockingSite(
+        **{**leaf.__dict__, "async_file": "/srv/deps.py", "async_line": 5, "async_function": "get_db"}
+    )
+    assert site_sentence(leaf).endswith("in fetch()")
+    assert site_sentence(called).endswith("in fetch(), called on the event loop from `async def get_db` (deps.py:5)")
+    assert (site_text(leaf), site_text(called)) == (
+        "mydb.py:11 time.sleep(...)",
+        "mydb.py:11 time.sleep(...) from get_db()",
+    )

@@ -24,6 +24,21 @@ def test_the_server_names_the_line_of_a_sleep_that_was_never_awaited() -> None:
     assert (coroutine.name, coroutine.function) == ("sleep", "skip")
     assert coroutine.code.startswith("asyncio.sleep(0.2)")
     assert coroutine.count >= 10  # every request of the burst dropped one (the warm-ups too)
+    # The human output says it too, with file and line, whatever the verdict (quick requests: often inconclusive).
+    from rich.console import Console
+
+    from lab.view.burst import burst_report
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(burst_report(result))
+    text = console.export_text()
+    said = (
+        f"{app.name}:{line} `asyncio.sleep(0.2)` made a coroutine never awaited ({coroutine.count:,} times), in skip()"
+    )
+    assert f"Server: never awaited  {said}" in text
+    assert any(
+        r.startswith(f"the server caught {said}: the work it stands for never ran") for r in result.verdict.reasons
+    )
 
 
 def test_parse_warning_reads_the_origin_python_reports() -> None:

@@ -92,6 +92,11 @@ def waits_in_stdlib(stop: threading.Event) -> None:
     stop.wait(10)  # MARK: stdlib
 
 
+def sleeps_inside_another_call(stop: threading.Event) -> None:
+    while not stop.is_set():
+        str(time.sleep(0.05))  # MARK: nested
+
+
 def calls_the_lab_sdk(stop: threading.Event) -> None:
     while not stop.is_set():
         lab.workloads.remote_model_call(0.05)  # MARK: sdk
@@ -123,12 +128,19 @@ def test_a_c_call_is_named_by_its_source_line() -> None:
     assert site == (__file__, line, "sleeps_in_c", "time.sleep(0.05)  # MARK: c-call", "time.sleep(...)")
 
 
-def test_a_stdlib_call_is_named_by_its_module_and_qualname() -> None:
+def test_a_stdlib_call_is_named_as_the_line_spells_it() -> None:
     line = line_of(__file__, "# MARK: stdlib")
     with running(waits_in_stdlib) as ident:
         site = sample_until(ident, site_is(line))
     assert site[:3] == (__file__, line, "waits_in_stdlib")
-    assert site[4] == "threading.Event.wait"  # the outermost library frame, not the lock inside it
+    assert site[4] == "stop.wait(...)"  # the call in the code, not `threading.Event.wait` or the lock inside it
+
+
+def test_the_call_running_is_named_not_the_outer_call_of_its_line() -> None:
+    line = line_of(__file__, "# MARK: nested")
+    with running(sleeps_inside_another_call) as ident:
+        site = sample_until(ident, site_is(line))
+    assert site[4] == "time.sleep(...)"
 
 
 def test_the_labs_stand_in_sdk_counts_as_a_library() -> None:
@@ -136,7 +148,7 @@ def test_the_labs_stand_in_sdk_counts_as_a_library() -> None:
     with running(calls_the_lab_sdk) as ident:
         site = sample_until(ident, site_is(line))
     assert site[:3] == (__file__, line, "calls_the_lab_sdk")
-    assert site[4] == "lab.workloads.remote_model_call"
+    assert site[4] == "lab.workloads.remote_model_call(...)"
 
 
 def test_a_pure_python_loop_is_named_by_a_line_inside_it() -> None:
@@ -332,6 +344,24 @@ def test_server_names_the_line_in_the_learners_helper_module() -> None:
     assert site.share > 0.8
 
 
+def test_server_names_the_call_running_inside_an_outer_call() -> None:
+    app = FIXTURES / "app_wait_for.py"
+    site = top_site(blocking_after_burst(app.name))
+    assert same_file(site.file, app)
+    assert (site.line, site.function, site.call) == (line_of(app, "BLOCKS HERE"), "wait", "time.sleep(...)")
+    assert (site.async_file, site.async_function) == ("", "")  # the line is in the `async def` itself
+
+
+def test_server_names_the_helpers_line_and_the_async_def_that_called_it() -> None:
+    app, helper = FIXTURES / "app_dependency.py", FIXTURES / "watchdog_helper.py"
+    site = top_site(blocking_after_burst(app.name))
+    assert same_file(site.file, helper)
+    assert (site.line, site.function, site.call) == (line_of(helper, "BLOCKS HERE"), "fetch_report", "time.sleep(...)")
+    assert same_file(site.async_file, app)
+    assert (site.async_line, site.async_function) == (line_of(app, "CALLED HERE"), "report_of_the_day")
+    assert site.share > 0.8
+
+
 def test_server_names_a_line_inside_a_pure_python_loop() -> None:
     app = FIXTURES / "app_cpu.py"
     stats = blocking_after_burst(app.name)
@@ -348,7 +378,7 @@ def test_server_names_the_route_line_calling_the_labs_sdk() -> None:
     site = top_site(blocking_after_burst(app.name))
     assert same_file(site.file, app)
     assert (site.line, site.function) == (line_of(app, "BLOCKS HERE"), "ask_model")
-    assert site.call == "lab.workloads.remote_model_call"
+    assert site.call == "remote_model_call(...)"  # as the route spells it
     assert site.share > 0.8
 
 
