@@ -48,7 +48,17 @@ from lab.view.demo import LAG_BAD_S, LAG_FULL_S, NOT_ANSWERING_S
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["EVENT_INTERVAL_S", "PROBE_INTERVAL_S", "Answers", "LiveFeed", "ProbeFeed", "ReplayFeed", "WebView", "page"]
+__all__ = [
+    "EVENT_INTERVAL_S",
+    "PROBE_INTERVAL_S",
+    "Answers",
+    "Feed",
+    "LiveFeed",
+    "ProbeFeed",
+    "ReplayFeed",
+    "WebView",
+    "page",
+]
 
 EVENT_INTERVAL_S = 0.04  # 25 updates a second: smooth bars, and well above the 20 a projector needs
 PROBE_INTERVAL_S = 0.2  # the probe race moves by probe periods and seconds: 5 whole snapshots a second are plenty
