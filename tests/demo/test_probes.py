@@ -11,6 +11,9 @@ import io
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -175,3 +178,43 @@ def test_what_a_probe_race_does_not_take_is_one_usage_line(args: list[str], says
     result = runner.invoke(app, ["demo", "probes", *args])
     assert result.exit_code == 2, result.output
     assert says in result.output and "Traceback" not in result.output
+
+
+def test_cli_web_streams_the_probe_race_live_and_stays_up() -> None:
+    """`lab demo probes --web`: the address on stderr, the race when the page opens, drawn as it runs, then kept."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="no playwright package")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("no Chromium (apt-get install chromium)")
+    command = [sys.executable, "-m", "lab", "demo", "probes", "--web", "--no-open"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        line = ""
+        for _ in range(20):
+            line = proc.stderr.readline()
+            if "web view is at" in line:
+                break
+        address = line.rsplit(" ", 1)[-1].strip()
+        assert address.startswith("http://127.0.0.1:"), line
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            tab = browser.new_page(viewport={"width": 1300, "height": 1000})
+            tab.goto(address)
+            running = "document.querySelector('.lane[data-state=\"running\"] .tick') !== null"
+            tab.wait_for_function(running, timeout=60_000)  # drawn while it runs, not only at the end
+            if os.environ.get("LAB_SCREENSHOTS"):
+                shot = Path(os.environ["LAB_SCREENSHOTS"]) / "lab-web-probes-live.png"
+                tab.screenshot(path=str(shot), full_page=True)
+            tab.wait_for_function("document.body.dataset.done === 'true'", timeout=120_000)
+            red = tab.evaluate("document.querySelectorAll('.lane[data-variant=\"broken\"] .tick.bad').length")
+            restarts = tab.evaluate("document.querySelector('.lane[data-variant=\"async\"]').dataset.restarts")
+            browser.close()
+        for _ in range(40):
+            if "stays up" in proc.stderr.readline():
+                break
+        assert proc.poll() is None, "the page stays up after the race"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert red >= 3 and restarts == "0"
+    assert proc.returncode == 0 and "restart 1" in out, out
