@@ -5,6 +5,8 @@
 "use strict";
 
 const SLOW_S = 1; // a second whose p99 passed a probe's default timeout is drawn as a problem
+const MARK_PX = 150; // "▲ restart 1" in bold at 24 px, and its gap
+const LABEL_PX = 90; // a p99 label ("1,000 ms" at 20 px) and its gap
 
 function pct(t, axis) {
   return `${Math.max(0, Math.min(100, (t / axis) * 100)).toFixed(3)}%`;
@@ -35,10 +37,17 @@ function drawTraffic(section, lane, axis, rate) {
     return `<i class="${kind}" style="left:${pct(s.t, axis)};width:${pct(0.9, axis)};height:${height}%" title="${s.answered} answered, ${s.errors} errors"></i>`;
   });
   section.querySelector(".traffic").innerHTML = html.join("");
-  const labels = lane.seconds.filter((s) => s.p99_ms !== null && s.t % 2 === 0);
+  // Each second's p99 where it fits: on a narrow screen every second or third one, never one over another.
+  const room = section.querySelector(".p99s").clientWidth || 800;
+  const step = Math.max(1, Math.ceil(LABEL_PX / (room / axis)));
+  const labels = lane.seconds.filter((s) => s.p99_ms !== null && s.t % step === 0);
   section.querySelector(".p99s").innerHTML = labels
-    .map((s) => `<span style="left:${pct(s.t, axis)}">${duration(s.p99_ms / 1000)}</span>`)
+    .map((s) => `<span style="left:${pct(s.t, axis)}">${shortDuration(s.p99_ms / 1000)}</span>`)
     .join("");
+}
+
+function shortDuration(s) {
+  return s >= 1 ? `${s.toFixed(1)} s` : `${Math.round(s * 1000)} ms`;
 }
 
 function drawStrip(section, lane, axis) {
@@ -50,9 +59,19 @@ function drawStrip(section, lane, axis) {
       `<span class="tick ${p.outcome === "ok" ? "ok" : "bad"}" data-outcome="${p.outcome}" data-at="${p.sent_at_s}" style="left:${pct(p.sent_at_s, axis)}" title="${p.kind} at ${p.sent_at_s.toFixed(1)} s: ${p.outcome}"></span>`,
   );
   section.querySelector(".probe-strip").innerHTML = spans.join("") + ticks.join("");
-  section.querySelector(".marks").innerHTML = lane.decisions
-    .filter((d) => d.action === "restart")
-    .map((d) => `<span class="mark" data-at="${d.at_s}" style="left:${pct(d.at_s, axis)}" title="${escapeHtml(d.text)}">▲ ${escapeHtml(d.label)}</span>`)
+  const restarts = lane.decisions.filter((d) => d.action === "restart");
+  // Restarts close together on a narrow screen are marked by number alone ("▲ 2"); the sentence is its title.
+  const room = section.querySelector(".marks").clientWidth || 800;
+  const gaps = restarts.slice(1).map((d, i) => d.at_s - restarts[i].at_s);
+  const short = gaps.some((gap) => (gap / axis) * room < 2 * MARK_PX); // a late label runs back from its tick
+  section.querySelector(".marks").innerHTML = restarts
+    .map((d) => {
+      const label = escapeHtml(short ? String(d.label).replace("restart ", "") : d.label);
+      // Near the right edge the label ends at its tick, so it stays inside the lane.
+      const late = (1 - d.at_s / axis) * room < MARK_PX;
+      const text = late ? `${label} ▲` : `▲ ${label}`;
+      return `<span class="mark${late ? " late" : ""}" data-at="${d.at_s}" style="left:${pct(d.at_s, axis)}" title="${escapeHtml(d.text)}">${text}</span>`;
+    })
     .join("");
 }
 
@@ -65,6 +84,7 @@ function probeStatus(lane) {
 
 function drawProbeSummary(race) {
   const table = $("scoreboard");
+  table.classList.add("probes");
   table.querySelector("thead").innerHTML =
     "<tr><th>twin</th><th>answered</th><th>errors</th><th>p99</th><th>probes failed</th><th>restarts</th><th>out of rotation</th></tr>";
   table.querySelector("tbody").innerHTML = race.lanes
