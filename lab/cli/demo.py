@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from lab.cli.output import EXIT_INTERRUPTED, console, fail, interrupt_on_sigterm, show
-from lab.cli.usage import Scenario
 
 app = typer.Typer()
+
+# The burst scenarios (= lab.cli.usage.Scenario), and `probes`: the broken twin and its fix under steady traffic,
+# the kubelet probing each (lab.demo.probe_session).
+DemoScenario = Literal["sleep", "cpu", "predict", "pool", "downstream", "numpy", "onnx", "probes"]
 
 # The options, declared once each: the command below reads as what it takes and whom it hands them to.
 Requests = Annotated[
@@ -58,7 +61,10 @@ Speed = Annotated[float, typer.Option(help="Replay speed, 0.1 to 1 (the web page
 
 @app.command()
 def demo(
-    scenario: Annotated[Scenario, typer.Argument(help="Which twins to race.", show_default=True)] = "sleep",
+    scenario: Annotated[
+        DemoScenario,
+        typer.Argument(help="Which twins to race (`probes`: steady traffic, the kubelet probing).", show_default=True),
+    ] = "sleep",
     requests: Requests = None,
     delay_ms: DelayMs = None,
     variants: Variants = None,

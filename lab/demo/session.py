@@ -30,10 +30,11 @@ from lab.view.demo import PRINT, SAVE_WIDTH, export
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from lab.demo.web import Answers, LiveFeed, ReplayFeed
+    from lab.demo.web import Answers, Feed
 
-__all__ = ["DemoOptions", "DemoSession"]
+__all__ = ["PROBES", "DemoOptions", "DemoSession"]
 
+PROBES = "probes"  # `lab demo probes`: steady traffic and the kubelet's probes, not a burst (lab.demo.probe_session)
 VIEWER_WAIT_S = 600.0  # the race starts when the page is open: the room sees it from its first request
 
 
@@ -79,7 +80,11 @@ class DemoSession:
 
     def run(self) -> None:
         self.options.check()
-        if self.options.replay is not None:
+        if self.options.scenario == PROBES:
+            from lab.demo.probe_session import run_probe_demo
+
+            run_probe_demo(self.options, self.screen, self.show)
+        elif self.options.replay is not None:
             self.replay(self.options.replay)
         else:
             self.race()
@@ -181,14 +186,14 @@ class DemoSession:
         screen = self.screen
         self.show(final_frame(screen.width, screen.height if screen.is_terminal else None))
 
-    def _web_view(self, feed: LiveFeed | ReplayFeed) -> _PageServer:
-        return _PageServer(feed, self.options.port or 0, open_page=self.options.open_page)
+    def _web_view(self, feed: Feed) -> PageServer:
+        return PageServer(feed, self.options.port or 0, open_page=self.options.open_page)
 
 
-class _PageServer:
+class PageServer:
     """The web view's server for the length of a `with`, its address announced (and opened) on the way in."""
 
-    def __init__(self, feed: LiveFeed | ReplayFeed, port: int, *, open_page: bool) -> None:
+    def __init__(self, feed: Feed, port: int, *, open_page: bool) -> None:
         from lab.demo.web import WebView
 
         self.view = WebView(feed, port=port)

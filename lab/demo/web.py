@@ -38,6 +38,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from lab.demo.model import STALL_JOIN_S, RaceView, blocking_text
+from lab.demo.probe_model import ProbeRaceView, probe_race_json
 from lab.demo.record import LANE_GAP_S, race_delta, race_json
 from lab.launch.process import DEFAULT_HOST, ThreadServer
 from lab.protocol import ServerStats
@@ -47,9 +48,20 @@ from lab.view.demo import LAG_BAD_S, LAG_FULL_S, NOT_ANSWERING_S
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["EVENT_INTERVAL_S", "Answers", "LiveFeed", "ReplayFeed", "WebView", "page"]
+__all__ = [
+    "EVENT_INTERVAL_S",
+    "PROBE_INTERVAL_S",
+    "Answers",
+    "Feed",
+    "LiveFeed",
+    "ProbeFeed",
+    "ReplayFeed",
+    "WebView",
+    "page",
+]
 
 EVENT_INTERVAL_S = 0.04  # 25 updates a second: smooth bars, and well above the 20 a projector needs
+PROBE_INTERVAL_S = 0.2  # the probe race moves by probe periods and seconds: 5 whole snapshots a second are plenty
 ANSWER_TIMEOUT_S = 600.0  # a question nobody answers ends as "no answer", not as a demo stuck forever
 MAX_ANSWER = 40
 
@@ -59,7 +71,8 @@ def page() -> str:
     assets = files("lab.view") / "web"
     html = (assets / "index.html").read_text(encoding="utf-8")
     css = (assets / "style.css").read_text(encoding="utf-8")
-    script = (assets / "app.js").read_text(encoding="utf-8")
+    # probes.js (`lab demo probes`) first: app.js's boot() hands a probe race to it.
+    script = (assets / "probes.js").read_text(encoding="utf-8") + "\n" + (assets / "app.js").read_text(encoding="utf-8")
     constants: dict[str, float | str] = {"LANE_GAP_S": LANE_GAP_S, "NOT_ANSWERING_S": NOT_ANSWERING_S}
     constants |= {"LAG_FULL_S": LAG_FULL_S, "LAG_BAD_S": LAG_BAD_S, "STALL_JOIN_S": STALL_JOIN_S}
     constants["THREADS_GAUGE"] = THREADS_GAUGE
@@ -134,7 +147,35 @@ class ReplayFeed:
         return {**self.data, "mode": self.mode}
 
 
-def create_app(feed: LiveFeed | ReplayFeed) -> FastAPI:
+class ProbeFeed:
+    """`lab demo probes`: the probe race so far, sent whole (a few kB: a tick per probe, a row per second)."""
+
+    mode = "probes"
+
+    def __init__(self, snapshot: Callable[[], ProbeRaceView]) -> None:
+        self.snapshot = snapshot
+        self.viewer = threading.Event()
+        self.closed = threading.Event()
+
+    def record(self) -> dict[str, Any]:
+        return {**probe_race_json(self.snapshot()), "mode": self.mode}
+
+    def wait_for_viewer(self, timeout_s: float) -> bool:
+        return self.viewer.wait(timeout_s)
+
+
+Feed = LiveFeed | ReplayFeed | ProbeFeed
+
+
+async def _probe_events(feed: ProbeFeed) -> AsyncIterator[ServerSentEvent]:
+    number = 0
+    while not feed.closed.is_set():
+        number += 1
+        yield ServerSentEvent(raw_data=json.dumps(feed.record()), event="probes", id=str(number), retry=500)
+        await asyncio.sleep(PROBE_INTERVAL_S)
+
+
+def create_app(feed: Feed) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     document = page()
 
@@ -149,6 +190,10 @@ def create_app(feed: LiveFeed | ReplayFeed) -> FastAPI:
     @app.get("/events", response_class=EventSourceResponse)
     async def events() -> AsyncIterator[ServerSentEvent]:
         feed.viewer.set()
+        if isinstance(feed, ProbeFeed):
+            async for event in _probe_events(feed):
+                yield event
+            return
         if not isinstance(feed, LiveFeed):
             yield ServerSentEvent(raw_data=json.dumps({"replay": True}), event="replay")
             return
@@ -170,7 +215,7 @@ def create_app(feed: LiveFeed | ReplayFeed) -> FastAPI:
 class WebView:
     """The page's server on 127.0.0.1 (a free port, or `port`), in a thread with its own event loop."""
 
-    def __init__(self, feed: LiveFeed | ReplayFeed, *, port: int = 0) -> None:
+    def __init__(self, feed: Feed, *, port: int = 0) -> None:
         self.feed = feed
         self.server = ThreadServer(create_app(feed), host=DEFAULT_HOST, port=port)
         self.url = ""

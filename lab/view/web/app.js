@@ -416,6 +416,7 @@ async function boot() {
   setTheme(params.get("theme") || (matchMedia("(prefers-color-scheme: light)").matches ? "light" : "dark"));
   $("theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
   record = await (await fetch("race")).json();
+  if (record.format === "lab-demo-probes/1") return bootProbes(record); // lab demo probes (probes.js)
   $("scenario").textContent = record.scenario;
   $("subtitle").textContent = `${record.requests} requests at once, ${record.delay_ms} ms each` + (record.url ? ` · ${record.url}` : "");
   $("answer-form").addEventListener("submit", (event) => {
