@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lab.durations import duration
-from lab.view.demo import ruler
+from lab.view.demo import lesson, ruler
 
 if TYPE_CHECKING:
     from lab.demo.probe_model import ProbeLaneView, ProbeRaceView
@@ -172,5 +172,5 @@ def probe_frame(view: ProbeRaceView, *, width: int) -> RenderableType:
             if mark.action == "restart":
                 parts.append(Text(f"{lane.variant}: {mark.text}", style="red"))
     if view.done:
-        parts.append(Text("Why: " + view.why))
+        parts.append(lesson(view.why))  # `code` set as code, as the other races show it
     return Group(*parts)

@@ -102,7 +102,7 @@ def test_the_frame_names_each_twin_its_restarts_and_why(race: ProbeRaceView) -> 
     assert broken is not None and fixed is not None, text
     assert int(broken["restarts"]) >= 1 and fixed["restarts"] == "0" and fixed["errors"] == "0"
     assert "▲ restart 1" in text and "the kubelet restarts the container (restart 1)" in text
-    assert "Why:" in text and "time.sleep" in text
+    assert "Why:" in text and "time.sleep" in text and "`" not in text  # code set as code, no backticks
     assert text.count(TICK) >= 2 * 4, "a tick per probe attempt, in both lanes"
 
 
