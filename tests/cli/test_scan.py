@@ -12,6 +12,7 @@ import pytest
 import xmlschema
 
 from lab.launch.process import ServerProcess
+from lab.protocol import BlockingSite
 
 ROOT = Path(__file__).resolve().parents[2]
 JUNIT = xmlschema.XMLSchema(ROOT / "tests" / "course" / "junit-10.xsd")
@@ -72,7 +73,8 @@ def test_json_junit_and_exit_1_when_a_route_blocks(app_dir: Path) -> None:
     assert blocked["verdict"] == "serialized" and blocked["peak_in_handler"] == 1
     line = next(i for i, x in enumerate(APP.splitlines(), 1) if "THE BLOCKING LINE" in x)
     assert (Path(blocked["blocking"][0]["file"]).name, blocked["blocking"][0]["line"]) == ("main.py", line)
-    assert set(blocked["blocking"][0]) == {"file", "line", "function", "code", "call", "stalled_s", "share"}
+    stats_shape = BlockingSite("f.py", 1, "f", "", "", 0.0, 0.0).to_json()
+    assert set(blocked["blocking"][0]) == set(stats_shape)  # the same shape as /lab/stats' `blocking`
     assert blocked["finding"]["exercise"] == "exercise-1" and blocked["finding"]["blocks"]
     assert any("ASYNC251" in note for note in blocked["lint"])  # the lint of the route's code, beside it
     assert routes["/fine"]["finding"]["blocks"] is False

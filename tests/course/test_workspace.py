@@ -17,6 +17,7 @@ from lab.course.workspace import file_digest, init_workspace, plan_update, updat
 from lab.errors import LabError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+EXERCISES = len(list((shipped_root() / "solutions").glob("exercise_*.py")))  # as the package ships them
 COURSE_FOLDERS = ("exercises", "solutions", "notebooks")
 SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
 
@@ -53,7 +54,7 @@ def test_the_wheel_carries_the_course_byte_for_byte(tmp_path: Path) -> None:
         carried = {n[len(prefix) :]: archive.read(n) for n in archive.namelist() if n.startswith(prefix)}
     expected = _course_files(PROJECT_ROOT)
     assert sorted(carried) == sorted(expected)
-    assert "exercises/info.toml" in carried and len([n for n in carried if n.startswith("solutions/")]) == 14
+    assert "exercises/info.toml" in carried and len([n for n in carried if n.startswith("solutions/")]) == EXERCISES
     assert all(carried[name] == expected[name] for name in expected)
 
 
@@ -74,7 +75,7 @@ def test_init_makes_a_workspace_beside_the_files_already_there(tmp_path: Path, s
     for path in (shipped / "exercises").iterdir():
         assert (root / "exercises" / path.name).read_bytes() == path.read_bytes()
     catalog = load_catalog(root)
-    assert len(catalog.exercises) == 14
+    assert len(catalog.exercises) == EXERCISES
     # The checker finds each solution in the lab itself, not in the workspace.
     assert catalog.exercises[0].solution_path == shipped_root() / "solutions" / catalog.exercises[0].file
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*")}
