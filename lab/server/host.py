@@ -13,9 +13,11 @@ imports take most of a second, and a lab killed in that second must not leave th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import importlib.util
+import inspect
 import os
 import signal
 import socket
@@ -55,10 +57,31 @@ def load_app(target: str) -> Any:
     app = getattr(module, attr, None)
     if app is None:
         raise LoadError(f"{target}: no `{attr}` defined (expected a FastAPI app named `{attr}`)")
+    app = _made_if_factory(app, target, attr)
     try:
         return instrument(app)
     except TypeError as exc:
         raise LoadError(f"{target}: `{attr}` is not usable: {exc}") from None
+
+
+def _made_if_factory(app: Any, target: str, attr: str) -> Any:
+    """`main:create_app`, a factory as `uvicorn --factory` takes one: a plain function that needs no argument
+    and returns the app. Told apart by its signature, so no flag is needed: an ASGI app written as a function
+    takes three (scope, receive, send), and a FastAPI app is an object, not a function."""
+    if not inspect.isfunction(app) or any(
+        p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        for p in inspect.signature(app).parameters.values()
+    ):
+        return app
+    try:
+        made = app()
+    except (Exception, SystemExit) as exc:  # the factory is the user's code: its error is theirs to see
+        raise LoadError(_describe(exc, target)) from None
+    if inspect.isawaitable(made):
+        with contextlib.suppress(AttributeError):
+            made.close()  # type: ignore[attr-defined]  # a coroutine never awaited: no warning about it
+        raise LoadError(f"{target}: `{attr}()` is async: a factory must return the app itself")
+    return made
 
 
 def _import_file(path: Path) -> Any:

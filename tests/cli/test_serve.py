@@ -25,7 +25,22 @@ app = FastAPI()
 async def report() -> dict[str, str]:
     time.sleep(0.1)  # THE BLOCKING LINE
     return {"ok": "yes"}
+
+
+def create_app() -> FastAPI:  # a factory, as `uvicorn --factory main:create_app` takes it
+    return app
+
+
+async def create_later() -> FastAPI:  # not a factory: it returns a coroutine
+    return app
+
+
+def create_broken() -> FastAPI:
+    raise RuntimeError("no settings")  # THE FACTORY'S ERROR
 """
+
+
+FACTORY_LINE = next(n for n, text in enumerate(USER_APP.splitlines(), 1) if "THE FACTORY'S ERROR" in text)
 
 
 def serve(*args: str, cwd: Path) -> subprocess.Popen[str]:
@@ -60,7 +75,7 @@ def stop(proc: subprocess.Popen[str]) -> str:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("target", ["main:app", "main.py"])
+@pytest.mark.parametrize("target", ["main:app", "main.py", "main:create_app"])
 def test_a_users_app_is_served_with_the_labs_view(tmp_path: Path, target: str) -> None:
     (tmp_path / "main.py").write_text(USER_APP)
     line = next(n for n, text in enumerate(USER_APP.splitlines(), 1) if "THE BLOCKING LINE" in text)
@@ -84,9 +99,12 @@ def test_a_users_app_is_served_with_the_labs_view(tmp_path: Path, target: str) -
         ("nosuch:app", "nosuch: ModuleNotFoundError"),
         ("missing.py", "missing.py: no such file"),
         ("os:path", "not usable"),
+        ("main:create_later", "main:create_later: `create_later()` is async: a factory must return the app itself"),
+        ("main:create_broken", f"main.py:{FACTORY_LINE}: RuntimeError: no settings"),
     ],
 )
 def test_what_cannot_be_served_is_one_line(tmp_path: Path, target: str, words: str) -> None:
+    (tmp_path / "main.py").write_text(USER_APP)
     done = subprocess.run(
         [sys.executable, "-m", "lab", "serve", target, "--port", "0"],
         cwd=tmp_path,

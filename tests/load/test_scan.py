@@ -236,6 +236,24 @@ def test_a_header_reaches_the_route_behind_auth(app_dir: Path) -> None:
     assert private.reading is not None and private.reading.ok == private.reading.requests
 
 
+def test_an_app_made_by_a_factory_is_scanned_as_uvicorn_takes_it(tmp_path: Path) -> None:
+    (tmp_path / "factory.py").write_text(
+        "import time\nfrom fastapi import FastAPI\n\n\ndef create_app() -> FastAPI:\n    app = FastAPI()\n\n"
+        "    @app.get('/slow')\n    async def slow() -> dict[str, str]:\n        time.sleep(0.05)\n"
+        "        return {}\n\n    return app\n"
+    )
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # `factory:create_app` is found from the current folder, as uvicorn finds it
+    try:
+        report = run_scan(ScanOptions("factory:create_app"))
+    finally:
+        os.chdir(cwd)
+    slow = route(report, "/slow")
+    assert slow.finding is not None and slow.finding.blocks, slow
+    assert slow.reading is not None and slow.reading.server is not None
+    assert slow.reading.server.blocking[0].line == 10  # `time.sleep` inside the factory's route
+
+
 BAD = {
     "notapp.py": ("app = 3\n", "`app` is not usable"),
     "noschema.py": (
